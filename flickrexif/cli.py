@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flickrexif.cli_options import new_app, version_option
+from flickrexif.crawl import PERMISSIVE_LICENSES, CallCounter, CrawlConfig, Crawler, CrawlProgress
+from flickrexif.crawl_status import crawl_status
+from flickrexif.credentials import CredentialsError, load_flickr_credentials
+from flickrexif.download import DownloadConfig, download_photos
 from flickrexif.exif import DEFAULT_MAX_PIXELS
+from flickrexif.export import export_rows
+from flickrexif.flickr import FatalFlickrError, FlickrClient
+from flickrexif.ratelimit import RateLimiter
 from flickrexif.scan import iter_photo_paths, scan_file
+from flickrexif.store import CrawlStore
 from flickrexif.tabular import OutputFormat, table_console, write_csv, write_jsonl, write_table
 
 app = new_app(
@@ -81,3 +92,189 @@ def exif_command(
                 row["file"] = os.path.relpath(Path(row["path"]).resolve(), root)
             write_table(collected, EXIF_TABLE_COLUMNS, table_console(), title=f"Exif of {len(collected)} files under {root}")
     stderr.print(f"{len(files)} files read, {errors} with errors (see the error column)")
+
+
+# --- crawl, download, status, export ---------------------------------------------------------
+
+DbOption = Annotated[Path, typer.Option("--db", help="The crawl database (SQLite); created if missing.")]
+
+
+def _parse_date(text: str, option: str) -> datetime:
+    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    raise typer.BadParameter(f"{text!r} is not a date like 2015-06-30 or 2015-06-30 12:00:00", param_hint=option)
+
+
+def _parse_licenses(text: str) -> frozenset[int]:
+    try:
+        ids = frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a comma-separated list of license ids", param_hint="--licenses") from None
+    if not ids:
+        raise typer.BadParameter("at least one license id is needed", param_hint="--licenses")
+    return ids
+
+
+def _open_store(db: Path) -> CrawlStore:
+    try:
+        return CrawlStore(db)
+    except (sqlite3.DatabaseError, ValueError) as error:
+        stderr.print(f"[red]Cannot open {db}:[/red] {error}")
+        raise typer.Exit(code=2) from None
+
+
+@app.command("crawl")
+def crawl_command(
+    db: DbOption,
+    text: Annotated[Optional[str], typer.Option(help="Free-text search (title, description, tags).")] = None,
+    tags: Annotated[Optional[str], typer.Option(help="Comma-separated tags (any of them).")] = None,
+    min_taken_date: Annotated[str, typer.Option(help="Earliest date taken, YYYY-MM-DD[ HH:MM:SS].")] = "2000-01-01",
+    max_taken_date: Annotated[
+        Optional[str], typer.Option(help="Latest date taken (inclusive); default: now.")
+    ] = None,
+    licenses: Annotated[
+        str, typer.Option(help="Comma-separated Flickr license ids; default: the permissive ones.")
+    ] = ",".join(str(i) for i in sorted(PERMISSIVE_LICENSES)),
+    max_per_user_month: Annotated[
+        int, typer.Option(help="At most this many kept photos per photographer per month taken.")
+    ] = 10,
+    max_photos: Annotated[Optional[int], typer.Option(help="Stop once this many photos are kept.")] = None,
+    rate: Annotated[float, typer.Option(help="API calls per hour (Flickr allows 3,600 per key).")] = 3600.0,
+    workers: Annotated[int, typer.Option(help="Concurrent getExif calls.")] = 8,
+    api_url: Annotated[
+        Optional[str], typer.Option(envvar="FLICKR_API_URL", help="Flickr REST endpoint (tests, proxies).")
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option(help="Config file with a `[flickr]` table (api_key, api_secret).")
+    ] = None,
+) -> None:
+    """Crawl Flickr for safe, permissively licensed photos and their Exif into --db.
+
+    Resumable: run the same command again after an interruption and it continues where it
+    stopped.  The key and secret come from FLICKR_API_KEY / FLICKR_API_SECRET or the config
+    file, never from the command line.
+    """
+    try:
+        crawl_config = CrawlConfig(
+            min_taken=_parse_date(min_taken_date, "--min-taken-date"),
+            max_taken=_parse_date(max_taken_date, "--max-taken-date") if max_taken_date else datetime.now().replace(microsecond=0),
+            text=text, tags=tags, licenses=_parse_licenses(licenses), max_per_user_month=max_per_user_month,
+            max_photos=max_photos, workers=workers,
+        )
+        credentials = load_flickr_credentials(config_path=config)
+        limiter = RateLimiter(rate)
+    except (ValueError, CredentialsError) as error:
+        stderr.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    calls = CallCounter()
+    client = FlickrClient(credentials, api_url=api_url, rate_limiter=limiter, on_call=calls)
+    with _open_store(db) as store, Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), console=stderr,
+    ) as bar:
+        task = bar.add_task("getExif", total=None, info="")
+
+        def show(progress: CrawlProgress) -> None:
+            queued = progress.exif_done + len(crawler._queue) + len(crawler._in_flight)
+            bar.update(task, completed=progress.exif_done, total=queued or None,
+                       info=f"kept {progress.kept}, search pages {progress.search_pages}")
+
+        crawler = Crawler(store, client, crawl_config, calls, on_progress=show)
+        try:
+            progress = crawler.run()
+        except KeyboardInterrupt:
+            bar.stop()
+            stderr.print("[yellow]Interrupted.[/yellow] Everything answered so far is stored; run the same command to resume.")
+            raise typer.Exit(code=130) from None
+        except FatalFlickrError as error:
+            bar.stop()
+            stderr.print(f"[red]Flickr refused the crawl:[/red] {error.message} (code {error.code}). "
+                         "Check FLICKR_API_KEY / FLICKR_API_SECRET. Nothing stored was lost.")
+            raise typer.Exit(code=2) from None
+        summary = crawl_status(store)
+    stderr.print(
+        f"Crawl finished: {summary['photos_kept']} photos kept of {summary['photos_seen']} seen, "
+        f"{summary['api_calls_total']} API calls ({summary['calls_per_kept_photo']} per kept photo). "
+        f"Outcomes this run: {dict(progress.outcomes)}"
+    )
+
+
+@app.command("download")
+def download_command(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the photo files (OUT/<last 2 digits>/<id>.<ext>).")],
+    workers: Annotated[int, typer.Option(help="Concurrent downloads.")] = 4,
+) -> None:
+    """Download the originals of kept photos: untouched bytes, verified to decode, sha256 recorded.
+
+    Resumable and idempotent: done photos are skipped, failed ones retried.  When an owner
+    does not offer the original, the large size is taken and recorded as such.
+    """
+    if workers < 1:
+        stderr.print("[red]--workers must be at least 1[/red]")
+        raise typer.Exit(code=2)
+    with _open_store(db) as store:
+        todo = len(store.photos_to_download())
+        with Progress(console=stderr) as bar:
+            task = bar.add_task("Downloading", total=todo)
+            try:
+                counts = download_photos(store, DownloadConfig(out_dir=out, workers=workers),
+                                         on_result=lambda result: bar.advance(task))
+            except KeyboardInterrupt:
+                bar.stop()
+                stderr.print("[yellow]Interrupted.[/yellow] Finished files are recorded; run again to resume.")
+                raise typer.Exit(code=130) from None
+    stderr.print(f"Downloads: {counts or 'nothing to do'}")
+
+
+@app.command("status")
+def status_command(
+    db: DbOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full status as JSON.")] = False,
+) -> None:
+    """Photos by state, labels, cap hits, errors, API calls per kept photo, throughput and ETA."""
+    if not db.exists():
+        stderr.print(f"[red]No crawl database at {db}[/red]")
+        raise typer.Exit(code=2)
+    with _open_store(db) as store:
+        summary = crawl_status(store)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    console = table_console()
+    rows = [
+        {"what": "photos seen", "value": summary["photos_seen"]},
+        {"what": "photos kept (usable Exif)", "value": summary["photos_kept"]},
+        *({"what": f"  status {k}", "value": v} for k, v in summary["photos_by_status"].items()),
+        {"what": "owner-months at the cap", "value": summary["cap"]["owner_months_at_cap"]},
+        {"what": "API calls", "value": summary["api_calls_total"]},
+        *({"what": f"  {k}", "value": v} for k, v in summary["api_calls"].items()),
+        {"what": "API calls per kept photo", "value": summary["calls_per_kept_photo"]},
+        *({"what": f"error {k}", "value": v} for k, v in summary["errors"].items()),
+        *({"what": f"download {k}", "value": v} for k, v in summary["downloads"].items()),
+        {"what": "photos/s (getExif outcomes)", "value": summary["photos_per_second"]},
+        {"what": "remaining (estimate)", "value": summary["remaining_photos_estimate"]},
+        {"what": "ETA (s)", "value": summary["eta_seconds"]},
+    ]
+    write_table(rows, {"": "what", "value": "value"}, console, title=f"Crawl status of {db}")
+    for attribute, classes in summary["labels"].items():
+        if classes:
+            console.print(f"[bold]{attribute}[/bold]: " + ", ".join(f"{k} ({v})" for k, v in classes.items()))
+
+
+@app.command("export")
+def export_command(
+    db: DbOption,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="jsonl or csv.")] = OutputFormat.jsonl,
+) -> None:
+    """Every stored photo with owner, dates, license, status, parsed Exif, labels and download state."""
+    if output_format is OutputFormat.table:
+        stderr.print("[red]export writes jsonl or csv[/red]")
+        raise typer.Exit(code=2)
+    with _open_store(db) as store:
+        writer = write_jsonl if output_format is OutputFormat.jsonl else write_csv
+        count = writer(export_rows(store), sys.stdout)
+    stderr.print(f"{count} photos exported")

@@ -22,5 +22,5 @@ def version_option(program: str) -> Any:
 
 def new_app(help_text: str) -> typer.Typer:
     """A Typer app with the project's defaults: help when called bare, no shell-completion noise."""
-    return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False)
+    return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
 

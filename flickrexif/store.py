@@ -1,0 +1,367 @@
+"""The crawl store: one SQLite database (WAL) that is the crawl's state and source of truth.
+
+Every step of the crawl is one short transaction here, and every write is idempotent, so a crawl
+killed at any moment resumes from the database with nothing lost and nothing duplicated:
+
+- search pages: the photos of a page and the window's next page number commit together;
+- photos arrive ``pending`` (they will get a ``getExif`` call) or ``capped`` (their owner's month
+  is full) — the per-owner-per-month cap is decided here, before any ``getExif`` is spent;
+- a ``getExif`` outcome commits with its consequences: a photo with hidden or missing Exif frees
+  its owner-month slot, and the earliest ``capped`` photo of that month becomes ``pending``;
+- downloads record sha256, size and path once the file is safely renamed into place.
+
+Only the calling thread touches a :class:`CrawlStore`; crawler worker threads do HTTP only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+# Photo states.  ``kept`` = stored with usable Exif; the other outcomes are data, not errors.
+PENDING = "pending"  # waiting for its getExif call
+CAPPED = "capped"  # owner-month full; promoted to pending if a slot frees
+KEPT = "kept"
+NO_CAMERA_EXIF = "no_camera_exif"  # getExif answered, but without any camera field
+EXIF_HIDDEN = "exif_hidden"  # getExif code 2: the owner hides Exif
+EXIF_MISSING = "exif_missing"  # getExif code 1: photo not found
+FAILED = "failed"  # getExif kept failing after all retries; retried on the next run
+FILTERED = "filtered"  # dropped by a cheap filter (license, media); never costs a getExif
+
+SLOT_HOLDERS = (PENDING, KEPT)  # the states that use up an owner-month slot
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS photos (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,               -- arrival order: decides who gets a freed month slot
+    owner TEXT NOT NULL,
+    owner_name TEXT,
+    title TEXT,
+    license INTEGER,
+    date_taken TEXT,                    -- as Flickr gives it, "YYYY-MM-DD HH:MM:SS"
+    month TEXT,                         -- YYYY-MM of date_taken: the cap's unit with owner
+    date_upload INTEGER,
+    tags TEXT,
+    media TEXT,
+    original_format TEXT,
+    o_width INTEGER,
+    o_height INTEGER,
+    url_o TEXT,
+    url_large TEXT,
+    status TEXT NOT NULL,
+    filter_reason TEXT,
+    exif_raw TEXT,                      -- getExif items as JSON, kept for re-labelling
+    exif TEXT,                          -- ExifRecord.to_json() as JSON
+    labels TEXT,                        -- Labels.values() as JSON
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    download_status TEXT,               -- NULL (not tried), done, failed, unavailable
+    download_size TEXT,                 -- "Original" or the fallback size label
+    download_path TEXT,
+    download_sha256 TEXT,
+    download_bytes INTEGER,
+    download_error TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS photos_owner_month ON photos (owner, month, status);
+CREATE INDEX IF NOT EXISTS photos_status ON photos (status, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS photos_seq ON photos (seq);
+CREATE TABLE IF NOT EXISTS search_windows (
+    query TEXT NOT NULL,                -- canonical JSON of the search parameters
+    min_taken TEXT NOT NULL,
+    max_taken TEXT NOT NULL,
+    total INTEGER,                      -- Flickr's total for the window, once known
+    next_page INTEGER NOT NULL DEFAULT 1,
+    status TEXT NOT NULL,               -- open, split, done
+    PRIMARY KEY (query, min_taken, max_taken)
+);
+CREATE TABLE IF NOT EXISTS api_calls (
+    method TEXT NOT NULL,
+    outcome TEXT NOT NULL,              -- ok, or the error kind (http503, code105, timeout, ...)
+    count INTEGER NOT NULL,
+    PRIMARY KEY (method, outcome)
+);
+"""
+
+
+@dataclass(frozen=True)
+class SearchPhoto:
+    """The fields of one ``photos.search`` result the crawl keeps (from the requested extras)."""
+
+    id: str
+    owner: str
+    owner_name: str | None
+    title: str | None
+    license: int | None
+    date_taken: str | None
+    date_upload: int | None
+    tags: str | None
+    media: str | None
+    original_format: str | None
+    o_width: int | None
+    o_height: int | None
+    url_o: str | None
+    url_large: str | None
+
+    @property
+    def month(self) -> str | None:
+        return self.date_taken[:7] if self.date_taken and len(self.date_taken) >= 7 else None
+
+
+@dataclass(frozen=True)
+class Window:
+    """One date-taken slice of a query, small enough for Flickr's result cap once ``open``."""
+
+    query: str
+    min_taken: str
+    max_taken: str
+    total: int | None
+    next_page: int
+    status: str
+
+
+class CrawlStore:
+    """Typed, transactional access to the crawl database."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
+        self.db.executescript(_SCHEMA)
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif int(version) != SCHEMA_VERSION:
+            raise ValueError(f"{self.path} has crawl schema v{version}; this flickrexif reads v{SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "CrawlStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``: all of a step's writes land together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- meta ------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # --- search windows --------------------------------------------------------------------
+
+    def add_window(self, query: str, min_taken: str, max_taken: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO search_windows (query, min_taken, max_taken, status) VALUES (?, ?, ?, 'open')",
+            (query, min_taken, max_taken),
+        )
+
+    def open_windows(self, query: str) -> list[Window]:
+        rows = self.db.execute(
+            "SELECT * FROM search_windows WHERE query = ? AND status = 'open' ORDER BY min_taken", (query,)
+        ).fetchall()
+        return [Window(**dict(row)) for row in rows]
+
+    def windows(self, query: str | None = None) -> list[Window]:
+        sql = "SELECT * FROM search_windows" + (" WHERE query = ?" if query else "") + " ORDER BY query, min_taken"
+        return [Window(**dict(row)) for row in self.db.execute(sql, (query,) if query else ())]
+
+    def split_window(self, window: Window, total: int, parts: Sequence[tuple[str, str]]) -> None:
+        """Replace an over-cap window by sub-windows, in one transaction."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE search_windows SET status = 'split', total = ? WHERE query = ? AND min_taken = ? AND max_taken = ?",
+                (total, window.query, window.min_taken, window.max_taken),
+            )
+            for min_taken, max_taken in parts:
+                self.add_window(window.query, min_taken, max_taken)
+
+    def add_search_page(
+        self, window: Window, page: int, pages: int, total: int, photos: Iterable[SearchPhoto], *,
+        cap: int, allowed_licenses: frozenset[int],
+    ) -> list[str]:
+        """Store one search page and advance its window; returns ids that now need ``getExif``.
+
+        Cheap filters run here (license, media, already stored, owner-month cap), so a photo
+        that would be dropped never reaches a ``getExif`` call.
+        """
+        to_fetch: list[str] = []
+        with self.transaction():
+            seq = self._next_seq()
+            for photo in photos:
+                if self.db.execute("SELECT 1 FROM photos WHERE id = ?", (photo.id,)).fetchone():
+                    continue  # already stored: duplicates across pages and windows cost nothing
+                status, reason = self._triage(photo, cap, allowed_licenses)
+                self._insert(photo, seq, status, reason)
+                seq += 1
+                if status == PENDING:
+                    to_fetch.append(photo.id)
+            done = page >= pages
+            self.db.execute(
+                "UPDATE search_windows SET total = ?, next_page = ?, status = ? WHERE query = ? AND min_taken = ? AND max_taken = ?",
+                (total, page + 1, "done" if done else "open", window.query, window.min_taken, window.max_taken),
+            )
+        return to_fetch
+
+    def _triage(self, photo: SearchPhoto, cap: int, allowed_licenses: frozenset[int]) -> tuple[str, str | None]:
+        if photo.license not in allowed_licenses:
+            return FILTERED, f"license {photo.license} is not permitted"
+        if photo.media not in (None, "photo"):
+            return FILTERED, f"media {photo.media} is not a photo"
+        if self._slots_used(photo.owner, photo.month) >= cap:
+            return CAPPED, None
+        return PENDING, None
+
+    def _slots_used(self, owner: str, month: str | None) -> int:
+        row = self.db.execute(
+            f"SELECT COUNT(*) FROM photos WHERE owner = ? AND month IS ? AND status IN ({','.join('?' * len(SLOT_HOLDERS))})",
+            (owner, month, *SLOT_HOLDERS),
+        ).fetchone()
+        return row[0]
+
+    def _next_seq(self) -> int:
+        return (self.db.execute("SELECT MAX(seq) FROM photos").fetchone()[0] or 0) + 1
+
+    def _insert(self, photo: SearchPhoto, seq: int, status: str, reason: str | None) -> None:
+        self.db.execute(
+            """INSERT INTO photos (id, seq, owner, owner_name, title, license, date_taken, month, date_upload,
+                tags, media, original_format, o_width, o_height, url_o, url_large, status, filter_reason, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                photo.id, seq, photo.owner, photo.owner_name, photo.title, photo.license, photo.date_taken,
+                photo.month, photo.date_upload, photo.tags, photo.media, photo.original_format, photo.o_width,
+                photo.o_height, photo.url_o, photo.url_large, status, reason, time.time(),
+            ),
+        )
+
+    # --- getExif outcomes ------------------------------------------------------------------
+
+    def pending_ids(self, limit: int | None = None) -> list[str]:
+        sql = "SELECT id FROM photos WHERE status = ? ORDER BY seq" + (" LIMIT ?" if limit else "")
+        return [row["id"] for row in self.db.execute(sql, (PENDING, limit) if limit else (PENDING,))]
+
+    def record_exif(
+        self, photo_id: str, status: str, *, exif_raw: Any = None, exif: dict | None = None,
+        labels: dict | None = None, error: str | None = None, max_per_user_month: int,
+    ) -> list[str]:
+        """Store a getExif outcome; returns photos promoted from ``capped`` to ``pending``.
+
+        A photo that does not end ``kept`` frees its owner-month slot, which goes to the
+        earliest-arrived capped photo of the same owner and month, so the final content does
+        not depend on the order in which concurrent answers arrive.
+        """
+        with self.transaction():
+            row = self.db.execute("SELECT owner, month, status FROM photos WHERE id = ?", (photo_id,)).fetchone()
+            if row is None or row["status"] != PENDING:
+                return []  # a replayed answer after a resume: already recorded
+            self.db.execute(
+                """UPDATE photos SET status = ?, exif_raw = ?, exif = ?, labels = ?, error = ?,
+                   attempts = attempts + 1, updated_at = ? WHERE id = ?""",
+                (
+                    status,
+                    None if exif_raw is None else json.dumps(exif_raw, sort_keys=True),
+                    None if exif is None else json.dumps(exif, sort_keys=True),
+                    None if labels is None else json.dumps(labels, sort_keys=True),
+                    error,
+                    time.time(),
+                    photo_id,
+                ),
+            )
+            if status in SLOT_HOLDERS or status == FAILED:
+                return []  # FAILED keeps its slot: it is retried on the next run
+            return self._promote(row["owner"], row["month"], max_per_user_month)
+
+    def _promote(self, owner: str, month: str | None, cap: int) -> list[str]:
+        free = cap - self._slots_used(owner, month)
+        if free <= 0:
+            return []
+        rows = self.db.execute(
+            "SELECT id FROM photos WHERE owner = ? AND month IS ? AND status = ? ORDER BY seq LIMIT ?",
+            (owner, month, CAPPED, free),
+        ).fetchall()
+        ids = [row["id"] for row in rows]
+        self.db.executemany("UPDATE photos SET status = ?, updated_at = ? WHERE id = ?", [(PENDING, time.time(), i) for i in ids])
+        return ids
+
+    def retry_failed(self) -> int:
+        """Put photos whose getExif failed on an earlier run back in the queue."""
+        with self.transaction():
+            return self.db.execute("UPDATE photos SET status = ?, updated_at = ? WHERE status = ?", (PENDING, time.time(), FAILED)).rowcount
+
+    # --- API call counters -----------------------------------------------------------------
+
+    def count_calls(self, counts: dict[tuple[str, str], int]) -> None:
+        """Add per-(method, outcome) call counts (flushed in batches by the crawler)."""
+        if not counts:
+            return
+        with self.transaction():
+            self.db.executemany(
+                """INSERT INTO api_calls (method, outcome, count) VALUES (?, ?, ?)
+                   ON CONFLICT(method, outcome) DO UPDATE SET count = count + excluded.count""",
+                [(method, outcome, n) for (method, outcome), n in counts.items()],
+            )
+
+    def api_calls(self) -> dict[str, dict[str, int]]:
+        result: dict[str, dict[str, int]] = {}
+        for row in self.db.execute("SELECT method, outcome, count FROM api_calls ORDER BY method, outcome"):
+            result.setdefault(row["method"], {})[row["outcome"]] = row["count"]
+        return result
+
+    # --- downloads -------------------------------------------------------------------------
+
+    def photos_to_download(self, retry_failed: bool = True) -> list[sqlite3.Row]:
+        states = "download_status IS NULL" + (" OR download_status = 'failed'" if retry_failed else "")
+        return self.db.execute(
+            f"SELECT id, url_o, url_large, original_format FROM photos WHERE status = ? AND ({states}) ORDER BY seq",
+            (KEPT,),
+        ).fetchall()
+
+    def record_download(
+        self, photo_id: str, status: str, *, size: str | None = None, path: str | None = None,
+        sha256: str | None = None, nbytes: int | None = None, error: str | None = None,
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                """UPDATE photos SET download_status = ?, download_size = ?, download_path = ?, download_sha256 = ?,
+                   download_bytes = ?, download_error = ?, updated_at = ? WHERE id = ?""",
+                (status, size, path, sha256, nbytes, error, time.time(), photo_id),
+            )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def photos(self, status: str | None = None) -> Iterator[sqlite3.Row]:
+        sql = "SELECT * FROM photos" + (" WHERE status = ?" if status else "") + " ORDER BY seq"
+        yield from self.db.execute(sql, (status,) if status else ())
+
+    def count_by(self, column: str) -> dict[str, int]:
+        if column not in ("status", "download_status", "filter_reason", "download_size"):
+            raise ValueError(f"cannot group by {column}")
+        rows = self.db.execute(f"SELECT {column} AS k, COUNT(*) AS n FROM photos GROUP BY {column} ORDER BY n DESC")
+        return {("none" if row["k"] is None else row["k"]): row["n"] for row in rows}
