@@ -15,12 +15,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flickrexif.cli_options import new_app, version_option
-from flickrexif.crawl import PERMISSIVE_LICENSES, CallCounter, CrawlConfig, Crawler, CrawlProgress
+from flickrexif.crawl import CallCounter, CrawlConfig, Crawler, CrawlProgress
 from flickrexif.crawl_status import crawl_status
 from flickrexif.credentials import CredentialsError, load_flickr_credentials
 from flickrexif.download import DownloadConfig, download_photos
 from flickrexif.exif import DEFAULT_MAX_PIXELS
 from flickrexif.export import export_rows
+from flickrexif.licenses import PERMISSIVE_LICENSES
 from flickrexif.flickr import FatalFlickrError, FlickrClient
 from flickrexif.ratelimit import RateLimiter
 from flickrexif.scan import iter_photo_paths, scan_file
@@ -32,7 +33,7 @@ app = new_app(
     "camera and exposure labels, and publish the dataset."
 )
 VersionOption = version_option("flickrexif")
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 # Header → row key of the `exif` table (jsonl and csv carry every field).
 EXIF_TABLE_COLUMNS = {
@@ -144,6 +145,9 @@ def crawl_command(
     max_photos: Annotated[Optional[int], typer.Option(help="Stop once this many photos are kept.")] = None,
     rate: Annotated[float, typer.Option(help="API calls per hour (Flickr allows 3,600 per key).")] = 3600.0,
     workers: Annotated[int, typer.Option(help="Concurrent getExif calls.")] = 8,
+    result_cap: Annotated[
+        int, typer.Option(help="Results Flickr returns per query at most (4,000); date windows are split to fit.")
+    ] = 4000,
     api_url: Annotated[
         Optional[str], typer.Option(envvar="FLICKR_API_URL", help="Flickr REST endpoint (tests, proxies).")
     ] = None,
@@ -162,7 +166,7 @@ def crawl_command(
             min_taken=_parse_date(min_taken_date, "--min-taken-date"),
             max_taken=_parse_date(max_taken_date, "--max-taken-date") if max_taken_date else datetime.now().replace(microsecond=0),
             text=text, tags=tags, licenses=_parse_licenses(licenses), max_per_user_month=max_per_user_month,
-            max_photos=max_photos, workers=workers,
+            max_photos=max_photos, workers=workers, result_cap=result_cap,
         )
         credentials = load_flickr_credentials(config_path=config)
         limiter = RateLimiter(rate)

@@ -29,11 +29,10 @@ from flickrexif import store as states
 from flickrexif.exif import exif_from_flickr, flickr_exif_items
 from flickrexif.flickr import FlickrApiError, FlickrClient, TransientFlickrError
 from flickrexif.labels import label_record
+from flickrexif.licenses import PERMISSIVE_LICENSES
 from flickrexif.record import ExifRecord
 from flickrexif.store import CrawlStore, SearchPhoto, Window
 
-# Flickr license ids whose photos may be redistributed with attribution (DESIGN.md).
-PERMISSIVE_LICENSES = frozenset({4, 5, 7, 8, 9, 10, 11, 12})
 SEARCH_EXTRAS = "owner_name,license,date_taken,date_upload,o_dims,original_format,url_o,url_l,tags,media"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -157,16 +156,18 @@ def parse_search_photo(item: dict[str, Any]) -> SearchPhoto:
 
 
 def split_range(min_taken: str, max_taken: str, parts: int) -> list[tuple[str, str]]:
-    """Split an inclusive second-resolution range into ``parts`` adjacent inclusive ranges."""
+    """Split an inclusive second-resolution range into up to ``parts`` adjacent inclusive ranges.
+
+    Flickr's taken-date bounds are both inclusive, so sub-ranges end one second before the next
+    begins: every second is searched exactly once.
+    """
     start = datetime.strptime(min_taken, DATE_FORMAT)
-    end = datetime.strptime(max_taken, DATE_FORMAT)
-    seconds = int((end - start).total_seconds())
-    parts = max(2, min(parts, seconds + 1))
-    bounds = [start + timedelta(seconds=seconds * i // parts) for i in range(parts)] + [end + timedelta(seconds=1)]
+    span = int((datetime.strptime(max_taken, DATE_FORMAT) - start).total_seconds()) + 1
+    parts = max(1, min(parts, span))
+    edges = [start + timedelta(seconds=span * i // parts) for i in range(parts + 1)]
     return [
-        (bounds[i].strftime(DATE_FORMAT), (bounds[i + 1] - timedelta(seconds=1)).strftime(DATE_FORMAT))
+        (edges[i].strftime(DATE_FORMAT), (edges[i + 1] - timedelta(seconds=1)).strftime(DATE_FORMAT))
         for i in range(parts)
-        if bounds[i + 1] > bounds[i]
     ]
 
 

@@ -14,7 +14,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,28 +103,41 @@ def download_one(session: requests.Session, row, config: DownloadConfig, rng: ra
     final = photo_path(config.out_dir, photo_id, extension)
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = final.with_name(f".{final.name}.part")
-    error = ""
+    try:
+        sha256, nbytes = _fetch_with_retries(session, url, temporary, config, rng)
+        _verify_or_reject(temporary, config.max_pixels)
+        os.replace(temporary, final)
+    except _Failed as failure:
+        temporary.unlink(missing_ok=True)
+        return DownloadResult(photo_id, "failed", size_label, error=str(failure))
+    return DownloadResult(photo_id, "done", size_label, str(final.relative_to(config.out_dir)), sha256, nbytes)
+
+
+class _Failed(Exception):
+    """This photo's download failed for now; the message goes on its row."""
+
+
+def _fetch_with_retries(session: requests.Session, url: str, target: Path, config: DownloadConfig,
+                        rng: random.Random) -> tuple[str, int]:
     for attempt in range(1, config.retry.max_attempts + 1):
         try:
-            sha256, nbytes = _fetch(session, url, temporary, config.timeout)
-            verify_image(temporary, config.max_pixels)
-            os.replace(temporary, final)
-            return DownloadResult(photo_id, "done", size_label, str(final.relative_to(config.out_dir)), sha256, nbytes)
+            return _fetch(session, url, target, config.timeout)
         except TransientDownloadError as failure:
-            error = f"{failure} (after {attempt} attempts)"
-            if attempt < config.retry.max_attempts:
-                time.sleep(config.retry.delay(attempt, rng))
-        except PermissionError as failure:
-            error = str(failure)
-            break
-        except OSError as failure:  # disk full, unwritable folder: no point retrying this photo now
-            error = f"cannot write {final}: {failure}"
-            break
-        except Exception as failure:  # noqa: BLE001 - the bytes do not decode as an image
-            error = f"downloaded file does not decode: {failure}"
-            break
-    temporary.unlink(missing_ok=True)
-    return DownloadResult(photo_id, "failed", size_label, error=error)
+            if attempt == config.retry.max_attempts:
+                raise _Failed(f"{failure} (after {attempt} attempts)") from None
+            time.sleep(config.retry.delay(attempt, rng))
+        except PermissionError as failure:  # 403/404/410: the file is gone or private
+            raise _Failed(str(failure)) from None
+        except OSError as failure:  # disk full, unwritable folder: retrying this photo now won't help
+            raise _Failed(f"cannot write {target}: {failure}") from None
+    raise AssertionError("unreachable")
+
+
+def _verify_or_reject(path: Path, max_pixels: int) -> None:
+    try:
+        verify_image(path, max_pixels)
+    except Exception as failure:  # noqa: BLE001 - any decoder error means the bytes are unusable
+        raise _Failed(f"downloaded file does not decode: {failure}") from None
 
 
 def download_photos(store: CrawlStore, config: DownloadConfig,
@@ -137,20 +150,29 @@ def download_photos(store: CrawlStore, config: DownloadConfig,
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     rng = random.Random(0)
+    in_flight: set = set()
+
+    def record(done) -> None:
+        for future in done:
+            result = future.result()
+            store.record_download(
+                result.photo_id, result.status, size=result.size, path=result.path,
+                sha256=result.sha256, nbytes=result.nbytes, error=result.error,
+            )
+            counts[result.status] = counts.get(result.status, 0) + 1
+            if on_result:
+                on_result(result)
+
     with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="download") as pool:
-        futures = [pool.submit(download_one, session, row, config, rng) for row in rows]
         try:
-            for future in as_completed(futures):
-                result = future.result()
-                store.record_download(
-                    result.photo_id, result.status, size=result.size, path=result.path,
-                    sha256=result.sha256, nbytes=result.nbytes, error=result.error,
-                )
-                counts[result.status] = counts.get(result.status, 0) + 1
-                if on_result:
-                    on_result(result)
+            for row in rows:  # a bounded window of futures: memory stays flat for millions of rows
+                if len(in_flight) >= config.workers * 4:
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    record(done)
+                in_flight.add(pool.submit(download_one, session, row, config, rng))
+            record(wait(in_flight).done)
         except BaseException:
-            for future in futures:
+            for future in in_flight:
                 future.cancel()
             raise
     return counts

@@ -25,6 +25,8 @@ import flickrapi
 import requests
 from flickrapi.exceptions import FlickrError
 
+from flickrapi.auth import OAuthFlickrInterface
+
 from flickrexif.credentials import FlickrCredentials
 from flickrexif.ratelimit import RateLimiter
 
@@ -97,6 +99,7 @@ class FlickrClient:
         timeout: float = 30.0,
         on_call: Callable[[str, str], None] | None = None,
         seed: int | None = None,
+        pool_size: int = 16,
     ):
         self.credentials = credentials
         self.api_url = api_url or DEFAULT_API_URL
@@ -107,6 +110,11 @@ class FlickrClient:
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._local = threading.local()
+        # flickrapi shares one requests.Session (pool of 10) between all its clients; size its
+        # pool for our worker threads so connections are reused, not dropped and reopened.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+        for prefix in ("http://", "https://"):
+            OAuthFlickrInterface.session.mount(prefix, adapter)
 
     def _api(self) -> flickrapi.FlickrAPI:
         api = getattr(self._local, "api", None)
