@@ -764,6 +764,7 @@ class FlickrStandin:
         self.latency_s = latency_s
         self.max_results = max_results
         self.calls: Counter[str] = Counter()
+        self.exif_requests: Counter[str] = Counter()  # getExif requests per photo id, faulted ones too
         self.faults: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._random = random.Random(seed)
@@ -854,6 +855,8 @@ class FlickrStandin:
         name = params.get("method", "") if is_api else "download" if match else "other"
         with self._lock:
             self.calls[name] += 1
+            if name == "flickr.photos.getExif":
+                self.exif_requests[params.get("photo_id", "")] += 1
         if self.latency_s:
             time.sleep(self.latency_s)
         fault = self._draw_fault(api=is_api)

@@ -77,6 +77,7 @@ def test_crawl_keeps_capped_share_of_every_owner_month(population, tmp_path):
     # No getExif for a capped or filtered photo: every call has a recorded outcome.
     with_outcome = [r for r in rows.values() if r["status"] not in (states.CAPPED, states.FILTERED, states.PENDING)]
     assert received["flickr.photos.getExif"] == len(with_outcome)
+    assert set(standin.exif_requests) == {r["id"] for r in with_outcome}
     assert sum(calls["flickr.photos.getExif"].values()) == received["flickr.photos.getExif"]
     # Windows were split to stay under the 120-result cap, and no eligible photo was missed.
     eligible = {p.id for p in population if p.license in PERMISSIVE_LICENSES and p.safety_level == 0 and p.media == "photo"}
