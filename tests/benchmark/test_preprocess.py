@@ -1,0 +1,139 @@
+"""The eval transform: shorter side to the crop, centre crop, mask before normalisation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from benchmark.masking import mask_box
+from benchmark.preprocess import OPENAI_CLIP_MEAN, Preprocess
+
+CLIP = {"mean": OPENAI_CLIP_MEAN, "std": (0.26862954, 0.26130258, 0.27577711)}
+
+
+def noise(width: int, height: int, mode: str = "RGB") -> Image.Image:
+    pixels = np.random.default_rng(width * height).integers(1, 256, size=(height, width, 3), dtype=np.uint8)
+    return Image.fromarray(pixels).convert(mode)
+
+
+def test_output_shape_and_dtype():
+    out = Preprocess(224, **CLIP)(noise(300, 200))
+    assert out.shape == (3, 224, 224) and out.dtype == torch.float32
+
+
+def test_shorter_side_rule():
+    prep = Preprocess(224, **CLIP)
+    assert prep.resized_size(300, 200) == (336, 224)
+    assert prep.resized_size(200, 301) == (224, 337)
+    assert Preprocess(224, **CLIP, resize_size=256).resized_size(300, 200) == (384, 256)
+
+
+def test_matches_torchvision_pil_pipeline():
+    from torchvision import transforms
+
+    image = noise(301, 203)
+    reference = transforms.Compose(
+        [
+            transforms.Resize(224, interpolation=transforms.InterpolationMode.BICUBIC),
+            transforms.CenterCrop(224),
+            transforms.ToTensor(),
+            transforms.Normalize(CLIP["mean"], CLIP["std"]),
+        ]
+    )(image)
+    torch.testing.assert_close(Preprocess(224, **CLIP)(image), reference, rtol=0, atol=1e-6)
+
+
+def test_mask_applied_before_normalisation():
+    prep = Preprocess(64, **CLIP, mask_ratio=0.9)
+    out = prep(noise(96, 80))
+    box = mask_box(64, 64, 0.9)
+    inside = out[:, box.top : box.top + box.height, box.left : box.left + box.width]
+    black = (-torch.tensor(CLIP["mean"]) / torch.tensor(CLIP["std"])).view(3, 1, 1)
+    torch.testing.assert_close(inside, black.expand_as(inside), rtol=0, atol=1e-6)
+    assert not torch.allclose(out[:, 0, :], black.view(3, 1).expand(3, 64))  # borders survive
+    unmasked = Preprocess(64, **CLIP)(noise(96, 80))
+    assert torch.equal(out[:, 0, :], unmasked[:, 0, :])
+
+
+def test_describe_round_trips():
+    prep = Preprocess(256, mean=(0.5, 0.5, 0.5), std=[0.5, 0.5, 0.5], interpolation="bilinear",
+                      resize_size=288, mask_ratio=0.95, exif_transpose=True)  # fmt: skip
+    described = prep.describe()
+    assert set(described) == {field.name for field in dataclasses.fields(Preprocess)}
+    assert Preprocess(**json.loads(json.dumps(described))) == prep
+    assert described["mask_ratio"] == 0.95 and described["resize_size"] == 288
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L", "CMYK", "P", "LA"])
+def test_modes_accepted(mode):
+    out = Preprocess(32, **CLIP)(noise(40, 48, mode))
+    assert out.shape == (3, 32, 32)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"crop_size": 0}, "crop_size"),
+        ({"resize_size": 100}, "resize_size"),
+        ({"interpolation": "cubic"}, "bicubic"),
+        ({"mask_ratio": 1.0}, r"\[0, 1\)"),
+        ({"std": (0.2, 0.0, 0.2)}, "std"),
+        ({"mean": (0.5, 0.5)}, "3 values"),
+    ],
+)
+def test_bad_settings_rejected(settings, message):
+    with pytest.raises(ValueError, match=message):
+        Preprocess(**{"crop_size": 224, **CLIP, **settings})
+
+
+def test_from_timm_config():
+    cfg = {"input_size": (3, 256, 256), "crop_pct": 0.9, "interpolation": "bicubic",
+           "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}  # fmt: skip
+    prep = Preprocess.from_timm_config(cfg)
+    assert (prep.crop_size, prep.resize_size, prep.mean, prep.interpolation) == (256, None, (0.5, 0.5, 0.5), "bicubic")
+    assert Preprocess.from_timm_config(cfg, paper_rule=False).resize_size == 284  # floor(256 / 0.9)
+    assert Preprocess.from_timm_config(cfg, mask_ratio=0.9).mask_ratio == 0.9
+    assert Preprocess.from_timm_config({"input_size": (3, 224, 224)}).mean == (0.485, 0.456, 0.406)
+    with pytest.raises(ValueError, match="square"):
+        Preprocess.from_timm_config({"input_size": (3, 224, 256)})
+    with pytest.raises(ValueError, match="no input_size"):
+        Preprocess.from_timm_config({"crop_pct": 0.9})
+
+
+def test_from_open_clip():
+    @dataclasses.dataclass
+    class PreprocessCfg:  # the shape of open_clip's dataclass
+        size: int | tuple[int, int] = 224
+        mode: str = "RGB"
+        mean: tuple[float, ...] = OPENAI_CLIP_MEAN
+        std: tuple[float, ...] = CLIP["std"]
+        interpolation: str = "bicubic"
+        resize_mode: str = "shortest"
+        fill_color: int = 0
+
+    prep = Preprocess.from_open_clip(PreprocessCfg())
+    assert prep == Preprocess(224, **CLIP)
+    as_dict = dataclasses.asdict(PreprocessCfg(size=(384, 384), interpolation="bilinear"))
+    assert Preprocess.from_open_clip(as_dict, mask_ratio=0.5) == Preprocess(384, **CLIP, interpolation="bilinear", mask_ratio=0.5)
+    with pytest.raises(ValueError, match="no size"):
+        Preprocess.from_open_clip({"mean": OPENAI_CLIP_MEAN})
+
+
+def test_exif_transpose_parameter():
+    import io
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    noise(60, 30).save(buffer, format="JPEG", exif=exif)
+    image = Image.open(buffer)
+    prep = Preprocess(30, **CLIP)
+    assert prep.pixels(image).size == (30, 30)
+    straight = np.asarray(prep.pixels(image))
+    turned = np.asarray(dataclasses.replace(prep, exif_transpose=True).pixels(Image.open(buffer)))
+    assert not np.array_equal(straight, turned)
