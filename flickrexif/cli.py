@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flickrexif.cli_options import new_app, version_option
-from flickrexif.crawl import CallCounter, CrawlConfig, Crawler, CrawlProgress
+from flickrexif.crawl import CallCounter, CrawlConfig, Crawler, CrawlProgress, previous_max_taken
 from flickrexif.crawl_status import crawl_status
 from flickrexif.credentials import CredentialsError, load_flickr_credentials
 from flickrexif.download import DownloadConfig, download_photos
@@ -174,12 +175,15 @@ def crawl_command(
         stderr.print(f"[red]{error}[/red]")
         raise typer.Exit(code=2) from None
     calls = CallCounter()
-    client = FlickrClient(credentials, api_url=api_url, rate_limiter=limiter, on_call=calls)
+    client = FlickrClient(credentials, api_url=api_url, rate_limiter=limiter, on_call=calls, pool_size=max(workers, 10))
     with _open_store(db) as store, Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), console=stderr,
     ) as bar:
         task = bar.add_task("getExif", total=None, info="")
+        resumed_end = previous_max_taken(store, crawl_config) if max_taken_date is None else None
+        if resumed_end is not None:  # same search as last time: resume it rather than start anew
+            crawl_config = replace(crawl_config, max_taken=resumed_end)
 
         def show(progress: CrawlProgress) -> None:
             queued = progress.exif_done + len(crawler._queue) + len(crawler._in_flight)

@@ -81,7 +81,6 @@ class CrawlProgress:
 
     search_pages: int = 0
     exif_done: int = 0
-    exif_queued: int = 0
     kept: int = 0
     outcomes: Counter = field(default_factory=Counter)
 
@@ -110,6 +109,21 @@ class CallCounter:
         with self._lock:
             counts, self._counts = dict(self._counts), Counter()
         return counts
+
+
+def previous_max_taken(store: CrawlStore, config: CrawlConfig) -> datetime | None:
+    """The end date of the store's last crawl if it was the same search, for resuming it.
+
+    A crawl whose end defaults to "now" would otherwise be a new search on every run and
+    page through every window again.
+    """
+    last = store.get_meta("last_query")
+    if last is None:
+        return None
+    previous, current = json.loads(last), json.loads(config.query_key())
+    if any(previous[key] != current[key] for key in ("text", "tags", "licenses", "min_taken")):
+        return None
+    return datetime.strptime(previous["max_taken"], DATE_FORMAT)
 
 
 def fetch_exif(client: FlickrClient, photo_id: str) -> ExifOutcome:

@@ -188,3 +188,15 @@ def test_download_records_undecodable_files(tmp_path, photos):
     assert row[0] == "kept", "the broken photo should have been kept by the crawl"
     assert row[1] == "failed" and "does not decode" in row[2]
     assert not list(Path(tmp_path / "img").rglob("*.part"))
+
+
+def test_resuming_without_an_end_date_reuses_the_first_runs_end(photos, tmp_path):
+    with FlickrStandin(photos[:60], max_results=150) as standin:
+        db = tmp_path / "c.db"
+        args = ["crawl", "--db", str(db), "--min-taken-date", "2009-01-01", "--rate", "1000000", "--result-cap", "150"]
+        assert runner.invoke(app, args, env=env_for(standin)).exit_code == 0
+        searches = standin.calls["flickr.photos.search"]
+        assert runner.invoke(app, args, env=env_for(standin)).exit_code == 0
+        assert standin.calls["flickr.photos.search"] == searches  # the same search: nothing to page again
+        windows = sqlite3.connect(db).execute("SELECT COUNT(DISTINCT query) FROM search_windows").fetchone()[0]
+    assert windows == 1
