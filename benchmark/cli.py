@@ -1,13 +1,200 @@
-"""``trace-bench``: benchmark visual encoders (commands arrive with the trace-bench issue)."""
+"""``trace-bench``: measure what a visual encoder knows about how a photo was made (thin CLI)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from flickrexif.cli_options import new_app, version_option
+from flickrexif.tabular import table_console, write_table
 
-app = new_app("trace-bench: how much processing and acquisition information visual encoders carry.")
+app = new_app(
+    "trace-bench: how much processing and acquisition information a visual encoder carries, and how "
+    "much it distorts kNN classification and near-duplicate retrieval (FlickrExif, PairCams, any image set)."
+)
 VersionOption = version_option("trace-bench")
+stderr = Console(stderr=True, soft_wrap=True)
+
+ModelOption = Annotated[str, typer.Option("--model", "-m", help="Encoder alias or key (see `trace-bench models`).")]
+DatasetOption = Annotated[
+    str,
+    typer.Option("--dataset", "-d", help="Image folder, dataset folder (FlickrExif/PairCams release), cached Hub id, "
+                 "or official:IMAGES_DIR:SPLITS_DIR."),
+]
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="Results folder (one JSON per result).")]
+WeightsOption = Annotated[Optional[Path], typer.Option(help="Weights file (state dict / safetensors) for the model.")]
+CacheOption = Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default: OUT/cache).")]
+SeedsOption = Annotated[list[int], typer.Option("--seed", help="Seeds (repeat the option for several).")]
+MaskOption = Annotated[float, typer.Option(help="Masked share of the image area for acquisition probes "
+                                           "(paper 0.9; the released code 0.95).")]
+DeviceOption = Annotated[Optional[str], typer.Option(help="cuda, cpu, ... (default: cuda when available).")]
+BatchOption = Annotated[Optional[int], typer.Option(help="Images per batch (default: 256 on GPU, 32 on CPU).")]
+WorkersOption = Annotated[int, typer.Option(help="Data-loading worker processes.")]
+SkipOption = Annotated[bool, typer.Option(help="Keep result files that already exist.")]
+TemplateOption = Annotated[str, typer.Option(help="Result file name template (fields: encoder, dataset, task, "
+                                             "target, seed).")]
 
 
-@app.callback(invoke_without_command=True)
+@app.callback()
 def main(version: VersionOption = False) -> None:
     """trace-bench command line."""
+
+
+@app.command("models")
+def models_command(
+    pattern: Annotated[Optional[str], typer.Argument(help="Filter: substring or glob on alias or key.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the registered encoders (`family:name`, alias, group SUP/SSL/CVL)."""
+    from benchmark.encoders import list_encoders
+
+    specs = list_encoders(pattern)
+    rows = [{"alias": s.alias or "", "key": s.key, "group": s.group or "", "description": s.description} for s in specs]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    write_table(rows, {"alias": "alias", "key": "key", "group": "group", "description": "description"},
+                table_console(), title=f"{len(rows)} encoders (also: random:<timm model>, timm:<any>, open_clip:<any>)")
+
+
+def _load_encoder(model: str, weights: Optional[Path], device: Optional[str]):
+    from benchmark.encoders import MissingWeightsError, load_encoder
+
+    try:
+        return load_encoder(model, weights=weights, device=device or "cpu")
+    except MissingWeightsError as error:
+        stderr.print(f"[red]Missing weights:[/red] {error}")
+        raise typer.Exit(code=2) from None
+    except ValueError as error:
+        stderr.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+
+
+def _run(model: str, dataset: str, out: Path, *, tasks: tuple[str, ...], seeds: list[int], mask_ratio: float,
+         weights: Optional[Path], cache: Optional[Path], device: Optional[str], batch_size: Optional[int],
+         workers: int, skip_existing: bool, template: str, families: Optional[list[str]] = None,
+         targets: Optional[list[str]] = None) -> None:
+    from benchmark.extract import EmbeddingCache
+    from benchmark.processing import FAMILIES
+    from benchmark.results import ResultStore
+    from benchmark.runner import RunConfig, run
+    from benchmark.tasks import ExtractOptions
+
+    try:
+        config = RunConfig(seeds=tuple(seeds or [0]), mask_ratio=mask_ratio, tasks=tasks, skip_existing=skip_existing,
+                           families=tuple(families or FAMILIES), targets=tuple(targets) if targets else None)
+    except ValueError as error:
+        stderr.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    encoder = _load_encoder(model, weights, device)
+    stderr.print(f"Encoder {encoder.spec.key} ({encoder.weights}), embedding dim {encoder.embed_dim}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=stderr, transient=True) as bar:
+        images = bar.add_task("images", total=None)
+        options = ExtractOptions(cache=EmbeddingCache(cache or out / "cache"), batch_size=batch_size, device=device,
+                                 workers=workers, on_batch=lambda n: bar.advance(images, n))
+        try:
+            written = run(encoder, dataset, ResultStore(out, template), options, config,
+                          on_task=lambda name: bar.update(images, description=name))
+        except ValueError as error:
+            bar.stop()
+            stderr.print(f"[red]{error}[/red]")
+            raise typer.Exit(code=2) from None
+        except KeyboardInterrupt:
+            bar.stop()
+            stderr.print("[yellow]Interrupted.[/yellow] Finished embeddings and results are kept; run again with "
+                         "--skip-existing to continue.")
+            raise typer.Exit(code=130) from None
+    for path in written:
+        result = json.loads(path.read_text())
+        headline = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if isinstance(v, float))
+        typer.echo(f"{result['task']:18} {result['target']:14} seed {result['seed']}: {headline}")
+    stderr.print(f"{len(written)} result files in {out}")
+
+
+@app.command("run")
+def run_command(
+    model: ModelOption, dataset: DatasetOption, out: OutOption,
+    seed: SeedsOption = [0],  # noqa: B006 - Typer reads the default
+    mask_ratio: MaskOption = 0.9,
+    family: Annotated[Optional[list[str]], typer.Option(help="Processing families (default: all).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(help="FlickrExif attributes (default: all).")] = None,
+    weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
+    batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
+    name_template: TemplateOption = "{encoder}/{dataset}/{task}-{target}-seed{seed}.json",
+) -> None:
+    """Run every task that applies to the dataset.
+
+    FlickrExif releases get masked acquisition probes per attribute, PairCams gets retrieval,
+    other image sets get processing probes (and kNN influence when they have classes).
+    """
+    from benchmark.runner import TASK_NAMES
+
+    _run(model, dataset, out, tasks=TASK_NAMES, seeds=seed, mask_ratio=mask_ratio, weights=weights, cache=cache,
+         device=device, batch_size=batch_size, workers=workers, skip_existing=skip_existing, template=name_template,
+         families=family, targets=target)
+
+
+@app.command("probe")
+def probe_command(
+    model: ModelOption, dataset: DatasetOption, out: OutOption,
+    seed: SeedsOption = [0],  # noqa: B006
+    mask_ratio: MaskOption = 0.9,
+    family: Annotated[Optional[list[str]], typer.Option(help="Processing families (default: all).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(help="FlickrExif attributes (default: all).")] = None,
+    weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
+    batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
+    name_template: TemplateOption = "{encoder}/{dataset}/{task}-{target}-seed{seed}.json",
+) -> None:
+    """Linear probes only: processing labels, or acquisition labels on FlickrExif (masked)."""
+    _run(model, dataset, out, tasks=("probe-processing", "probe-acquisition"), seeds=seed, mask_ratio=mask_ratio,
+         weights=weights, cache=cache, device=device, batch_size=batch_size, workers=workers,
+         skip_existing=skip_existing, template=name_template, families=family, targets=target)
+
+
+@app.command("knn")
+def knn_command(
+    model: ModelOption, dataset: DatasetOption, out: OutOption,
+    seed: SeedsOption = [0],  # noqa: B006
+    family: Annotated[Optional[list[str]], typer.Option(help="Processing families (default: all).")] = None,
+    weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
+    batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
+    name_template: TemplateOption = "{encoder}/{dataset}/{task}-{target}-seed{seed}.json",
+) -> None:
+    """kNN processing influence: all-same, all-diff, pos-same, neg-same, uniform (k=10 and k=1)."""
+    _run(model, dataset, out, tasks=("knn",), seeds=seed, mask_ratio=0.0, weights=weights, cache=cache, device=device,
+         batch_size=batch_size, workers=workers, skip_existing=skip_existing, template=name_template, families=family)
+
+
+@app.command("retrieval")
+def retrieval_command(
+    model: ModelOption, dataset: DatasetOption, out: OutOption,
+    weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
+    batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
+    name_template: TemplateOption = "{encoder}/{dataset}/{task}-{target}-seed{seed}.json",
+) -> None:
+    """PairCams recall@1 with distractors of the query's vs the target's camera type (SPD_a)."""
+    _run(model, dataset, out, tasks=("retrieval",), seeds=[0], mask_ratio=0.0, weights=weights, cache=cache,
+         device=device, batch_size=batch_size, workers=workers, skip_existing=skip_existing, template=name_template)
+
+
+@app.command("report")
+def report_command(
+    results: Annotated[Path, typer.Argument(help="Results folder written by `trace-bench run`.")],
+    out: Annotated[Optional[Path], typer.Option(help="Report folder (default: RESULTS/report).")] = None,
+) -> None:
+    """Write CSV and Markdown tables and PNG plots, and print the summary table."""
+    from benchmark.report import markdown_table, write_report
+
+    try:
+        summary, files = write_report(results, out)
+    except ValueError as error:
+        stderr.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    typer.echo(markdown_table(summary))
+    stderr.print("Wrote " + ", ".join(str(f) for f in files))

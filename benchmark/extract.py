@@ -1,0 +1,229 @@
+"""``trace-bench extract``: embeddings of an image set under processing variants, cached on disk.
+
+A :class:`Variant` is what the encoder sees: the source image, optionally processed (a class of a
+processing family, see :mod:`benchmark.processing`), optionally centre-masked.  Embeddings are
+cached as safetensors, one file per (encoder, weights, preprocessing, dataset, split, variant):
+the cache key hashes all of them, so changing any setting never reuses stale features.  Each
+file carries the image ids and a provenance record in its metadata.
+
+Extraction is resumable — finished chunks of a split are kept in a ``.partial`` folder until the
+whole split is done — and decodes each source image once for all requested variants.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from benchmark.imagesets import ImageItem, ImageSet
+from benchmark.processing import FAMILIES, assign_train_classes, open_rgb, process
+
+CACHE_FORMAT = 1
+CHUNK_IMAGES = 512
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What the encoder sees: a processing class (or none) and a mask ratio (0 = unmasked).
+
+    ``assigned=True`` gives every image its own class of ``family``, drawn uniformly from a hash
+    of (seed, image id): the probes' training images (the test images get every class).
+    """
+
+    family: str | None = None
+    class_name: str | None = None
+    mask_ratio: float = 0.0
+    assigned: bool = False
+
+    def __post_init__(self) -> None:
+        if self.assigned:
+            if self.family not in FAMILIES or self.class_name is not None:
+                raise ValueError("an assigned variant names a processing family and no class")
+            return
+        if (self.family is None) != (self.class_name is None):
+            raise ValueError("a variant names both a processing family and class, or neither")
+        if self.family is not None and self.class_name not in FAMILIES.get(self.family, ()):
+            raise ValueError(f"unknown processing {self.family}/{self.class_name}; families: {FAMILIES}")
+
+    @property
+    def name(self) -> str:
+        base = f"{self.family}-{'assigned' if self.assigned else self.class_name}" if self.family else "source"
+        return base + (f"-mask{self.mask_ratio:g}" if self.mask_ratio else "")
+
+    @property
+    def uses_seed(self) -> bool:
+        return self.assigned or self.family == "interpolation"
+
+    def class_for(self, image_id: str, seed: int) -> str | None:
+        if self.assigned:
+            return assign_train_classes([image_id], self.family, seed)[0]
+        return self.class_name
+
+    def describe(self) -> dict[str, Any]:
+        return {"family": self.family, "class": self.class_name, "mask_ratio": self.mask_ratio,
+                "assigned": self.assigned}
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    ids: list[str]
+    vectors: torch.Tensor  # (N, D) float32, as the encoder produced them (not normalised)
+    provenance: dict[str, Any]
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def default_batch_size(device: str) -> int:
+    return 256 if device.startswith("cuda") else 32
+
+
+class EmbeddingCache:
+    """Folder of safetensors files named by the hash of everything that produced them."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def key(self, encoder_description: dict, image_set: ImageSet, split: str, variant: Variant, seed: int) -> dict:
+        return {
+            "format": CACHE_FORMAT,
+            "encoder": encoder_description,
+            "dataset": {"name": image_set.name, "fingerprint": image_set.fingerprint},
+            "split": split,
+            "variant": variant.describe(),
+            "seed": seed if variant.uses_seed else None,
+        }
+
+    def path(self, key: dict) -> Path:
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+        return self.root / digest[:2] / f"{digest}.safetensors"
+
+    def load(self, key: dict) -> Embeddings | None:
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        return _read(path)
+
+    def partial_dir(self, key: dict) -> Path:
+        return self.path(key).with_suffix(".partial")
+
+
+def _read(path: Path) -> Embeddings:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(path))
+    return Embeddings(ids=json.loads(metadata["ids"]), vectors=tensors["embeddings"],
+                      provenance=json.loads(metadata["provenance"]))
+
+
+def _write(path: Path, ids: Sequence[str], vectors: torch.Tensor, provenance: dict) -> None:
+    """Write atomically: a killed process leaves the old file or none, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    save_file({"embeddings": vectors.contiguous()}, str(temporary),
+              metadata={"ids": json.dumps(list(ids)), "provenance": json.dumps(provenance, sort_keys=True)})
+    os.replace(temporary, path)
+
+
+class _VariantImages(torch.utils.data.Dataset):
+    """Item i → {variant name: preprocessed tensor}, decoding the source once for all variants."""
+
+    def __init__(self, items: Sequence[ImageItem], variants: Sequence[Variant], preprocess: Any, seed: int):
+        self.items, self.variants, self.seed = list(items), list(variants), seed
+        self.preprocessors = {ratio: replace(preprocess, mask_ratio=ratio) for ratio in {v.mask_ratio for v in variants}}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = self.items[index]
+        source = open_rgb(item.read())
+        processed: dict[tuple[str | None, str | None], Any] = {}
+        out = {}
+        for variant in self.variants:
+            key = (variant.family, variant.class_for(item.id, self.seed))
+            if key not in processed:
+                processed[key] = source if variant.family is None else process(
+                    source, variant.family, key[1], rng_key=(self.seed, item.id)
+                )
+            out[variant.name] = self.preprocessors[variant.mask_ratio](processed[key])
+        return out
+
+
+def extract(
+    encoder: Any,
+    image_set: ImageSet,
+    split: str,
+    variants: Sequence[Variant],
+    cache: EmbeddingCache,
+    *,
+    seed: int = 0,
+    batch_size: int | None = None,
+    device: str | None = None,
+    workers: int = 0,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[Variant, Embeddings]:
+    """Embeddings of one split under every variant, from the cache or computed (then cached)."""
+    device = device or default_device()
+    batch_size = batch_size or default_batch_size(device)
+    items = image_set.split(split)
+    if not items:
+        raise ValueError(f"{image_set.name} has no {split} images")
+    description = encoder.describe()
+    keys = {variant: cache.key(description, image_set, split, variant, seed) for variant in variants}
+    results = {variant: cache.load(key) for variant, key in keys.items()}
+    missing = [variant for variant, found in results.items() if found is None]
+    if missing:
+        computed = _compute(encoder, items, missing, keys, cache, seed, batch_size, device, workers, on_batch)
+        results.update(computed)
+    return results  # type: ignore[return-value]
+
+
+def _compute(encoder, items, variants, keys, cache, seed, batch_size, device, workers, on_batch):
+    model = encoder.model.to(device).eval()
+    ids = [item.id for item in items]
+    chunks = math.ceil(len(items) / CHUNK_IMAGES)
+    for chunk in range(chunks):
+        paths = {v: cache.partial_dir(keys[v]) / f"chunk-{chunk:06d}.safetensors" for v in variants}
+        todo = [v for v in variants if not paths[v].is_file()]
+        chunk_items = items[chunk * CHUNK_IMAGES : (chunk + 1) * CHUNK_IMAGES]
+        if not todo:
+            if on_batch:
+                on_batch(len(chunk_items))
+            continue
+        dataset = _VariantImages(chunk_items, todo, encoder.preprocess, seed)
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+        outputs: dict[str, list[torch.Tensor]] = {v.name: [] for v in todo}
+        for batch in loader:
+            with torch.inference_mode(), torch.autocast(device_type="cuda", enabled=device.startswith("cuda")):
+                for name, pixels in batch.items():
+                    outputs[name].append(model(pixels.to(device, non_blocking=True)).float().cpu())
+            if on_batch:
+                on_batch(len(next(iter(batch.values()))))
+        for variant in todo:
+            chunk_ids = [item.id for item in chunk_items]
+            _write(paths[variant], chunk_ids, torch.cat(outputs[variant.name]), {})
+    results = {}
+    for variant in variants:
+        partial = cache.partial_dir(keys[variant])
+        parts = [_read(partial / f"chunk-{chunk:06d}.safetensors") for chunk in range(chunks)]
+        vectors = torch.cat([part.vectors for part in parts])
+        provenance = {**keys[variant], "n_images": len(ids)}
+        _write(cache.path(keys[variant]), ids, vectors, provenance)
+        for file in partial.glob("chunk-*.safetensors"):
+            file.unlink()
+        partial.rmdir()
+        results[variant] = Embeddings(ids=ids, vectors=vectors, provenance=provenance)
+    return results

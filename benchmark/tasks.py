@@ -1,0 +1,171 @@
+"""The benchmark's tasks, from an encoder and an image set to one result each.
+
+* ``probe-processing``: a linear probe predicts the processing class of a family (JPEG, sharpening,
+  resizing, interpolation).  Training and validation images each get one class drawn uniformly
+  (seeded); the test set holds every test image under every class.  Metric: MP (accuracy).
+* ``probe-acquisition``: a linear probe predicts an Exif label (FlickrExif configuration) from
+  images re-encoded at q95 4:4:4 whose centre is masked (``mask_ratio``).
+* ``knn``: kNN semantic classification when database and query processing agree or not
+  (all-same, all-diff, pos-same, neg-same, uniform); SP accuracy and SPD_p = pos-same − neg-same.
+* ``retrieval``: PairCams recall@1 with distractors sharing the query's vs the target's camera
+  type; SPD_a = the gap.
+
+Every setting that changes a number (seed, mask ratio, k, probe grid, encoder and preprocessing)
+is recorded in the result's ``parameters``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import torch
+
+from benchmark.extract import EmbeddingCache, Embeddings, Variant, extract
+from benchmark.imagesets import ImageSet
+from benchmark.knn import knn_all_setups
+from benchmark.masking import DEFAULT_MASK_RATIO
+from benchmark.probe import ProbeConfig, linear_probe
+from benchmark.processing import FAMILIES
+from benchmark.retrieval import paircams_recall
+
+ACQUISITION_ENCODING = ("jpeg", "q95-444")  # re-encode before masking, as the released code does
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task: str
+    target: str
+    metrics: dict[str, float]
+    parameters: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """How to run the encoder; none of these change the numbers."""
+
+    cache: EmbeddingCache
+    batch_size: int | None = None
+    device: str | None = None
+    workers: int = 0
+    on_batch: Callable[[int], None] | None = None
+
+
+def _embed(encoder, image_set: ImageSet, split: str, variants: Sequence[Variant], seed: int,
+           options: ExtractOptions) -> dict[Variant, Embeddings]:
+    return extract(encoder, image_set, split, variants, options.cache, seed=seed, batch_size=options.batch_size,
+                   device=options.device, workers=options.workers, on_batch=options.on_batch)
+
+
+def _probe_parameters(encoder, image_set: ImageSet, seed: int, config: ProbeConfig, **extra) -> dict[str, Any]:
+    return {"encoder": encoder.describe(), "dataset": image_set.name, "fingerprint": image_set.fingerprint,
+            "seed": seed, "probe": {k: v for k, v in asdict(config).items() if k != "device"}, **extra}
+
+
+def processing_probe(encoder, image_set: ImageSet, family: str, options: ExtractOptions, *, seed: int = 0,
+                     probe_config: ProbeConfig = ProbeConfig()) -> TaskResult:
+    classes = FAMILIES[family]
+    data = {}
+    for split in ("train", "validation"):
+        assigned = Variant(family=family, assigned=True)
+        embeddings = _embed(encoder, image_set, split, [assigned], seed, options)[assigned]
+        labels = [classes.index(assigned.class_for(i, seed)) for i in embeddings.ids]
+        data[split] = (embeddings.vectors, torch.tensor(labels))
+    test_variants = [Variant(family=family, class_name=name) for name in classes]
+    test = _embed(encoder, image_set, "test", test_variants, seed, options)
+    test_x = torch.cat([test[v].vectors for v in test_variants])
+    test_y = torch.cat([torch.full((len(test[v].ids),), i) for i, v in enumerate(test_variants)])
+    result = linear_probe(*data["train"], *data["validation"], test_x, test_y, replace_seed(probe_config, seed))
+    return TaskResult(
+        task="probe-processing",
+        target=family,
+        metrics={"accuracy": result.test_accuracy, "mean_per_class_accuracy": result.test_mean_per_class_accuracy,
+                 "chance": 1 / len(classes)},
+        parameters=_probe_parameters(encoder, image_set, seed, probe_config, classes=list(classes)),
+        details=result.to_json(),
+    )
+
+
+def acquisition_probe(encoder, image_set: ImageSet, options: ExtractOptions, *, seed: int = 0,
+                      mask_ratio: float = DEFAULT_MASK_RATIO, probe_config: ProbeConfig = ProbeConfig()) -> TaskResult:
+    if not image_set.has_labels:
+        raise ValueError(f"{image_set.name} has no labels: acquisition probes need a FlickrExif configuration")
+    variant = Variant(*ACQUISITION_ENCODING, mask_ratio=mask_ratio)
+    data = {}
+    for split in ("train", "validation", "test"):
+        embeddings = _embed(encoder, image_set, split, [variant], seed, options)[variant]
+        labels = {item.id: item.label for item in image_set.split(split)}
+        data[split] = (embeddings.vectors, torch.tensor([labels[i] for i in embeddings.ids]))
+    result = linear_probe(*data["train"], *data["validation"], *data["test"], replace_seed(probe_config, seed))
+    return TaskResult(
+        task="probe-acquisition",
+        target=image_set.target or image_set.name,
+        metrics={"accuracy": result.test_accuracy, "mean_per_class_accuracy": result.test_mean_per_class_accuracy,
+                 "chance": 1 / len(image_set.class_names or [None])},
+        parameters=_probe_parameters(encoder, image_set, seed, probe_config, mask_ratio=mask_ratio,
+                                     encoding=list(ACQUISITION_ENCODING), classes=list(image_set.class_names or [])),
+        details=result.to_json(),
+    )
+
+
+def knn_influence(encoder, image_set: ImageSet, family: str, options: ExtractOptions, *, seed: int = 0,
+                  ks: Sequence[int] = (10, 1)) -> TaskResult:
+    if not image_set.has_labels:
+        raise ValueError(f"{image_set.name} has no classes: kNN needs labelled images")
+    variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
+    stacked = {}
+    for split in ("train", "test"):
+        embeddings = _embed(encoder, image_set, split, variants, seed, options)
+        labels = {item.id: item.label for item in image_set.split(split)}
+        ids = embeddings[variants[0]].ids
+        stacked[split] = (torch.stack([embeddings[v].vectors for v in variants], dim=1), torch.tensor([labels[i] for i in ids]))
+    metrics = {}
+    for k in ks:
+        k_used = min(k, len(stacked["train"][1]))
+        for setup, value in knn_all_setups(*stacked["train"], *stacked["test"], k_used, seed, options.device).items():
+            metrics[f"{setup}@k{k}"] = value
+    return TaskResult(task="knn", target=family, metrics=metrics,
+                      parameters={"encoder": encoder.describe(), "dataset": image_set.name,
+                                  "fingerprint": image_set.fingerprint, "seed": seed, "ks": list(ks),
+                                  "classes": list(FAMILIES[family])})
+
+
+def paircams_pairs(image_set: ImageSet) -> tuple[list[str], list[str], list[Any]]:
+    """Aligned (smartphone id, camera id, subject) triples; subjects without exactly one of each are skipped."""
+    by_subject: dict[Any, dict[bool, list[str]]] = {}
+    for item in image_set.items:
+        phone = item.extra.get("is_smartphone")
+        if phone is None:
+            raise ValueError(f"{image_set.name}: PairCams items need is_smartphone (or a model to derive it)")
+        by_subject.setdefault(item.group, {True: [], False: []})[bool(phone)].append(item.id)
+    subjects = sorted(s for s, kinds in by_subject.items() if len(kinds[True]) == 1 and len(kinds[False]) == 1)
+    return [by_subject[s][True][0] for s in subjects], [by_subject[s][False][0] for s in subjects], subjects
+
+
+def paircams_retrieval(encoder, image_set: ImageSet, options: ExtractOptions, *, seed: int = 0) -> TaskResult:
+    phones, cameras, subjects = paircams_pairs(image_set)
+    variant = Variant()
+    vectors: dict[str, torch.Tensor] = {}
+    for split in image_set.splits:
+        found = _embed(encoder, image_set, split, [variant], seed, options)[variant]
+        vectors.update(zip(found.ids, found.vectors))
+    result = paircams_recall(torch.stack([vectors[i] for i in phones]), torch.stack([vectors[i] for i in cameras]),
+                             device=options.device)
+    return TaskResult(
+        task="retrieval",
+        target="paircams",
+        metrics={"recall_same_as_query": result.recall_same_as_query,
+                 "recall_same_as_target": result.recall_same_as_target, "spd_a": result.spd_a},
+        parameters={"encoder": encoder.describe(), "dataset": image_set.name, "fingerprint": image_set.fingerprint,
+                    "seed": seed, "n_subjects": len(subjects)},
+        details=result.to_json(),
+    )
+
+
+def replace_seed(config: ProbeConfig, seed: int) -> ProbeConfig:
+    return replace(config, seed=seed)

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Seconds of the matrix kNN setups and PairCams retrieval vs their per-query loop references.
+
+Usage: ``python scripts/bench_knn.py [--db 5000] [--queries 1000] [--processings 5] [--dim 512]
+[--pairs 730] [--quick]``.
+
+Synthetic embeddings: class vector + per-image vector + processing vector + noise, so the setups
+give different accuracies.  Runs ``knn_all_setups`` and ``knn_accuracy_loop`` (every setup) for
+k=10 and k=1, checks that the accuracies are identical and prints both times and the speed-up; then
+the same for ``paircams_recall`` vs ``paircams_recall_loop`` on subject + camera-type embeddings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from benchmark.knn import SETUPS, knn_accuracy_loop, knn_all_setups
+from benchmark.retrieval import paircams_recall, paircams_recall_loop
+
+
+def knn_embeddings(n_db: int, n_q: int, n_proc: int, dim: int, classes: int, seed: int = 0):
+    """(db, db_labels, queries, query_labels): class + image + processing signal + noise."""
+    gen = torch.Generator().manual_seed(seed)
+    scale = dim**-0.5  # unit-norm components whatever the dimension
+    class_vec = torch.randn(classes, dim, generator=gen) * scale
+    proc_vec = torch.randn(n_proc, dim, generator=gen) * scale
+
+    def embed(n: int):
+        labels = torch.randint(0, classes, (n,), generator=gen)
+        image = torch.randn(n, 1, dim, generator=gen) * scale
+        noise = torch.randn(n, n_proc, dim, generator=gen) * scale
+        return 0.28 * class_vec[labels, None] + image + 0.2 * proc_vec + 0.6 * noise, labels
+
+    db, db_y = embed(n_db)
+    q, q_y = embed(n_q)
+    return db.float(), db_y, q.float(), q_y
+
+
+def pair_embeddings(n: int, dim: int, seed: int = 1):
+    """(phone, camera): subject vector + camera-type vector + noise."""
+    gen = torch.Generator().manual_seed(seed)
+    scale = dim**-0.5
+    subject = torch.randn(n, dim, generator=gen) * scale
+    phone_type, camera_type = torch.randn(2, dim, generator=gen) * scale
+    phone = subject + 0.7 * phone_type + 1.5 * torch.randn(n, dim, generator=gen) * scale
+    camera = subject + 0.7 * camera_type + 1.5 * torch.randn(n, dim, generator=gen) * scale
+    return phone, camera
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def bench_knn(data, k: int) -> bool:
+    fast, t_fast = timed(lambda: knn_all_setups(*data, k, device="cpu"))
+    slow, t_slow = timed(lambda: {s: knn_accuracy_loop(*data, s, k) for s in SETUPS})
+    same = all(fast[s] == slow[s] for s in SETUPS)
+    print(f"k={k:<2} " + "  ".join(f"{s} {fast[s]:.4f}" for s in SETUPS) + f"  spd_p {fast['spd_p']:+.4f}")
+    print(f"     matrix {t_fast:7.2f} s   loop {t_slow:7.2f} s   speed-up {t_slow / t_fast:6.1f}x   "
+          f"identical: {same}")
+    return same
+
+
+def bench_retrieval(phone, camera) -> bool:
+    fast, t_fast = timed(lambda: paircams_recall(phone, camera, device="cpu"))
+    slow, t_slow = timed(lambda: paircams_recall_loop(phone, camera))
+    same = fast == slow
+    print(f"PairCams ({len(phone)} pairs): recall same-as-query {fast.recall_same_as_query:.4f}  "
+          f"same-as-target {fast.recall_same_as_target:.4f}  spd_a {fast.spd_a:+.4f}")
+    print(f"     matrix {t_fast:7.3f} s   loop {t_slow:7.3f} s   speed-up {t_slow / t_fast:6.1f}x   "
+          f"identical: {same}")
+    return same
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=int, default=5000)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--processings", type=int, default=5)
+    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--classes", type=int, default=50)
+    parser.add_argument("--pairs", type=int, default=730)
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.db, args.queries, args.dim, args.pairs = 500, 100, 64, 100
+
+    data = knn_embeddings(args.db, args.queries, args.processings, args.dim, args.classes)
+    print(f"kNN: database {args.db} x {args.processings} processings x {args.dim}, {args.queries} queries, "
+          f"{args.classes} classes; torch threads {torch.get_num_threads()}")
+    ok = [bench_knn(data, k) for k in (10, 1)]
+    ok.append(bench_retrieval(*pair_embeddings(args.pairs, args.dim)))
+    if not all(ok):
+        raise SystemExit("matrix and loop results differ")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Seconds of the batched grid probe vs the released protocol's sequential trials, same features.
+
+Usage: ``python scripts/bench_probe.py [--n 20000] [--dim 768] [--classes 16] [--quick]``.
+
+Synthetic features: Gaussian class means plus a shared offset plus unit noise, scaled so that a
+linear probe lands well between chance and perfect.  Split 60/20/20 into train/val/test.  Runs
+``linear_probe`` (whole lr x wd grid in one batched run; float32, then bfloat16 GEMMs) and
+``sequential_probe`` (30 trials x 100 SGD epochs, each trial a separate ``nn.Linear``), prints the
+seconds of each, the speed-ups and the test accuracies.  ``--sequential-trials K`` times only K of
+the trials and extrapolates linearly (printed as such).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+
+from benchmark.probe import ProbeConfig, linear_probe, sequential_probe
+
+
+@dataclass(frozen=True)
+class Splits:
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+    def args(self) -> tuple:
+        return (self.train_x, self.train_y, self.val_x, self.val_y, self.test_x, self.test_y)
+
+
+def synthetic_features(n: int, dim: int, classes: int, separation: float, seed: int = 0) -> Splits:
+    """Gaussian classes: x = offset + mean[y] + N(0, I), shuffled 60/20/20 split.
+
+    Class means are N(0, I) scaled to norm ~``separation`` (noise units), whatever the dimension.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    means = torch.randn(classes, dim, generator=gen) * (separation / dim**0.5)
+    offset = torch.randn(dim, generator=gen) * 0.5
+    y = torch.arange(n) % classes
+    x = offset + means[y] + torch.randn(n, dim, generator=gen)
+    perm = torch.randperm(n, generator=gen)
+    x, y = x[perm], y[perm]
+    a, b = int(0.6 * n), int(0.8 * n)
+    return Splits(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:])
+
+
+@dataclass(frozen=True)
+class Timed:
+    result: object
+    wall: float  # seconds
+    cpu: float  # process CPU seconds, all threads: less sensitive to other jobs on the machine
+
+
+def timed(fn) -> Timed:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return Timed(result, time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def warm_up(data: Splits) -> None:
+    """First calls pay one-off costs (torch.optim and autograd set-up: seconds); keep them out."""
+    tiny = Splits(*(t[:64] for t in data.args()))
+    for precision in ("float32", "bfloat16"):
+        linear_probe(*tiny.args(), ProbeConfig(epochs=1, precision=precision, device="cpu"))
+    sequential_probe(*tiny.args(), trials=2, epochs=1, device="cpu")
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--dim", type=int, default=768)
+    parser.add_argument("--classes", type=int, default=16)
+    parser.add_argument("--separation", type=float, default=2.6, help="norm of the class means, in noise units")
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--sequential-trials", type=int, default=None,
+                        help="time only this many sequential trials and extrapolate to --trials")
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.dim, args.trials, args.epochs = 2000, 64, 4, 10
+
+    data = synthetic_features(args.n, args.dim, args.classes, args.separation)
+    print(f"features: {args.n} x {args.dim}, {args.classes} classes; train {len(data.train_y)}, "
+          f"val {len(data.val_y)}, test {len(data.test_y)}; torch threads {torch.get_num_threads()}")
+
+    warm_up(data)
+    print(load())
+    grid = {}
+    for precision in ("float32", "bfloat16"):
+        config = ProbeConfig(epochs=args.epochs, precision=precision, device="cpu")
+        run = grid[precision] = timed(lambda: linear_probe(*data.args(), config))
+        res = run.result
+        print(f"batched grid ({len(config.grid())} points, {precision}): {run.wall:7.1f} s wall {run.cpu:7.1f} s cpu  "
+              f"test acc {res.test_accuracy:.4f}  mean/class {res.test_mean_per_class_accuracy:.4f}  "
+              f"val acc {res.val_accuracy:.4f}  lr {res.learning_rate:g} wd {res.weight_decay:g}", flush=True)
+
+    n_timed = args.trials if args.sequential_trials is None else min(args.sequential_trials, args.trials)
+    seq = timed(lambda: sequential_probe(*data.args(), trials=n_timed, epochs=args.epochs, device="cpu"))
+    scale = (args.trials + 1) / (n_timed + 1)  # trials + the refit model
+    if n_timed < args.trials:
+        print(f"NOTE: only {n_timed} of {args.trials} sequential trials were run; times extrapolated linearly "
+              f"(x{scale:.2f}) and the accuracy comes from {n_timed} trials")
+    res = seq.result
+    print(f"sequential ({args.trials} trials x {args.epochs} epochs): {seq.wall * scale:7.1f} s wall "
+          f"{seq.cpu * scale:7.1f} s cpu  test acc {res.test_accuracy:.4f}  mean/class "
+          f"{res.test_mean_per_class_accuracy:.4f}  val acc {res.val_accuracy:.4f}  "
+          f"lr {res.learning_rate:g} wd {res.weight_decay:g}")
+    for precision, run in grid.items():
+        print(f"speed-up ({precision} grid vs sequential): {seq.wall * scale / run.wall:6.1f}x wall "
+              f"{seq.cpu * scale / run.cpu:6.1f}x cpu   test accuracy grid - sequential: "
+              f"{run.result.test_accuracy - res.test_accuracy:+.4f}")
+    print(load())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""trace-bench end to end on generated images and a tiny random model: run, cache, report.
+
+Includes the known-answer checks: a processing the model can see is probed far above chance;
+labels independent of the images stay at chance.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from benchmark.cli import app
+from benchmark.encoders import load_encoder
+from benchmark.extract import EmbeddingCache, Variant, extract
+from benchmark.imagesets import ImageItem, ImageSet, image_folder
+from benchmark.probe import ProbeConfig
+from benchmark.tasks import ExtractOptions, acquisition_probe, processing_probe
+
+runner = CliRunner()
+MODEL = "random:resnet10t"
+FAST_PROBE = ProbeConfig(learning_rates=(0.1, 1.0, 10.0), weight_decays=(0.0, 1e-4), epochs=30)
+
+
+def make_folder(root, per_class=24, classes=("red", "blue"), size=(80, 64)):
+    rng = np.random.default_rng(0)
+    bases = {"red": (200, 60, 40), "blue": (40, 60, 200), "green": (40, 200, 60)}
+    for name in classes:
+        folder = root / name
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            # smooth gradients + noise: structure that sharpening, resizing and JPEG visibly change
+            y, x = np.mgrid[0 : size[1], 0 : size[0]]
+            pattern = (np.sin(x / (3 + i % 5)) + np.cos(y / (4 + i % 3)))[..., None] * 50
+            pixels = np.array(bases[name]) + pattern + rng.normal(0, 12, (size[1], size[0], 3))
+            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(folder / f"{name}{i:03d}.jpg", quality=95)
+    return root
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return load_encoder(MODEL)
+
+
+@pytest.mark.slow
+def test_probe_sees_visible_processing_and_not_random_labels(tmp_path):
+    # The offline pretrained EfficientNet-Lite0: random networks' pooled features are nearly
+    # constant (cosine > 0.999 between any two images), so only a trained model is a fair check.
+    encoder = load_encoder("effnet-lite0")
+    image_set = image_folder(make_folder(tmp_path / "images", per_class=40))
+    options = ExtractOptions(cache=EmbeddingCache(tmp_path / "cache"))
+    visible = processing_probe(encoder, image_set, "resizing", options, probe_config=FAST_PROBE)
+    assert visible.metrics["accuracy"] > visible.metrics["chance"] + 0.25
+
+    rng = random.Random(0)  # labels drawn independently of the images
+    shuffled = ImageSet(name="random-labels", class_names=("a", "b", "c", "d"), target="random",
+                        items=tuple(ImageItem(id=i.id, split=i.split, read=i.read, label=rng.randrange(4))
+                                    for i in image_set.items), fingerprint="random-labels")
+    blind = acquisition_probe(encoder, shuffled, options, mask_ratio=0.5, probe_config=FAST_PROBE)
+    assert blind.metrics["accuracy"] < blind.metrics["chance"] + 0.15
+
+
+def test_cache_is_reused_and_keyed_by_every_setting(tmp_path, encoder):
+    image_set = image_folder(make_folder(tmp_path / "images", per_class=6))
+    cache = EmbeddingCache(tmp_path / "cache")
+    plain, masked = Variant("jpeg", "q75-420"), Variant("jpeg", "q75-420", mask_ratio=0.9)
+    first = extract(encoder, image_set, "train", [plain, masked], cache)
+    files = sorted(cache.root.rglob("*.safetensors"))
+    assert len(files) == 2 and not list(cache.root.rglob("*.partial"))
+    assert not np.allclose(first[plain].vectors.numpy(), first[masked].vectors.numpy())
+    again = extract(encoder, image_set, "train", [plain], cache)
+    assert np.array_equal(again[plain].vectors.numpy(), first[plain].vectors.numpy())
+    assert sorted(cache.root.rglob("*.safetensors")) == files  # nothing recomputed
+    assert again[plain].ids == [item.id for item in image_set.split("train")]
+    other = load_encoder(MODEL, seed=1)
+    extract(other, image_set, "train", [plain], cache)
+    assert len(list(cache.root.rglob("*.safetensors"))) == 3  # another weight, another file
+    provenance = again[plain].provenance
+    assert provenance["encoder"]["key"] == MODEL and provenance["variant"]["class"] == "q75-420"
+
+
+def test_run_then_report_end_to_end(tmp_path):
+    folder = make_folder(tmp_path / "images", per_class=8)
+    out = tmp_path / "results"
+    args = ["run", "--model", MODEL, "--dataset", str(folder), "--out", str(out), "--family", "jpeg"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    files = sorted(p for p in out.rglob("*.json"))
+    assert [p.name for p in files] == ["knn-jpeg-seed0.json", "probe-processing-jpeg-seed0.json"]
+    probe = json.loads(files[1].read_text())
+    assert probe["parameters"]["encoder"]["key"] == MODEL and probe["seed"] == 0
+    assert 0 <= probe["metrics"]["accuracy"] <= 1 and probe["metrics"]["chance"] == pytest.approx(1 / 6)
+    knn = json.loads(files[0].read_text())
+    assert {"all-same@k10", "neg-same@k1", "spd_p@k10"} <= set(knn["metrics"])
+
+    before = {p: p.stat().st_mtime_ns for p in files}
+    again = runner.invoke(app, [*args, "--skip-existing"])
+    assert again.exit_code == 0
+    assert {p: p.stat().st_mtime_ns for p in files} == before
+
+    report = runner.invoke(app, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    assert "probe-processing:jpeg MP" in report.stdout and MODEL in report.stdout
+    written = {p.name for p in (out / "report").iterdir()}
+    assert {"summary.csv", "summary.md", "metrics.csv", "probe-processing-jpeg.png"} <= written
+
+
+def test_models_lists_aliases_and_groups():
+    result = runner.invoke(app, ["models", "siglip*", "--json"])
+    rows = json.loads(result.stdout)
+    assert rows and all(r["group"] == "CVL" for r in rows)
+    assert any(r["alias"] == "siglip" or "siglip" in r["key"] for r in rows)
+
+
+def test_unknown_model_and_missing_weights_are_clear(tmp_path):
+    folder = make_folder(tmp_path / "images", per_class=3)
+    unknown = runner.invoke(app, ["run", "-m", "siglp", "-d", str(folder), "-o", str(tmp_path / "r")])
+    assert unknown.exit_code == 2 and "siglip" in unknown.stderr
+    missing = runner.invoke(app, ["run", "-m", "siglip", "-d", str(folder), "-o", str(tmp_path / "r")],
+                            env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-cache")})
+    assert missing.exit_code == 2 and "Missing weights" in missing.stderr
+
+
+def test_report_of_an_empty_folder(tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "no result files" in result.stderr

@@ -1,0 +1,130 @@
+"""kNN processing setups: matrix implementation == per-query loop, known answers, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchmark.knn import SETUPS, knn_accuracy, knn_accuracy_loop, knn_all_setups, processing_draws
+
+
+def random_embeddings(n_db=90, n_q=25, n_proc=3, dim=8, classes=4, seed=0):
+    """Class signal plus processing signal plus noise: every setup gives a different accuracy."""
+    gen = torch.Generator().manual_seed(seed)
+    class_vec, proc_vec = torch.randn(classes, dim, generator=gen), torch.randn(n_proc, dim, generator=gen)
+    db_y = torch.randint(0, classes, (n_db,), generator=gen)
+    q_y = torch.randint(0, classes, (n_q,), generator=gen)
+    db = class_vec[db_y, None] + 0.7 * proc_vec + torch.randn(n_db, n_proc, dim, generator=gen)
+    q = class_vec[q_y, None] + 0.7 * proc_vec + torch.randn(n_q, n_proc, dim, generator=gen)
+    return db, db_y, q, q_y
+
+
+def rotated_classes(n_db=60, n_q=20, n_proc=3, dim=16, classes=4, seed=0):
+    """Each processing applies its own random rotation to the class vectors.
+
+    Same processing: the class geometry is intact (same class ~1, other classes ~0.5).
+    Different processings: similarities are scrambled, unrelated to the class.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    rotations = torch.linalg.qr(torch.randn(n_proc, dim, dim, generator=gen)).Q
+    common = torch.randn(dim, generator=gen)
+    class_vec = common + torch.randn(classes, dim, generator=gen)
+
+    def embed(labels):
+        base = class_vec[labels] + 0.05 * torch.randn(len(labels), dim, generator=gen)
+        return torch.einsum("pde,ne->npd", rotations, base)
+
+    db_y = torch.arange(n_db) % classes
+    q_y = torch.arange(n_q) % classes
+    return embed(db_y), db_y, embed(q_y), q_y
+
+
+@pytest.mark.parametrize("k", [1, 10])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matrix_equals_loop_for_every_setup(k, seed):
+    data = random_embeddings(seed=seed)
+    fast = knn_all_setups(*data, k, seed=seed, device="cpu", chunk_size=7)
+    for setup in SETUPS:
+        assert fast[setup] == knn_accuracy_loop(*data, setup, k, seed=seed), setup
+        assert knn_accuracy(*data, setup, k, seed=seed, device="cpu") == fast[setup]
+    assert fast["spd_p"] == fast["pos-same"] - fast["neg-same"]
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_exact_ties_are_broken_the_same_way(k):
+    """Integer embeddings from a tiny alphabet: many database images are exact duplicates."""
+    gen = torch.Generator().manual_seed(3)
+    alphabet = torch.tensor([[1.0, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
+    db = alphabet[torch.randint(0, 4, (40, 3), generator=gen)]
+    q = alphabet[torch.randint(0, 4, (12, 3), generator=gen)]
+    db_y, q_y = torch.randint(0, 3, (40,), generator=gen), torch.randint(0, 3, (12,), generator=gen)
+    fast = knn_all_setups(db, db_y, q, q_y, k, device="cpu")
+    for setup in SETUPS:
+        assert fast[setup] == knn_accuracy_loop(db, db_y, q, q_y, setup, k), setup
+
+
+def test_processing_dominated_embeddings_give_the_expected_ordering():
+    data = rotated_classes()
+    acc = knn_all_setups(*data, k=1, device="cpu")
+    assert acc["all-same"] == 1.0
+    assert acc["pos-same"] == 1.0
+    assert acc["neg-same"] == 0.0
+    assert acc["all-diff"] < 0.6
+    assert acc["spd_p"] == 1.0
+    acc10 = knn_all_setups(*data, k=10, device="cpu")
+    assert acc10["all-same"] == 1.0 and acc10["neg-same"] == 0.0
+
+
+def test_processing_free_embeddings_make_setups_agree():
+    data = rotated_classes(n_proc=1)
+    db, db_y, q, q_y = (t.repeat(1, 3, 1) if t.ndim == 3 else t for t in data)  # same embedding under 3 labels
+    acc = knn_all_setups(db, db_y, q, q_y, k=1, device="cpu")
+    assert len({acc[s] for s in SETUPS}) == 1 and acc["spd_p"] == 0.0
+
+
+def test_processing_draws_are_seeded_and_never_the_query_processing():
+    a, b = processing_draws(500, 4, seed=5), processing_draws(500, 4, seed=5)
+    assert torch.equal(a.other, b.other) and torch.equal(a.uniform, b.uniform)
+    assert not torch.equal(a.other, processing_draws(500, 4, seed=6).other)
+    for p in range(4):
+        assert (a.other[p] != p).all()
+        counts = torch.bincount(a.other[p], minlength=4)
+        assert counts[p] == 0 and (counts[torch.arange(4) != p] > 100).all()
+    assert set(a.uniform.tolist()) == {0, 1, 2, 3}
+
+
+def test_numpy_inputs():
+    data = random_embeddings()
+    assert knn_all_setups(*(t.numpy() for t in data), 3, device="cpu") == knn_all_setups(*data, 3, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(k=91), "k must be"),
+        (dict(k=0), "k must be"),
+        (dict(k=2.0), "k must be"),
+        (dict(setup="some-same"), "unknown kNN setup"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    args = dict(k=3, setup="all-same") | kwargs
+    with pytest.raises(ValueError, match=message):
+        knn_accuracy(*random_embeddings(), args["setup"], args["k"], device="cpu")
+    with pytest.raises(ValueError, match=message):
+        knn_accuracy_loop(*random_embeddings(), args["setup"], args["k"])
+
+
+def test_bad_shapes_and_labels():
+    db, db_y, q, q_y = random_embeddings()
+    cases = [
+        ((db[:, :1], db_y, q[:, :1], q_y), "at least 2 processing"),
+        ((db, db_y, q[:, :2], q_y), "must match"),
+        ((db, db_y[:-1], q, q_y), "labels for"),
+        ((db, db_y.float(), q, q_y), "integer class"),
+        ((db[0], db_y, q, q_y), r"\(N, P, D\)"),
+        ((db.index_fill(0, torch.tensor([2]), float("inf")), db_y, q, q_y), "NaN or infinite"),
+    ]
+    for args, message in cases:
+        with pytest.raises(ValueError, match=message):
+            knn_all_setups(*args, 1, device="cpu")
