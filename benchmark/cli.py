@@ -117,6 +117,53 @@ def _run(model: str, dataset: str, out: Path, *, tasks: tuple[str, ...], seeds: 
     stderr.print(f"{len(written)} result files in {out}")
 
 
+@app.command("extract")
+def extract_command(
+    model: ModelOption, dataset: DatasetOption,
+    cache: Annotated[Path, typer.Option(help="Embedding cache folder.")],
+    variant: Annotated[
+        Optional[list[str]],
+        typer.Option(help="FAMILY/CLASS (e.g. jpeg/q75-420), FAMILY/all, or source; repeat for several (default: source)."),
+    ] = None,
+    split: Annotated[Optional[list[str]], typer.Option(help="Splits (default: every split).")] = None,
+    mask_ratio: Annotated[float, typer.Option(help="Centre mask ratio applied to every variant (0 = none).")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the random processing draws.")] = 0,
+    weights: WeightsOption = None, device: DeviceOption = None, batch_size: BatchOption = None,
+    workers: WorkersOption = 0,
+) -> None:
+    """Compute (or find in the cache) embeddings of a dataset under processing variants."""
+    from benchmark.extract import EmbeddingCache, Variant, extract
+    from benchmark.processing import FAMILIES
+    from benchmark.runner import open_image_set
+
+    try:
+        variants = []
+        for text in variant or ["source"]:
+            family, _, name = text.partition("/")
+            if family == "source":
+                variants.append(Variant(mask_ratio=mask_ratio))
+            else:
+                if family not in FAMILIES:
+                    raise ValueError(f"unknown processing family {family!r}; choose from {tuple(FAMILIES)}")
+                names = FAMILIES[family] if name in ("", "all") else (name,)
+                variants += [Variant(family, n, mask_ratio=mask_ratio) for n in names]
+        image_set = open_image_set(dataset)
+    except ValueError as error:
+        stderr.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    encoder = _load_encoder(model, weights, device)
+    store = EmbeddingCache(cache)
+    for split_name in split or image_set.splits:
+        with Progress(TextColumn(f"{split_name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=stderr, transient=True) as bar:
+            task = bar.add_task(split_name, total=len(image_set.split(split_name)) * len(variants))
+            found = extract(encoder, image_set, split_name, variants, store, seed=seed, batch_size=batch_size,
+                            device=device, workers=workers, on_batch=lambda n: bar.advance(task, n))
+        for item_variant, embeddings in found.items():
+            key = store.key(encoder.describe(), image_set, split_name, item_variant, seed)
+            typer.echo(f"{split_name:10} {item_variant.name:28} {tuple(embeddings.vectors.shape)} {store.path(key)}")
+
+
 @app.command("run")
 def run_command(
     model: ModelOption, dataset: DatasetOption, out: OutOption,

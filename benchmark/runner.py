@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -125,6 +125,23 @@ def plan(dataset: str, config: RunConfig) -> list[PlannedTask]:
     return [p for p in planned if p.task in config.tasks]
 
 
+def open_image_set(dataset: str, config: str | None = None) -> ImageSet:
+    """One image set from a dataset argument (what ``trace-bench extract`` embeds)."""
+    if dataset.startswith("official:"):
+        _, images_dir, splits_dir = dataset.split(":", 2)
+        if config is None:
+            raise ValueError("the official layout needs an attribute (e.g. Make)")
+        return official_flickrexif(images_dir, splits_dir, config)
+    folder = Path(dataset)
+    card = _card_yaml(folder) if folder.is_dir() else None
+    if card is not None and "subject_idx" in _feature_names(card):
+        return paircams_set(dataset)
+    if folder.is_dir() and card is None:
+        return image_folder(folder)
+    configs = _config_names(card) if card else []
+    return hf_dataset(dataset, config or (configs[0] if len(configs) > 1 else None))
+
+
 def _cached(function: Callable[..., ImageSet], *args: str) -> Callable[[], ImageSet]:
     """Load an image set at most once per run, and only if a task needs it."""
     return lru_cache(maxsize=1)(lambda: function(*args))
@@ -169,7 +186,3 @@ def run(encoder, dataset: str, results: ResultStore, options: tasks.ExtractOptio
             results.write(path, result)
             written.append(path)
     return written
-
-
-def families_of(names: Sequence[str] | None) -> tuple[str, ...]:
-    return tuple(names) if names else tuple(FAMILIES)

@@ -128,3 +128,16 @@ def test_unknown_model_and_missing_weights_are_clear(tmp_path):
 def test_report_of_an_empty_folder(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2 and "no result files" in result.stderr
+
+
+def test_extract_command_writes_cache_files(tmp_path):
+    folder = make_folder(tmp_path / "images", per_class=4)
+    result = runner.invoke(app, ["extract", "-m", MODEL, "-d", str(folder), "--cache", str(tmp_path / "cache"),
+                                 "--variant", "sharpening/all", "--variant", "source", "--split", "train"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4 and all(line.startswith("train") for line in lines)
+    assert len(list((tmp_path / "cache").rglob("*.safetensors"))) == 4
+    bad = runner.invoke(app, ["extract", "-m", MODEL, "-d", str(folder), "--cache", str(tmp_path / "c"),
+                              "--variant", "blur/x2"])
+    assert bad.exit_code == 2 and "unknown processing family" in bad.stderr
