@@ -286,3 +286,126 @@ def export_command(
         writer = write_jsonl if output_format is OutputFormat.jsonl else write_csv
         count = writer(export_rows(store), sys.stdout)
     stderr.print(f"{count} photos exported")
+
+
+# --- build, release, push ------------------------------------------------------------------
+
+ImagesOption = Annotated[Path, typer.Option("--images", help="Folder of downloaded photos (`flickrexif download --out`).")]
+SpecsOption = Annotated[
+    Optional[Path], typer.Option("--specs", help="JSON overriding per-attribute class/split settings (shape of data/build.json).")
+]
+ExcludeOption = Annotated[
+    Optional[Path], typer.Option("--exclude", help="Takedown list: one Flickr id or photo page URL per line.")
+]
+AttributeOption = Annotated[
+    Optional[list[str]], typer.Option("--attribute", help="Configurations to build (repeat; default: all ten).")
+]
+
+
+def _build_config(db: Path, images: Path, seed: int, specs: Optional[Path], exclude: Optional[Path],
+                  attributes: Optional[list[str]], no_images: bool):
+    from flickrexif.build import BuildConfig, load_exclusions, load_specs  # datasets/pyarrow: import when used
+
+    try:
+        return BuildConfig(
+            db=db, images=images, seed=seed, include_images=not no_images,
+            attributes=tuple(attributes) if attributes else BuildConfig.__dataclass_fields__["attributes"].default,
+            specs=load_specs(specs) if specs else {}, exclude_ids=load_exclusions(exclude) if exclude else frozenset(),
+        )
+    except (ValueError, OSError) as error:
+        stderr.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+
+
+def _print_build(result) -> None:
+    rows = [
+        {"config": c.name, "classes": len(c.classes), "rows": c.rows, "per class": dict(c.per_class) if c.per_class else "",
+         "skipped": c.skipped or ""}
+        for c in result.configs
+    ]
+    write_table(rows, {"configuration": "config", "classes": "classes", "rows": "rows", "skipped": "skipped"},
+                table_console(), title=f"{result.photos_eligible} eligible of {result.photos_kept} kept photos")
+
+
+def _with_build_progress(function, *args):
+    from flickrexif.build import BuildError
+    from flickrexif.release import ReleaseError
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=stderr, transient=True) as bar:
+        task = bar.add_task("building", total=None)
+
+        def show(progress) -> None:
+            bar.update(task, description=f"{progress.config} / {progress.split}", completed=progress.rows,
+                       total=progress.total)
+
+        try:
+            return function(*args, on_progress=show)
+        except (BuildError, ReleaseError, ValueError) as error:
+            bar.stop()
+            stderr.print(f"[red]{error}[/red]")
+            raise typer.Exit(code=2) from None
+
+
+@app.command("build")
+def build_command(
+    db: DbOption, images: ImagesOption,
+    out: Annotated[Path, typer.Option("--out", help="Output folder (a Hugging Face dataset folder).")],
+    seed: Annotated[int, typer.Option(help="Seed of the owner-disjoint split.")] = 0,
+    specs: SpecsOption = None, exclude: ExcludeOption = None, attribute: AttributeOption = None,
+    no_images: Annotated[bool, typer.Option("--no-images", help="Keep photo URLs instead of image bytes.")] = False,
+) -> None:
+    """Build FlickrExif: one configuration per attribute, balanced, owner-disjoint splits, Parquet + card.
+
+    Load it with `datasets.load_dataset(OUT, "Make")`.
+    """
+    from flickrexif.build import build
+
+    config = _build_config(db, images, seed, specs, exclude, attribute, no_images)
+    result = _with_build_progress(build, config, out)
+    _print_build(result)
+    stderr.print(f"Dataset in {out}: load it with datasets.load_dataset({str(out)!r}, 'Make')")
+
+
+@app.command("release")
+def release_command(
+    db: DbOption, images: ImagesOption,
+    out: Annotated[Path, typer.Option("--out", help="Releases folder; the release goes to OUT/vX.Y.Z/.")],
+    version: Annotated[str, typer.Option(help="Release version X.Y.Z.")],
+    note: Annotated[Optional[list[str]], typer.Option(help="Changelog line (repeat for several).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the owner-disjoint split.")] = 0,
+    specs: SpecsOption = None, exclude: ExcludeOption = None, attribute: AttributeOption = None,
+    no_images: Annotated[bool, typer.Option("--no-images", help="Keep photo URLs instead of image bytes.")] = False,
+) -> None:
+    """Build a versioned, reproducible release folder: card, data, split files, manifest, changelog.
+
+    Written to a temporary folder and renamed at the end; the same inputs give the same bytes.
+    """
+    from flickrexif.build import ReleaseConfig, release
+
+    config = _build_config(db, images, seed, specs, exclude, attribute, no_images)
+    result = _with_build_progress(release, config, ReleaseConfig(releases_dir=out, version=version, notes=tuple(note or ())))
+    _print_build(result.build)
+    stderr.print(f"Release {result.version} in {result.path} ({len(result.manifest.get('files', []))} files in the manifest)")
+
+
+@app.command("push")
+def push_command(
+    release_dir: Annotated[Path, typer.Argument(help="A release folder (RELEASES/vX.Y.Z).")],
+    repo: Annotated[str, typer.Option("--repo", help="Hub dataset repository ORG/NAME.")],
+    endpoint: Annotated[Optional[str], typer.Option(envvar="HF_ENDPOINT", help="Hub URL (default: the public Hub).")] = None,
+    private: Annotated[bool, typer.Option(help="Create the repository as private.")] = False,
+) -> None:
+    """Upload a release to the Hugging Face Hub and tag it vX.Y.Z (token from HF_TOKEN).
+
+    Then `load_dataset(ORG/NAME, "Make", revision="vX.Y.Z")` gets exactly that release.
+    """
+    from flickrexif.hub import PushConfig, PushError, push_release
+
+    try:
+        result = push_release(PushConfig(release_dir=release_dir, repo_id=repo, endpoint=endpoint, private=private))
+    except PushError as error:
+        stderr.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    stderr.print(f"Pushed {release_dir} to {result.repo_id} as tag {result.tag} (commit {result.commit[:12]}, "
+                 f"{len(result.added)} files added, {len(result.deleted)} removed)")

@@ -1,0 +1,265 @@
+"""A loopback stand-in for the Hugging Face Hub's HTTP API, enough for ``HfApi`` to push and tag.
+
+Speaks the wire format ``huggingface_hub``'s client uses (read from its source): ``whoami-v2``,
+``repos/create``, ``validate-yaml``, ``preupload`` (every file answered ``regular``, so contents
+arrive inline in the commit), the NDJSON ``commit`` endpoint (``file``, ``deletedFile``,
+``deletedFolder``), ``tag``, ``refs`` and ``tree``.  Repositories live in memory as commits of
+``path → bytes``; tests read :attr:`HubStandin.repos` to check what was committed and tagged.
+Requests without the expected bearer token get 401, as on the Hub.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import yaml
+
+GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"
+_REPO_PATH = re.compile(r"^/api/(models|datasets|spaces)/([^/]+)/([^/]+)/(preupload|commit|tag|tree|refs)(?:/([^/]+))?(/.*)?$")
+
+
+@dataclass
+class Commit:
+    oid: str
+    parent: str | None
+    message: str
+    files: dict[str, bytes]
+
+
+@dataclass
+class Repo:
+    repo_type: str
+    commits: dict[str, Commit] = field(default_factory=dict)
+    branches: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def resolve(self, revision: str) -> Commit | None:
+        oid = self.branches.get(revision) or self.tags.get(revision) or revision
+        return self.commits.get(oid)
+
+    def files_at(self, revision: str) -> dict[str, bytes]:
+        commit = self.resolve(revision)
+        return {} if commit is None else dict(commit.files)
+
+
+def _blob_oid(content: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+class HubStandin:
+    """``with HubStandin(token="hf_test") as hub: HfApi(endpoint=hub.url, token="hf_test")``."""
+
+    def __init__(self, token: str = "hf_test", user: str = "tester") -> None:
+        self.token = token
+        self.user = user
+        self.repos: dict[str, Repo] = {}
+        self.requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"hub": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> "HubStandin":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- what the handler calls (under the lock) ---------------------------------------------------
+
+    def create_repo(self, repo_id: str, repo_type: str) -> tuple[int, dict]:
+        if repo_id in self.repos:
+            return 409, {"error": "You already created this dataset repo", "url": self._repo_url(repo_id, repo_type)}
+        repo = Repo(repo_type)
+        first = Commit(self._oid(None, "initial commit", {".gitattributes": GITATTRIBUTES}), None, "initial commit",
+                       {".gitattributes": GITATTRIBUTES})
+        repo.commits[first.oid] = first
+        repo.branches["main"] = first.oid
+        self.repos[repo_id] = repo
+        return 200, {"url": self._repo_url(repo_id, repo_type)}
+
+    def commit(self, repo_id: str, revision: str, lines: list[dict]) -> tuple[int, dict]:
+        repo = self.repos[repo_id]
+        if revision not in repo.branches:
+            return 404, {"error": f"branch {revision} not found"}
+        parent = repo.commits[repo.branches[revision]]
+        files = dict(parent.files)
+        header = lines[0]
+        if header.get("key") != "header":
+            return 400, {"error": "first line must be the header"}
+        for line in lines[1:]:
+            key, value = line["key"], line["value"]
+            if key == "file":
+                if value.get("encoding") != "base64":
+                    return 400, {"error": "only base64 contents are supported"}
+                files[value["path"]] = base64.b64decode(value["content"])
+            elif key == "deletedFile":
+                if value["path"] not in files:
+                    return 404, {"error": f"A file with this name doesn't exist: {value['path']}"}
+                del files[value["path"]]
+            elif key == "deletedFolder":
+                prefix = value["path"].rstrip("/") + "/"
+                for path in [p for p in files if p.startswith(prefix)]:
+                    del files[path]
+            else:
+                return 400, {"error": f"unsupported commit operation {key} (this stand-in answers regular uploads)"}
+        message = header["value"]["summary"]
+        commit = Commit(self._oid(parent.oid, message, files), parent.oid, message, files)
+        repo.commits[commit.oid] = commit
+        repo.branches[revision] = commit.oid
+        return 200, {"commitUrl": f"{self._repo_url(repo_id, repo.repo_type)}/commit/{commit.oid}",
+                     "commitOid": commit.oid, "pullRequestUrl": None}
+
+    def tag(self, repo_id: str, revision: str, tag: str) -> tuple[int, dict]:
+        repo = self.repos[repo_id]
+        commit = repo.resolve(revision)
+        if commit is None:
+            return 404, {"error": f"revision {revision} not found"}
+        if tag in repo.tags:
+            return 409, {"error": f"tag {tag} already exists"}
+        repo.tags[tag] = commit.oid
+        return 200, {}
+
+    def _repo_url(self, repo_id: str, repo_type: str) -> str:
+        prefix = "" if repo_type == "model" else f"{repo_type}s/"
+        return f"{self.url}/{prefix}{repo_id}"
+
+    @staticmethod
+    def _oid(parent: str | None, message: str, files: dict[str, bytes]) -> str:
+        digest = hashlib.sha1(f"{parent}\n{message}\n".encode())
+        for path in sorted(files):
+            digest.update(f"{path}\0{_blob_oid(files[path])}\n".encode())
+        return digest.hexdigest()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    hub: HubStandin
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:  # keep test output quiet
+        pass
+
+    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _authorised(self) -> bool:
+        return self.headers.get("Authorization") == f"Bearer {self.hub.token}"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        body = self._body() if method == "POST" else b""
+        hub = self.hub
+        with hub._lock:
+            hub.requests.append((method, url.path))
+            if not self._authorised():
+                return self._send(401, {"error": "Invalid credentials in Authorization header"})
+            if method == "GET" and url.path == "/api/whoami-v2":
+                return self._send(200, {"type": "user", "name": hub.user, "orgs": [], "auth": {"type": "access_token"}})
+            if method == "POST" and url.path == "/api/repos/create":
+                payload = json.loads(body)
+                repo_id = f"{payload.get('organization') or hub.user}/{payload['name']}"
+                status, answer = hub.create_repo(repo_id, payload.get("type") or "model")
+                return self._send(status, answer)
+            if method == "POST" and url.path == "/api/validate-yaml":
+                return self._validate_yaml(json.loads(body))
+            match = _REPO_PATH.match(url.path)
+            if match is None:
+                return self._send(404, {"error": f"no route {method} {url.path}"})
+            kind, org, name, action, revision, rest = match.groups()
+            repo_id = f"{org}/{name}"
+            repo = hub.repos.get(repo_id)
+            if repo is None or repo.repo_type != kind[:-1]:
+                return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+            revision = unquote(revision or "main")
+            if action == "refs" and method == "GET":
+                return self._send(200, self._refs(repo))
+            if action == "tree" and method == "GET":
+                return self._tree(repo, revision, unquote(rest or "").lstrip("/"), parse_qs(url.query))
+            if action == "preupload" and method == "POST":
+                files = json.loads(body)["files"]
+                return self._send(200, {"files": [
+                    {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None} for f in files
+                ]})
+            if action == "commit" and method == "POST":
+                lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+                status, answer = hub.commit(repo_id, revision, lines)
+                return self._send(status, answer)
+            if action == "tag" and method == "POST":
+                status, answer = hub.tag(repo_id, revision, json.loads(body)["tag"])
+                return self._send(status, answer)
+            return self._send(405, {"error": f"{method} not allowed on {action}"})
+
+    def _validate_yaml(self, payload: dict) -> None:
+        content = payload.get("content", "")
+        if content.startswith("---\n"):
+            front = content[4 : content.find("\n---", 4)]
+            try:
+                yaml.safe_load(front)
+            except yaml.YAMLError as error:
+                return self._send(400, {"errors": [{"message": str(error)}], "warnings": []})
+        self._send(200, {"errors": [], "warnings": []})
+
+    @staticmethod
+    def _refs(repo: Repo) -> dict:
+        def ref(kind: str, name: str, oid: str) -> dict:
+            return {"name": name, "ref": f"refs/{kind}/{name}", "targetCommit": oid}
+
+        return {
+            "branches": [ref("heads", n, o) for n, o in sorted(repo.branches.items())],
+            "converts": [],
+            "tags": [ref("tags", n, o) for n, o in sorted(repo.tags.items())],
+            "pullRequests": [],
+        }
+
+    def _tree(self, repo: Repo, revision: str, prefix: str, query: dict) -> None:
+        commit = repo.resolve(revision)
+        if commit is None:
+            return self._send(404, {"error": "Revision not found"}, {"X-Error-Code": "RevisionNotFound"})
+        recursive = query.get("recursive", ["False"])[0].lower() == "true"
+        base = prefix.rstrip("/") + "/" if prefix else ""
+        entries: dict[str, dict] = {}
+        for path, content in sorted(commit.files.items()):
+            if not path.startswith(base):
+                continue
+            relative = path[len(base):]
+            parts = relative.split("/")
+            for depth in range(1, len(parts)):
+                folder = base + "/".join(parts[:depth])
+                if recursive or depth == 1:
+                    entries.setdefault(folder, {"type": "directory", "path": folder, "oid": "0" * 40})
+                if not recursive:
+                    break
+            if recursive or len(parts) == 1:
+                entries[path] = {"type": "file", "path": path, "size": len(content), "oid": _blob_oid(content)}
+        self._send(200, [entries[key] for key in sorted(entries)])
