@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -141,3 +142,33 @@ def test_extract_command_writes_cache_files(tmp_path):
     bad = runner.invoke(app, ["extract", "-m", MODEL, "-d", str(folder), "--cache", str(tmp_path / "c"),
                               "--variant", "blur/x2"])
     assert bad.exit_code == 2 and "unknown processing family" in bad.stderr
+
+
+def test_official_flickrexif_layout(tmp_path, paper_splits):
+    """Images named by Flickr id next to the paper's split files (a few real ids of the real file)."""
+    spec = json.loads((paper_splits / "split_data_target_attribute=Make.json").read_text())
+    images, splits = tmp_path / "official", tmp_path / "splits"
+    images.mkdir()
+    splits.mkdir()
+    rng = np.random.default_rng(1)
+    subset = {}
+    for split in ("train", "val", "test"):
+        chosen, per_label = [], Counter()
+        for photo_id, label in zip(spec[f"{split}_ids"], spec[f"encoded_{split}_labels"]):
+            if per_label[label] < 2 and len(chosen) < 12:  # two photos of each of six classes
+                per_label[label] += 1
+                chosen.append((photo_id, label))
+        ids, labels = [i for i, _ in chosen], [label for _, label in chosen]
+        subset[f"{split}_ids"], subset[f"encoded_{split}_labels"] = ids, labels
+        for photo_id in ids:
+            pixels = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(images / f"{photo_id}.jpg", quality=90)
+    subset.update(label_encoder_classes=spec["label_encoder_classes"], target_attribute="Make")
+    (splits / "split_data_target_attribute=Make.json").write_text(json.dumps(subset))
+    out = tmp_path / "results"
+    result = runner.invoke(app, ["probe", "-m", MODEL, "-d", f"official:{images}:{splits}", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (path,) = out.rglob("probe-acquisition-Make-seed0.json")
+    data = json.loads(path.read_text())
+    assert data["parameters"]["classes"] == spec["label_encoder_classes"]
+    assert data["details"]["n_train"] == 12 and data["details"]["n_test"] == 12
