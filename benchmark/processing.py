@@ -39,6 +39,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
+from pillow_heif import register_heif_opener
+
+register_heif_opener()  # PairCams and phone photos are often HEIC
 
 RngKey = tuple[int, str] | int
 Resampling = Image.Resampling
