@@ -43,7 +43,8 @@ SETUPS: dict[str, tuple[str, str]] = {
     "uniform": ("uniform", "uniform"),
 }
 
-SIMILARITY_BYTES = 256 * 2**20  # query chunk size bound: chunk * views * N_db similarities in memory
+# Query chunk size: chunk * views * N_db similarities take at most this much (peak about twice it).
+SIMILARITY_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
