@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""The offline main job: what `flickrexif` does, end to end, without a Flickr key.
+"""The offline main job: the mission end to end, without a Flickr key, a Hub token or a GPU.
 
 Starts the loopback Flickr stand-in with generated photos (Exif from built-in camera profiles,
 plus the real sample photos in ../shared/data/exif-samples when present), then runs the same
-commands a researcher runs against Flickr: `flickrexif crawl`, `download`, `status`, `export`,
-and `flickrexif exif` on the downloaded files.  Usage: scripts/quickstart.py [OUT_DIR]
+commands a researcher runs: `flickrexif crawl`, `download`, `status`, `export`, `exif`, then
+`flickrexif release` (small class sizes: the demo crawl is small), `datasets.load_dataset` on the
+release, `trace-bench run` with the offline pretrained EfficientNet-Lite0 and a random model,
+and `trace-bench report`.  Usage: scripts/quickstart.py [OUT_DIR]
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,9 +23,21 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("FLICKREXIF_SHARED_DATA", REPO.parent / "shared" / "data")) / "exif-samples"
 
 
-def run(*args: str, env: dict[str, str], stdout=None) -> None:
-    print(f"\n$ flickrexif {' '.join(args)}", flush=True)
-    subprocess.run([sys.executable, "-m", "flickrexif", *args], env=env, check=True, stdout=stdout)
+# Class sizes a 400-photo demo crawl can fill (the defaults follow the paper: thousands per class).
+DEMO_SPECS = {name: {"top_k": 4, "min_photos": 12, "val_per_class": 3, "test_per_class": 4}
+              for name in ("Make", "Is Smartphone", "Flash")}
+BENCH_MODELS = ("effnet-lite0", "random:resnet10t")
+
+
+def run(*args: str, env: dict[str, str], stdout=None, tool: str = "flickrexif") -> None:
+    print(f"\n$ {tool} {' '.join(args)}", flush=True)
+    command = [sys.executable, "-m", "flickrexif", *args] if tool == "flickrexif" else [tool, *args]
+    subprocess.run(command, env=env, check=True, stdout=stdout)
+
+
+def bin_tool(name: str) -> str:
+    """The console script installed next to this Python (the venv's bin folder)."""
+    return str(Path(sys.executable).with_name(name))
 
 
 def main() -> None:
@@ -45,8 +60,39 @@ def main() -> None:
         run("export", *common, env=env, stdout=jsonl)
     with (out / "exif.csv").open("w") as csv_file:
         run("exif", str(images), "--format", "csv", env=env, stdout=csv_file)
+
+    specs = out / "demo-specs.json"
+    specs.write_text(json.dumps({"attributes": DEMO_SPECS}, indent=2))
+    releases = out / "releases"
+    release = releases / "v1.0.0"
+    if not release.exists():
+        run("release", *common, "--images", str(images), "--out", str(releases), "--version", "1.0.0",
+            "--specs", str(specs), *(a for name in DEMO_SPECS for a in ("--attribute", name)),
+            "--note", "quickstart demo release", env=env)
+    show_dataset(release)
+
+    results = out / "results"
+    for model in BENCH_MODELS:
+        run("run", "--model", model, "--dataset", str(release), "--out", str(results), "--skip-existing",
+            "--mask-ratio", "0.9", env=env, tool=bin_tool("trace-bench"))
+    run("report", str(results), env=env, tool=bin_tool("trace-bench"))
     print(f"\nDone. Crawl database: {db}\nPhotos: {images}\nExport: {out / 'photos.jsonl'}\n"
-          f"Exif and labels of the downloaded files: {out / 'exif.csv'}")
+          f"Exif and labels of the downloaded files: {out / 'exif.csv'}\n"
+          f"FlickrExif release (card: README.md): {release}\n"
+          f"Benchmark results: {results}\nReport (tables, plots): {results / 'report'}")
+
+
+def show_dataset(release: Path) -> None:
+    """What a researcher sees with `load_dataset`: splits, sizes, classes, a decoded image."""
+    import datasets
+
+    print(f"\n>>> datasets.load_dataset({str(release)!r}, 'Make')", flush=True)
+    make = datasets.load_dataset(str(release), "Make")
+    print(make)
+    first = make["train"][0]
+    print(f"classes: {make['train'].features['label'].names}; first image: {first['image'].size} pixels, "
+          f"label {make['train'].features['label'].int2str(first['label'])}, owner {first['owner']}, "
+          f"license {first['license']}")
 
 
 if __name__ == "__main__":
