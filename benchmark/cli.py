@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from benchmark.results import DEFAULT_TEMPLATE
 from flickrexif.cli_options import new_app, version_option
 from flickrexif.tabular import table_console, write_table
 
@@ -36,6 +37,8 @@ DeviceOption = Annotated[Optional[str], typer.Option(help="cuda, cpu, ... (defau
 BatchOption = Annotated[Optional[int], typer.Option(help="Images per batch (default: 256 on GPU, 32 on CPU).")]
 WorkersOption = Annotated[int, typer.Option(help="Data-loading worker processes.")]
 SkipOption = Annotated[bool, typer.Option(help="Keep result files that already exist.")]
+FamilyOption = Annotated[Optional[list[str]], typer.Option(help="Processing families (repeat; default: all).")]
+TargetOption = Annotated[Optional[list[str]], typer.Option(help="FlickrExif attributes (repeat; default: all).")]
 TemplateOption = Annotated[str, typer.Option(help="Result file name template (fields: encoder, dataset, task, "
                                              "target, seed).")]
 
@@ -169,11 +172,11 @@ def run_command(
     model: ModelOption, dataset: DatasetOption, out: OutOption,
     seed: SeedsOption = [0],  # noqa: B006 - Typer reads the default
     mask_ratio: MaskOption = 0.9,
-    family: Annotated[Optional[list[str]], typer.Option(help="Processing families (default: all).")] = None,
-    target: Annotated[Optional[list[str]], typer.Option(help="FlickrExif attributes (default: all).")] = None,
+    family: FamilyOption = None,
+    target: TargetOption = None,
     weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
     batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
-    name_template: TemplateOption = "{encoder}/{dataset}/{task}-{target}-seed{seed}.json",
+    name_template: TemplateOption = DEFAULT_TEMPLATE,
 ) -> None:
     """Run every task that applies to the dataset.
 
@@ -192,11 +195,11 @@ def probe_command(
     model: ModelOption, dataset: DatasetOption, out: OutOption,
     seed: SeedsOption = [0],  # noqa: B006
     mask_ratio: MaskOption = 0.9,
-    family: Annotated[Optional[list[str]], typer.Option(help="Processing families (default: all).")] = None,
-    target: Annotated[Optional[list[str]], typer.Option(help="FlickrExif attributes (default: all).")] = None,
+    family: FamilyOption = None,
+    target: TargetOption = None,
     weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
     batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
-    name_template: TemplateOption = "{encoder}/{dataset}/{task}-{target}-seed{seed}.json",
+    name_template: TemplateOption = DEFAULT_TEMPLATE,
 ) -> None:
     """Linear probes only: processing labels, or acquisition labels on FlickrExif (masked)."""
     _run(model, dataset, out, tasks=("probe-processing", "probe-acquisition"), seeds=seed, mask_ratio=mask_ratio,
@@ -208,10 +211,10 @@ def probe_command(
 def knn_command(
     model: ModelOption, dataset: DatasetOption, out: OutOption,
     seed: SeedsOption = [0],  # noqa: B006
-    family: Annotated[Optional[list[str]], typer.Option(help="Processing families (default: all).")] = None,
+    family: FamilyOption = None,
     weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
     batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
-    name_template: TemplateOption = "{encoder}/{dataset}/{task}-{target}-seed{seed}.json",
+    name_template: TemplateOption = DEFAULT_TEMPLATE,
 ) -> None:
     """kNN processing influence: all-same, all-diff, pos-same, neg-same, uniform (k=10 and k=1)."""
     _run(model, dataset, out, tasks=("knn",), seeds=seed, mask_ratio=0.0, weights=weights, cache=cache, device=device,
@@ -223,7 +226,7 @@ def retrieval_command(
     model: ModelOption, dataset: DatasetOption, out: OutOption,
     weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
     batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
-    name_template: TemplateOption = "{encoder}/{dataset}/{task}-{target}-seed{seed}.json",
+    name_template: TemplateOption = DEFAULT_TEMPLATE,
 ) -> None:
     """PairCams recall@1 with distractors of the query's vs the target's camera type (SPD_a)."""
     _run(model, dataset, out, tasks=("retrieval",), seeds=[0], mask_ratio=0.0, weights=weights, cache=cache,

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from benchmark.device import resolve_device
 from benchmark.imagesets import ImageItem, ImageSet
 from benchmark.processing import FAMILIES, assign_train_classes, open_rgb, process
 
@@ -81,7 +82,7 @@ class Embeddings:
 
 
 def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device().type
 
 
 def default_batch_size(device: str) -> int:

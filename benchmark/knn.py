@@ -32,6 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmark.device import resolve_device
+
 # Setup name -> (view of database images of the query's class, view of the other database images).
 # A view names where a database image's processing comes from: the query's own processing ("same"),
 # the seeded draw among the other P-1 processings ("other"), or the seeded uniform draw ("uniform").
@@ -72,12 +74,6 @@ def processing_draws(n_db: int, n_processings: int, seed: int = 0) -> Processing
 
 # --------------------------------------------------------------------------------------------------
 # Inputs
-
-
-def _device(device) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _tensor(a) -> torch.Tensor:
@@ -204,7 +200,7 @@ def knn_all_setups(db, db_labels, queries, query_labels, k: int, seed: int = 0, 
     """
     setups = _check_setups(setups)
     with torch.no_grad():
-        inp = _inputs(db, db_labels, queries, query_labels, k, seed, dtype, _device(device))
+        inp = _inputs(db, db_labels, queries, query_labels, k, seed, dtype, resolve_device(device))
         correct = _correct_counts(inp, setups, int(k), chunk_size)
     total = inp.queries.shape[0] * inp.queries.shape[1]
     result = {setup: correct[setup] / total for setup in setups}

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmark.device import resolve_device
+
 # Released search space: lr in [0.1, 100], wd in [1e-12, 1e-4] (log-uniform), 30 trials.  The grid has
 # 28 points, the released budget: the same learning-rate range at half-decade steps, and weight decay
 # 0 plus one value per decade where it acts.  Weight decay shrinks the weights by about
@@ -136,13 +138,6 @@ class Evaluation:
 
 # --------------------------------------------------------------------------------------------------
 # Inputs
-
-
-def _device(device: str | torch.device | None) -> torch.device:
-    """None means the GPU when there is one: the same code runs on both."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _features(x, name: str) -> torch.Tensor:
@@ -289,7 +284,7 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeCo
     mismatched lengths or dimensions, a single training class, NaN/inf features.
     """
     t0 = time.perf_counter()
-    dev = _device(config.device)
+    dev = resolve_device(config.device)
     data = {k: (x.to(dev), y.to(dev)) for k, (x, y) in _splits(train_x, train_y, val_x, val_y, test_x, test_y).items()}
     n_classes = 1 + max(int(y.max()) for _, y in data.values())
     points = config.grid()
@@ -369,7 +364,7 @@ def sequential_probe(
     skipped here, which makes this baseline slightly faster than the original.
     """
     t0 = time.perf_counter()
-    dev = _device(device)
+    dev = resolve_device(device)
     data = {k: (x.to(dev), y.to(dev)) for k, (x, y) in _splits(train_x, train_y, val_x, val_y, test_x, test_y).items()}
     n_classes = 1 + max(int(y.max()) for _, y in data.values())
     rng = np.random.default_rng(seed)

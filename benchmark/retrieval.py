@@ -27,6 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmark.device import resolve_device
+
 QUERY_CHUNK = 4096  # queries per similarity block
 
 
@@ -52,12 +54,6 @@ class RetrievalResult:
     def to_json(self) -> dict:
         """Plain nested dict of floats and ints."""
         return asdict(self)
-
-
-def _device(device) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _pairs(phone_emb, camera_emb, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,7 +105,7 @@ def _result(phone_to_camera: DirectionRecall, camera_to_phone: DirectionRecall, 
 def paircams_recall(phone_emb, camera_emb, device=None) -> RetrievalResult:
     """PairCams recall@1, both directions and collections; rows of the two arrays are subjects."""
     with torch.no_grad():
-        phone, camera = _pairs(phone_emb, camera_emb, _device(device))
+        phone, camera = _pairs(phone_emb, camera_emb, resolve_device(device))
         return _result(_direction(phone, camera), _direction(camera, phone), len(phone))
 
 

@@ -65,6 +65,7 @@ from PIL import Image
 from flickrexif.exif import DEFAULT_MAX_PIXELS, ExifReadError, read_exif
 from flickrexif.labels import canonical_make, clean_model, device_kind, label_record
 from flickrexif.record import ExifRecord
+from flickrexif.release import sha256_file
 from flickrexif.scrub import UnpublishableError, publishable_bytes
 
 FORMAT = "paircams-ingest"
@@ -250,14 +251,6 @@ class IngestResult:
 
 
 # --- publishable bytes: the photo without GPS and serial numbers, pixels untouched ---------------------
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -712,7 +705,7 @@ def _write_output(config: IngestConfig, result: IngestResult, state: IdState) ->
                 if not target.is_file() or target.stat().st_size != photo.size:
                     temporary = photos_dir / f".{name}.tmp-{os.getpid()}"
                     shutil.copyfile(config.source / photo.path, temporary)
-                    if _sha256_file(temporary) != photo.sha256:
+                    if sha256_file(temporary) != photo.sha256:
                         temporary.unlink()
                         raise IngestError(f"{photo.path} changed while it was being ingested; run ingest again")
                     os.replace(temporary, target)
