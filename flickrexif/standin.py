@@ -43,7 +43,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,23 +52,28 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
-from PIL import Image, TiffImagePlugin
+from PIL import Image, ImageDraw, ImageFilter, TiffImagePlugin
 
 # Importing flickrexif.exif also registers pillow-heif's opener, so HEIC samples open.
-from flickrexif.exif import clean_text
+from flickrexif.exif import clean_text, read_exif
+from flickrexif.labels import is_smartphone
 from flickrexif.licenses import NONPERMISSIVE_LICENSES, PERMISSIVE_LICENSES
 
 __all__ = [
     "FAULT_KINDS",
+    "CameraProfile",
     "NONPERMISSIVE_LICENSES",
     "PERMISSIVE_LICENSES",
     "FlickrStandin",
+    "Rendering",
     "StandinPhoto",
+    "builtin_profiles",
     "camera_name",
     "flash_text",
     "exif_items_from_file",
     "generate_photos",
     "main",
+    "render_photo",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -1177,11 +1182,63 @@ _BUILTIN_SETTINGS = (
 
 
 @dataclass(frozen=True)
-class _Profile:
-    """The Exif tags a generated photo's file carries: IFD0, Exif sub-IFD and GPS, by tag number.
+class Rendering:
+    """How a profile's "camera" turns a scene into a JPEG: the acquisition traces it leaves.
 
-    ``name`` seeds the pixels (stable across machines); ``source`` tells same-named profiles
-    from different sample folders apart in the template cache.
+    Applied in the order of a camera pipeline: tone curve (``gamma``) and colour cast (``tint``,
+    per-channel gains), Gaussian sensor noise (``noise``, standard deviation in 8-bit levels),
+    noise reduction (``blur``, a Gaussian blur radius), sharpening (``sharpen_percent`` and
+    ``sharpen_radius`` of an unsharp mask), then JPEG at ``quality`` (IJG tables) with
+    ``subsampling`` ("4:4:4", "4:2:2" or "4:2:0").
+    """
+
+    quality: int = 92
+    subsampling: str = "4:2:0"
+    sharpen_percent: int = 0
+    sharpen_radius: float = 1.0
+    blur: float = 0.0
+    noise: float = 2.0
+    gamma: float = 1.0
+    tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+_SUBSAMPLING_CODES = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}  # Pillow's ``subsampling=``
+
+# Per built-in model: phones sharpen hard after noise reduction and keep 4:2:0; interchangeable-lens
+# cameras sharpen lightly, keep 4:2:2 (the Fujifilm 4:4:4) and more of the sensor's noise.
+_BUILTIN_RENDERING = {
+    "Canon EOS 5D Mark II": Rendering(quality=97, subsampling="4:2:2", sharpen_percent=40, sharpen_radius=1.0,
+                                      noise=4.0, gamma=1.0, tint=(1.03, 1.0, 0.96)),
+    "NIKON D750": Rendering(quality=96, subsampling="4:2:2", sharpen_percent=50, sharpen_radius=0.8,
+                            noise=2.5, gamma=0.98, tint=(1.0, 1.02, 0.99)),
+    "ILCE-7M3": Rendering(quality=94, subsampling="4:2:2", sharpen_percent=30, sharpen_radius=0.8,
+                          noise=2.5, gamma=1.03, tint=(0.99, 1.0, 1.01)),
+    "X-T3": Rendering(quality=93, subsampling="4:4:4", sharpen_percent=45, sharpen_radius=1.2,
+                      noise=3.0, gamma=1.05, tint=(1.02, 1.0, 0.98)),
+    "E-M10": Rendering(quality=90, subsampling="4:2:2", sharpen_percent=60, sharpen_radius=0.9,
+                       noise=4.5, gamma=0.97, tint=(1.0, 0.99, 1.03)),
+    "iPhone 12": Rendering(quality=91, subsampling="4:2:0", sharpen_percent=140, sharpen_radius=1.2,
+                           blur=0.6, noise=2.0, gamma=0.9, tint=(1.0, 1.0, 1.03)),
+    "SM-G991B": Rendering(quality=95, subsampling="4:2:0", sharpen_percent=170, sharpen_radius=1.0,
+                          blur=0.7, noise=2.5, gamma=0.88, tint=(1.03, 1.02, 0.97)),
+    "Pixel 4a": Rendering(quality=88, subsampling="4:2:0", sharpen_percent=120, sharpen_radius=1.5,
+                          blur=0.5, noise=2.0, gamma=0.93, tint=(0.98, 1.0, 1.02)),
+}
+
+
+def _iso_noise(base: float, iso: Any) -> float:
+    """Sensor noise grows with ISO (base at ISO 100)."""
+    value = _number(iso)
+    return round(base * (max(50.0, value) / 100) ** 0.35, 2) if value else base
+
+
+@dataclass(frozen=True)
+class CameraProfile:
+    """A camera for generated photos: the Exif tags its files carry and how it renders pixels.
+
+    ``ifd0``, ``exif`` and ``gps`` hold IFD0, Exif sub-IFD and GPS tags by number (dates are a
+    placeholder replaced per photo); ``rendering`` is its processing; ``source`` tells
+    same-named profiles from different sample folders apart in the template cache.
     """
 
     name: str
@@ -1189,14 +1246,26 @@ class _Profile:
     exif: Mapping[int, Any]
     gps: Mapping[int, Any]
     source: str = "builtin"
+    rendering: Rendering = Rendering()
+
+    @property
+    def make(self) -> str | None:
+        return clean_text(self.ifd0.get(0x010F))
+
+    @property
+    def model(self) -> str | None:
+        return clean_text(self.ifd0.get(0x0110))
+
+    @property
+    def is_smartphone(self) -> bool | None:
+        return is_smartphone(self.make, self.model)
 
 
 @dataclass(frozen=True)
 class _Template:
-    """One rendered file per profile and size; photos differ only in their (same-length) dates."""
+    """What every photo of one profile and size shares: its Exif block (placeholder dates) and items."""
 
-    with_exif: bytes
-    without_exif: bytes
+    exif: bytes
     items: tuple[dict, ...]
     width: int
     height: int
@@ -1206,7 +1275,7 @@ def _rational(numerator: float, denominator: int = 1) -> TiffImagePlugin.IFDRati
     return TiffImagePlugin.IFDRational(numerator, denominator)
 
 
-def _builtin_profile(camera: tuple, settings: tuple) -> _Profile:
+def _builtin_profile(camera: tuple, settings: tuple) -> CameraProfile:
     make, model, software, lens, serial, fixed_f, fixed_focal, crop, gps = camera
     (exp_num, exp_den), f_number, iso, focal, flash, program = settings
     f_number, focal = fixed_f or f_number, fixed_focal or focal
@@ -1231,11 +1300,60 @@ def _builtin_profile(camera: tuple, settings: tuple) -> _Profile:
         gps_ifd = {0: b"\x02\x02\x00\x00", 1: lat_ref, 2: tuple(_rational(*part) for part in (lat_d, lat_m, lat_s)),
                    3: lon_ref, 4: tuple(_rational(*part) for part in (lon_d, lon_m, lon_s))}
     ifd0 = {0x010F: make, 0x0110: model, 0x0112: 1, 0x0131: software, 0x0132: _PLACEHOLDER_DATE}
-    return _Profile(f"{model} {settings}", ifd0, exif, gps_ifd)
+    base = _BUILTIN_RENDERING[model]
+    rendering = replace(base, noise=_iso_noise(base.noise, iso))
+    return CameraProfile(f"{model} {settings}", ifd0, exif, gps_ifd, rendering=rendering)
+
+
+@lru_cache(maxsize=1)
+def _builtin_profiles() -> tuple[CameraProfile, ...]:
+    return tuple(_builtin_profile(camera, settings) for camera in _BUILTIN_CAMERAS for settings in _BUILTIN_SETTINGS)
+
+
+def builtin_profiles() -> list[CameraProfile]:
+    """The built-in profiles (each built-in camera with each of a few exposure settings).
+
+    Each has ``name``, ``make``, ``model``, ``is_smartphone`` and ``rendering``; pass one (or
+    its name) to :func:`render_photo`.
+    """
+    return list(_builtin_profiles())
+
+
+def _hashed_unit(*parts: object) -> float:
+    """A stable number in [0, 1) from ``parts`` (independent of Python's hash randomisation)."""
+    digest = hashlib.sha1("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32
+
+
+def _sample_rendering(path: Path, make: str | None, model: str | None, iso: Any) -> Rendering:
+    """A sample file's rendering: its own JPEG quality and subsampling, the rest from make+model."""
+    try:
+        record = read_exif(path)
+        quality, subsampling = record.jpeg_quality, record.chroma_subsampling
+    except Exception:  # noqa: BLE001 - an unreadable sample still gets a rendering
+        quality, subsampling = None, None
+    phone = bool(is_smartphone(make, model))
+
+    def unit(what: str) -> float:
+        return _hashed_unit(what, make, model)
+
+    if quality is None:
+        quality = round((86 if phone else 88) + 10 * unit("quality"))
+    if subsampling not in _SUBSAMPLING_CODES:
+        subsampling = "4:2:0" if phone else "4:2:2"
+    if phone:
+        sharpen, blur, noise, gamma = 100 + 80 * unit("sharpen"), 0.4 + 0.4 * unit("blur"), 1.5 + unit("noise"), 0.88
+    else:
+        sharpen, blur, noise, gamma = 20 + 50 * unit("sharpen"), 0.0, 2.5 + 2.5 * unit("noise"), 1.0
+    tint = tuple(round(0.97 + 0.06 * unit(f"tint{channel}"), 3) for channel in range(3))
+    return Rendering(quality=max(30, min(100, quality)), subsampling=subsampling, sharpen_percent=round(sharpen),
+                     sharpen_radius=round(0.8 + 0.8 * unit("radius"), 2), blur=round(blur, 2),
+                     noise=_iso_noise(round(noise, 2), iso), gamma=round(gamma + 0.12 * unit("gamma"), 3),
+                     tint=tint)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=8)
-def _sample_profiles(root: str) -> tuple[_Profile, ...]:
+def _sample_profiles(root: str) -> tuple[CameraProfile, ...]:
     """Profiles from the real sample files under ``root`` that have a Make (sorted by path)."""
     profiles = []
     for path in sorted(Path(root).rglob("*")):
@@ -1251,20 +1369,113 @@ def _sample_profiles(root: str) -> tuple[_Profile, ...]:
             if number in picked[space]:
                 picked[space][number] = _PLACEHOLDER_DATE
         name = str(path.relative_to(root))
-        profiles.append(_Profile(name, picked["IFD0"], picked["ExifIFD"], picked["GPS"], source=str(path)))
+        rendering = _sample_rendering(path, clean_text(ifds["IFD0"].get(0x010F)),
+                                      clean_text(ifds["IFD0"].get(0x0110)), ifds["ExifIFD"].get(0x8827))
+        profiles.append(CameraProfile(name, picked["IFD0"], picked["ExifIFD"], picked["GPS"], source=str(path),
+                                      rendering=rendering))
     return tuple(profiles)
 
 
-def _pixels(seed: int, size: tuple[int, int]) -> np.ndarray:
-    """A seeded colour gradient with sensor-like noise, as uint8 RGB (height, width, 3)."""
+_SCENE_MARGIN = 0.03  # share of the short side a render may shift its view by, each way
+_NOISE_SIDE = 200  # unit Gaussian noise is cut from a seeded bank, much faster than drawing it per photo
+
+
+@lru_cache(maxsize=1)
+def _noise_bank() -> np.ndarray:
+    """Read-only unit Gaussian noise, (_NOISE_SIDE, _NOISE_SIDE, 3) float32, the same on every machine."""
+    bank = np.random.default_rng(20240607).standard_normal((_NOISE_SIDE, _NOISE_SIDE, 3), dtype=np.float32)
+    bank.flags.writeable = False
+    return bank
+
+
+def _unit_noise(rng: np.random.Generator, height: int, width: int, channels: int) -> np.ndarray:
+    """Unit Gaussian noise of shape (height, width, channels): a seeded window of the bank when it fits."""
+    if height > _NOISE_SIDE or width > _NOISE_SIDE:
+        return rng.standard_normal((height, width, channels), dtype=np.float32)
+    top, left = (int(v) for v in rng.integers(0, (_NOISE_SIDE - height + 1, _NOISE_SIDE - width + 1)))
+    flip = rng.integers(0, 4)  # four orientations of each window
+    window = _noise_bank()[top:top + height, left:left + width, :channels]
+    return window[:: 1 if flip & 1 else -1, :: 1 if flip & 2 else -1]
+
+
+def _scene(seed: int, size: tuple[int, int]) -> Image.Image:
+    """A procedurally generated RGB scene seeded by ``seed``: gradients, soft texture, shapes, lines."""
     rng = np.random.default_rng(seed)
     width, height = size
-    start, end = rng.uniform(30, 225, 3), rng.uniform(30, 225, 3)
-    across = np.arange(width)[None, :, None] / max(1, width - 1)
-    down = np.arange(height)[:, None, None] / max(1, height - 1)
-    ramp = (across + down) / 2
-    image = start + (end - start) * ramp + rng.normal(0, 6, (height, width, 3))
-    return np.clip(image, 0, 255).astype(np.uint8)
+    # The smooth part (two gradients and blobs of colour) is made at a quarter of the size and
+    # scaled up; channels first, so numpy's inner loops run along rows rather than over 3 channels.
+    small_w, small_h = max(2, -(-width // 4)), max(2, -(-height // 4))
+    xs = np.linspace(0, 1, small_w, dtype=np.float32)[None, None, :]
+    ys = np.linspace(0, 1, small_h, dtype=np.float32)[None, :, None]
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.float32(np.cos(angle)) * xs + np.float32(np.sin(angle)) * ys
+    ramp = (ramp - ramp.min()) / max(1e-6, float(ramp.max() - ramp.min()))
+    top, bottom, second = (rng.uniform(20, 235, (3, 1, 1)).astype(np.float32) for _ in range(3))
+    image = (top + (bottom - top) * ys) * np.float32(0.6)  # a sky-to-ground gradient...
+    image = image + (top + (second - top) * ramp) * np.float32(0.4)  # ...and one in a random direction
+    coarse = rng.normal(0, 1, (4, 5)).astype(np.float32)
+    blobs = np.asarray(Image.fromarray(coarse).resize((small_w, small_h), Image.Resampling.BILINEAR))[None]
+    image = image + (18 * rng.uniform(0.5, 1.5, (3, 1, 1))).astype(np.float32) * blobs
+    smooth = Image.fromarray(np.ascontiguousarray(np.clip(image, 0, 255).astype(np.uint8).transpose(1, 2, 0)))
+    pixels = np.asarray(smooth.resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
+    pixels += _unit_noise(rng, height, width, 3) * np.float32(4)  # fine grain, as grass or sand
+    picture = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(picture)
+    shapes, lines = int(rng.integers(3, 7)), int(rng.integers(1, 4))
+    colours = [tuple(colour) for colour in rng.integers(0, 256, (shapes + lines, 3)).tolist()]
+    corners = (rng.uniform(-0.1, 1.0, (shapes, 2)) * (width, height)).tolist()
+    extents = (rng.uniform(0.1, 0.5, (shapes, 2)) * min(width, height)).tolist()
+    for (x, y), (w, h), kind, colour in zip(corners, extents, rng.integers(0, 3, shapes).tolist(), colours):
+        if kind == 0:
+            draw.ellipse((x, y, x + w, y + h), fill=colour)
+        elif kind == 1:
+            draw.rectangle((x, y, x + w, y + h), fill=colour)
+        else:
+            draw.polygon([(x, y + h), (x + w / 2, y), (x + w, y + h)], fill=colour)
+    ends = (rng.uniform(0, 1, (lines, 4)) * (width, height, width, height)).tolist()
+    for points, thickness, colour in zip(ends, rng.integers(1, 4, lines).tolist(), colours[shapes:]):
+        draw.line(points, fill=colour, width=thickness)
+    return picture
+
+
+@lru_cache(maxsize=256)
+def _tone_table(gamma: float, tint: tuple[float, float, float]) -> tuple[int, ...]:
+    """A per-channel lookup table for ``Image.point`` applying the tone curve and colour cast."""
+    levels = (np.arange(256) / 255) ** gamma * 255
+    return tuple(np.clip(np.rint(np.asarray(tint)[:, None] * levels), 0, 255).astype(int).ravel().tolist())
+
+
+def _rendered(scene_seed: int, rendering: Rendering, view_seed: int, size: tuple[int, int]) -> Image.Image:
+    """The scene seen through a camera: a seeded small shift of the view, then the rendering's pipeline."""
+    width, height = size
+    margin = max(1, round(_SCENE_MARGIN * min(size)))
+    scene = _scene(scene_seed, (width + 2 * margin, height + 2 * margin))
+    rng = np.random.default_rng(view_seed)
+    left, top = (int(v) for v in rng.integers(0, 2 * margin + 1, 2))
+    image = scene.crop((left, top, left + width, top + height)).point(_tone_table(rendering.gamma, rendering.tint))
+    if rendering.noise:
+        pixels = np.asarray(image)
+        noisy = _unit_noise(rng, height, width, 3) * np.float32(rendering.noise)
+        noisy += pixels
+        noisy += np.float32(0.5)
+        image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+    if rendering.blur:
+        image = image.filter(ImageFilter.GaussianBlur(rendering.blur))
+    if rendering.sharpen_percent:
+        image = image.filter(ImageFilter.UnsharpMask(rendering.sharpen_radius, rendering.sharpen_percent, 0))
+    return image
+
+
+def _jpeg(image: Image.Image, rendering: Rendering, exif: bytes | None) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=rendering.quality, subsampling=_SUBSAMPLING_CODES[rendering.subsampling],
+               **({"exif": exif} if exif is not None else {}))
+    return out.getvalue()
+
+
+def _pixels(seed: int, size: tuple[int, int]) -> np.ndarray:
+    """A seeded scene as uint8 RGB (height, width, 3): what a photo without an original shows."""
+    return np.asarray(_scene(seed, size))
 
 
 def _exif_block(ifd0: Mapping[int, Any], exif_ifd: Mapping[int, Any], gps: Mapping[int, Any]) -> Image.Exif:
@@ -1294,7 +1505,7 @@ def _writable_alone(position: int, number: int, value: Any) -> bool:
     return _writable(tuple(ifds))
 
 
-def _profile_exif(profile: _Profile, size: tuple[int, int]) -> Image.Exif:
+def _profile_exif(profile: CameraProfile, size: tuple[int, int]) -> Image.Exif:
     """Pillow Exif for a profile and file size; tags Pillow cannot write are left out."""
     ifds = (dict(profile.ifd0), {**profile.exif, 0xA002: size[0], 0xA003: size[1]}, dict(profile.gps))
     if not _writable(ifds):
@@ -1310,37 +1521,72 @@ _template_cache: dict[tuple[str, str, tuple[int, int]], _Template] = {}
 _template_lock = threading.Lock()
 
 
-def _template(profile: _Profile, size: tuple[int, int]) -> _Template:
+def _template(profile: CameraProfile, size: tuple[int, int]) -> _Template:
     key = (profile.source, profile.name, size)
     with _template_lock:
         cached = _template_cache.get(key)
     if cached is not None:
         return cached
-    pixels = Image.fromarray(_pixels(_stable_seed(profile.name, size), size))
-    exif = _profile_exif(profile, size)
-    with_exif, without_exif = io.BytesIO(), io.BytesIO()
-    pixels.save(with_exif, "JPEG", quality=92, exif=exif)
-    pixels.save(without_exif, "JPEG", quality=92)
-    data, placeholder = with_exif.getvalue(), _PLACEHOLDER_DATE.encode()
-    if data.count(placeholder) != exif.tobytes().count(placeholder):  # pragma: no cover - would need a freak
-        raise RuntimeError("placeholder date bytes found in pixel data")
-    template = _Template(data, without_exif.getvalue(), tuple(exif_items_from_file(data)), *size)
+    exif = _profile_exif(profile, size).tobytes()
+    data = _jpeg(Image.new("RGB", size), profile.rendering, exif)
+    template = _Template(exif, tuple(exif_items_from_file(data)), *size)
     with _template_lock:
         _template_cache[key] = template
     return template
 
 
+def _date_text(taken: datetime) -> str:
+    return taken.strftime("%Y:%m:%d %H:%M:%S")
+
+
 def _dated(template: _Template, taken: datetime) -> tuple[bytes, list[dict]]:
-    """The template's file and items with every placeholder date set to ``taken``."""
-    text = taken.strftime("%Y:%m:%d %H:%M:%S")
-    data = template.with_exif.replace(_PLACEHOLDER_DATE.encode(), text.encode())
+    """The template's Exif block and items with every placeholder date set to ``taken``."""
+    text = _date_text(taken)
+    exif = template.exif.replace(_PLACEHOLDER_DATE.encode(), text.encode())
     items = []
     for item in template.items:
         copy = {key: (dict(value) if isinstance(value, dict) else value) for key, value in item.items()}
         if copy["raw"]["_content"] == _PLACEHOLDER_DATE:
             copy["raw"]["_content"] = text
         items.append(copy)
-    return data, items
+    return exif, items
+
+
+def _view_seed(scene_seed: int, profile: CameraProfile, taken: datetime) -> int:
+    """Seeds a render's view shift and noise: one scene shot by two cameras is seen a little differently."""
+    return int(_hashed_unit("view", scene_seed, profile.source, profile.name, _date_text(taken)) * 2**32)
+
+
+def _photo_file(scene_seed: int, profile: CameraProfile, taken: datetime, size: tuple[int, int],
+                with_exif: bool = True) -> tuple[bytes, list[dict]]:
+    """One photo's JPEG (the scene through the profile) and its getExif items (``[]`` without Exif)."""
+    image = _rendered(scene_seed, profile.rendering, _view_seed(scene_seed, profile, taken), size)
+    if not with_exif:
+        return _jpeg(image, profile.rendering, None), []
+    exif, items = _dated(_template(profile, size), taken)
+    return _jpeg(image, profile.rendering, exif), items
+
+
+def render_photo(
+    scene_seed: int,
+    profile: CameraProfile | str,
+    taken: datetime,
+    size: tuple[int, int] = _SIZES[0],
+) -> bytes:
+    """The scene ``scene_seed`` shot with ``profile`` at ``taken``, as JPEG bytes with the profile's Exif.
+
+    ``profile`` is a :class:`CameraProfile` (see :func:`builtin_profiles`) or a built-in
+    profile's name.  The same scene through two profiles shows the same subject, from a
+    slightly shifted view, with each profile's processing (tone, noise, noise reduction,
+    sharpening, JPEG quality and subsampling) and its Make, Model and DateTimeOriginal = ``taken``.
+    Deterministic: the same arguments give the same bytes.
+    """
+    if isinstance(profile, str):
+        named = {candidate.name: candidate for candidate in _builtin_profiles()}
+        if profile not in named:
+            raise ValueError(f"no built-in profile named {profile!r}")
+        profile = named[profile]
+    return _photo_file(scene_seed, profile, taken, (int(size[0]), int(size[1])))[0]
 
 
 def _weighted(rng: random.Random, weights: Mapping[int, int]) -> int:
@@ -1387,7 +1633,9 @@ def generate_photos(
     in short outings, so some owners have many photos in one month.  Ids are unique 11-digit
     numbers increasing with upload time.  Exif comes from the real files under ``samples``
     (those with a Make, cycled per owner) or from built-in camera profiles; each photo's file is
-    a small real JPEG whose embedded Exif matches its items, with DateTimeOriginal = date_taken.
+    a small real JPEG whose embedded Exif matches its items, with DateTimeOriginal = date_taken,
+    showing its own scene (seeded by the photo id) rendered through its profile's processing
+    (see :class:`Rendering` and :func:`render_photo`).
     ``missing_exif_rate`` photos have no Exif at all (empty items, file without Exif);
     ``hidden_exif_rate`` photos answer getExif with code 2.
     """
@@ -1401,7 +1649,7 @@ def generate_photos(
         if not profiles:
             raise ValueError(f"no JPEG/HEIC file with a camera Make under {samples}")
     else:
-        profiles = [_builtin_profile(camera, settings) for camera in _BUILTIN_CAMERAS for settings in _BUILTIN_SETTINGS]
+        profiles = list(_builtin_profiles())
     owner_count = max(1, owners if owners is not None else n // 20)
     owner_numbers = rng.sample(range(10_000_000, 100_000_000), owner_count)  # unique NSIDs
     owner_ids = [f"{number}@N{rng.randrange(0, 8):02d}" for number in owner_numbers]
@@ -1430,14 +1678,11 @@ def generate_photos(
     for uploaded, owner, taken, profile in rows:
         photo_id += rng.randint(1, 2000)
         size = _SIZES[1] if rng.random() < 0.2 else _SIZES[0]
-        template = _template(profile, size)
-        data, items = _dated(template, taken)
         exif_error = None
         licenses = _NONPERMISSIVE_WEIGHTS if rng.random() < nonpermissive_rate else _PERMISSIVE_WEIGHTS
         exif_draw = rng.random()
-        if exif_draw < missing_exif_rate:
-            data, items = template.without_exif, []
-        elif exif_draw < missing_exif_rate + hidden_exif_rate:
+        data, items = _photo_file(photo_id, profile, taken, size, with_exif=exif_draw >= missing_exif_rate)
+        if missing_exif_rate <= exif_draw < missing_exif_rate + hidden_exif_rate:
             items, exif_error = None, 2
         photos.append(
             StandinPhoto(
@@ -1455,16 +1700,11 @@ def generate_photos(
                 exif_items=items,
                 exif_error=exif_error,
                 original=None if rng.random() < no_original_rate else data,
-                width=template.width,
-                height=template.height,
+                width=size[0],
+                height=size[1],
             )
         )
     return photos
-
-
-def _stable_seed(name: str, size: tuple[int, int]) -> int:
-    """A pixel seed per profile and size that does not depend on Python's hash randomisation."""
-    return int.from_bytes(hashlib.sha1(f"{name}|{size}".encode()).digest()[:4], "big")
 
 
 # === command line ============================================================================

@@ -45,7 +45,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     db, images = out / "crawl.db", out / "images"
     samples = SAMPLES if SAMPLES.is_dir() else None
-    photos = generate_photos(400, seed=0, samples=samples)
+    photos = generate_photos(400, seed=0, samples=samples, owners=80)  # enough owners for owner-disjoint splits
     print(f"Local Flickr stand-in: {len(photos)} generated photos "
           f"(Exif from {'the real sample files in ' + str(samples) if samples else 'built-in camera profiles'})")
     with FlickrStandin(photos, latency_s=0.01, fault_rate=0.02) as standin:

@@ -25,12 +25,16 @@ from flickrexif.standin import (
     NONPERMISSIVE_LICENSES,
     PERMISSIVE_LICENSES,
     FlickrStandin,
+    Rendering,
     StandinPhoto,
+    builtin_profiles,
     camera_name,
     flash_text,
     exif_items_from_file,
     generate_photos,
+    render_photo,
 )
+from flickrexif.exif import read_exif
 
 EXTRAS = "owner_name,license,date_taken,date_upload,o_dims,original_format,url_o,url_l,tags,media"
 BASE_FIELDS = {"id", "owner", "secret", "server", "farm", "title", "ispublic", "isfriend", "isfamily"}
@@ -657,3 +661,97 @@ def test_command_line_serves_until_stopped():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --- per-photo scenes and per-profile rendering ------------------------------------------------------
+
+
+def pixels(data: bytes, size=None):
+    import numpy as np
+
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("L")
+        if size:
+            image = image.resize(size, Image.Resampling.BOX)
+        return np.asarray(image, dtype=float).ravel()
+
+
+def test_photos_of_one_profile_have_their_own_pixels(population):
+    by_make = {}
+    for p in population:
+        if p.original is not None and p.exif_items:
+            by_make.setdefault(values(p.exif_items)["Model"], []).append(p)
+    model, same = max(by_make.items(), key=lambda item: len(item[1]))
+    assert len(same) >= 10
+    firsts = {bytes(pixels(p.original).astype("uint8")) for p in same[:10] if (p.width, p.height) == (96, 64)}
+    assert len(firsts) == len([p for p in same[:10] if (p.width, p.height) == (96, 64)]) > 1
+
+
+def test_profiles_render_with_their_own_quality_and_subsampling():
+    profiles = builtin_profiles()
+    assert all(isinstance(p.rendering, Rendering) for p in profiles)
+    phone = next(p for p in profiles if p.is_smartphone)
+    camera = next(p for p in profiles if p.is_smartphone is False)
+    assert (phone.make, camera.make) == ("Apple", "Canon")
+    assert phone.rendering.subsampling == "4:2:0" and camera.rendering.subsampling == "4:2:2"
+    assert phone.rendering.sharpen_percent > camera.rendering.sharpen_percent and phone.rendering.blur > 0
+    taken = datetime(2019, 5, 4, 12, 0, 0)
+    for profile in (phone, camera, next(p for p in profiles if p.model == "X-T3")):
+        record = read_exif(render_photo(7, profile, taken))
+        assert record.jpeg_quality == profile.rendering.quality
+        assert record.chroma_subsampling == profile.rendering.subsampling
+    assert phone.rendering.quality != camera.rendering.quality
+    # Generated photos carry their profile's traces too.
+    for generated in generate_photos(60, seed=5):
+        if generated.original is not None and generated.exif_items:
+            model = values(generated.exif_items)["Model"]
+            rendering = next(p.rendering for p in profiles if p.model == model)
+            assert read_exif(generated.original).jpeg_quality == rendering.quality
+
+
+def test_one_scene_through_two_profiles_shows_the_same_subject():
+    import numpy as np
+
+    profiles = builtin_profiles()
+    phone = next(p for p in profiles if p.is_smartphone)
+    camera = next(p for p in profiles if p.is_smartphone is False)
+    taken = datetime(2021, 8, 1, 9, 30, 0)
+    for scene in range(5):
+        a = render_photo(scene, phone, taken)
+        b = render_photo(scene, camera.name, taken + timedelta(seconds=20))
+        assert a != b
+        same = np.corrcoef(pixels(a, (12, 8)), pixels(b, (12, 8)))[0, 1]
+        other = np.corrcoef(pixels(a, (12, 8)), pixels(render_photo(scene + 100, camera, taken), (12, 8)))[0, 1]
+        assert same > 0.8 and same > other
+        exif_a, exif_b = read_exif(a), read_exif(b)
+        assert (exif_a.make, exif_b.make) == ("Apple", "Canon")
+        assert exif_a.model != exif_b.model
+        taken_b = values(exif_items_from_file(b))["DateTimeOriginal"]
+        assert taken_b == (taken + timedelta(seconds=20)).strftime("%Y:%m:%d %H:%M:%S")
+    with Image.open(io.BytesIO(render_photo(1, phone, taken, size=(160, 120)))) as image:
+        assert image.size == (160, 120)
+
+
+def test_render_photo_is_deterministic():
+    phone = next(p for p in builtin_profiles() if p.is_smartphone)
+    taken = datetime(2020, 1, 2, 3, 4, 5)
+    assert render_photo(3, phone, taken) == render_photo(3, phone, taken)
+    assert render_photo(3, phone, taken) != render_photo(4, phone, taken)
+    with pytest.raises(ValueError):
+        render_photo(3, "no such camera", taken)
+
+
+def test_sample_profiles_render_with_the_sample_files_traces(exif_samples):
+    from flickrexif.standin import _sample_profiles
+
+    profiles = _sample_profiles(str(exif_samples.resolve()))
+    checked = 0
+    for profile in profiles:
+        path = exif_samples / profile.name
+        own = read_exif(path)
+        if own.jpeg_quality is not None and own.chroma_subsampling in ("4:4:4", "4:2:2", "4:2:0"):
+            assert profile.rendering.quality == max(30, own.jpeg_quality)
+            assert profile.rendering.subsampling == own.chroma_subsampling
+            checked += 1
+    assert checked >= 3
+    assert _sample_profiles.__wrapped__(str(exif_samples.resolve())) == profiles
