@@ -17,7 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from flickrexif.standin import FlickrStandin, generate_photos
+from datetime import datetime, timedelta
+
+from flickrexif.standin import FlickrStandin, builtin_profiles, generate_photos, render_photo
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("FLICKREXIF_SHARED_DATA", REPO.parent / "shared" / "data")) / "exif-samples"
@@ -27,6 +29,7 @@ SAMPLES = Path(os.environ.get("FLICKREXIF_SHARED_DATA", REPO.parent / "shared" /
 DEMO_SPECS = {name: {"top_k": 4, "min_photos": 12, "val_per_class": 3, "test_per_class": 4}
               for name in ("Make", "Is Smartphone", "Flash")}
 BENCH_MODELS = ("effnet-lite0", "random:resnet10t")
+PAIR_SUBJECTS = 60
 
 
 def run(*args: str, env: dict[str, str], stdout=None, tool: str = "flickrexif") -> None:
@@ -71,15 +74,38 @@ def main() -> None:
             "--note", "quickstart demo release", env=env)
     show_dataset(release)
 
+    pairs_release = make_paircams(out, env)
+
     results = out / "results"
     for model in BENCH_MODELS:
-        run("run", "--model", model, "--dataset", str(release), "--out", str(results), "--skip-existing",
-            "--mask-ratio", "0.9", env=env, tool=bin_tool("trace-bench"))
+        for dataset in (release, pairs_release):
+            run("run", "--model", model, "--dataset", str(dataset), "--out", str(results), "--skip-existing",
+                "--mask-ratio", "0.9", env=env, tool=bin_tool("trace-bench"))
     run("report", str(results), env=env, tool=bin_tool("trace-bench"))
     print(f"\nDone. Crawl database: {db}\nPhotos: {images}\nExport: {out / 'photos.jsonl'}\n"
           f"Exif and labels of the downloaded files: {out / 'exif.csv'}\n"
           f"FlickrExif release (card: README.md): {release}\n"
+          f"PairCams-like release: {pairs_release}\n"
           f"Benchmark results: {results}\nReport (tables, plots): {results / 'report'}")
+
+
+def make_paircams(out: Path, env: dict[str, str]) -> Path:
+    """A PairCams-like set: each subject shot by a phone and, 20 s later, by a camera; ingest and release."""
+    photos = out / "paircams-photos"
+    phones = [p for p in builtin_profiles() if p.is_smartphone]
+    cameras = [p for p in builtin_profiles() if not p.is_smartphone]
+    for subject in range(PAIR_SUBJECTS):
+        folder = photos / f"subject-{subject:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        taken = datetime(2023, 5, 1, 9, 0) + timedelta(hours=subject)
+        (folder / "phone.jpg").write_bytes(render_photo(subject, phones[subject % len(phones)], taken, size=(160, 120)))
+        camera = cameras[subject % len(cameras)]
+        (folder / "camera.jpg").write_bytes(render_photo(subject, camera, taken + timedelta(seconds=20), size=(160, 120)))
+    ingested, releases = out / "paircams-ingested", out / "paircams-releases"
+    run("ingest", str(photos), "--out", str(ingested), env=env, tool=bin_tool("paircams"))
+    if not (releases / "v1.0.0").exists():
+        run("release", str(ingested), "--out", str(releases), "--version", "1.0.0", env=env, tool=bin_tool("paircams"))
+    return releases / "v1.0.0"
 
 
 def show_dataset(release: Path) -> None:
