@@ -31,6 +31,7 @@ from benchmark.processing import FAMILIES
 from benchmark.retrieval import paircams_recall
 
 ACQUISITION_ENCODING = ("jpeg", "q95-444")  # re-encode before masking, as the released code does
+KNN_FLOAT64_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)
@@ -124,15 +125,18 @@ def knn_influence(encoder, image_set: ImageSet, family: str, options: ExtractOpt
         labels = {item.id: item.label for item in image_set.split(split)}
         ids = embeddings[variants[0]].ids
         stacked[split] = (torch.stack([embeddings[v].vectors for v in variants], dim=1), torch.tensor([labels[i] for i in ids]))
+    # float64 makes near-ties exact (and equal to the per-query reference); past 2 GiB of database
+    # it would not fit comfortably, so large databases use float32.
+    dtype = torch.float64 if stacked["train"][0].numel() * 8 <= KNN_FLOAT64_BYTES else torch.float32
     metrics = {}
     for k in ks:
         k_used = min(k, len(stacked["train"][1]))
-        for setup, value in knn_all_setups(*stacked["train"], *stacked["test"], k_used, seed, options.device).items():
-            metrics[f"{setup}@k{k}"] = value
+        found = knn_all_setups(*stacked["train"], *stacked["test"], k_used, seed, options.device, dtype=dtype)
+        metrics.update({f"{setup}@k{k}": value for setup, value in found.items()})
     return TaskResult(task="knn", target=family, metrics=metrics,
                       parameters={"encoder": encoder.describe(), "dataset": image_set.name,
                                   "fingerprint": image_set.fingerprint, "seed": seed, "ks": list(ks),
-                                  "classes": list(FAMILIES[family])})
+                                  "classes": list(FAMILIES[family]), "similarity_dtype": str(dtype)})
 
 
 def paircams_pairs(image_set: ImageSet) -> tuple[list[str], list[str], list[Any]]:
