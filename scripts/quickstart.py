@@ -25,8 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("FLICKREXIF_SHARED_DATA", REPO.parent / "shared" / "data")) / "exif-samples"
 
 
-# Class sizes a 400-photo demo crawl can fill (the defaults follow the paper: thousands per class).
-DEMO_SPECS = {name: {"top_k": 4, "min_photos": 12, "val_per_class": 3, "test_per_class": 4}
+# Class sizes the demo crawl can fill (the defaults follow the paper: thousands of photos per class).
+DEMO_PHOTOS, DEMO_OWNERS = 1200, 240
+DEMO_SPECS = {name: {"top_k": 4, "min_photos": 40, "val_per_class": 10, "test_per_class": 15}
               for name in ("Make", "Is Smartphone", "Flash")}
 BENCH_MODELS = ("effnet-lite0", "random:resnet10t")
 PAIR_SUBJECTS = 60
@@ -48,7 +49,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     db, images = out / "crawl.db", out / "images"
     samples = SAMPLES if SAMPLES.is_dir() else None
-    photos = generate_photos(400, seed=0, samples=samples, owners=80)  # enough owners for owner-disjoint splits
+    photos = generate_photos(DEMO_PHOTOS, seed=0, samples=samples, owners=DEMO_OWNERS)  # owner-disjoint splits need owners
     print(f"Local Flickr stand-in: {len(photos)} generated photos "
           f"(Exif from {'the real sample files in ' + str(samples) if samples else 'built-in camera profiles'})")
     with FlickrStandin(photos, latency_s=0.01, fault_rate=0.02) as standin:
@@ -56,7 +57,7 @@ def main() -> None:
                "FLICKR_API_URL": standin.api_url}
         common = ["--db", str(db)]
         run("crawl", *common, "--min-taken-date", "2009-01-01", "--max-taken-date", "2025-01-01",
-            "--max-per-user-month", "5", "--rate", "36000", env=env)
+            "--max-per-user-month", "5", "--rate", "360000", env=env)  # the stand-in is local: 100 calls/s
         run("download", *common, "--out", str(images), env=env)
     run("status", *common, env=env)
     with (out / "photos.jsonl").open("w") as jsonl:
