@@ -87,7 +87,8 @@ def test_cache_is_reused_and_keyed_by_every_setting(tmp_path, encoder):
 def test_run_then_report_end_to_end(tmp_path):
     folder = make_folder(tmp_path / "images", per_class=8)
     out = tmp_path / "results"
-    args = ["run", "--model", MODEL, "--dataset", str(folder), "--out", str(out), "--family", "jpeg"]
+    args = ["run", "--model", MODEL, "--dataset", str(folder), "--out", str(out), "--family", "jpeg",
+            "--probe-tune-epochs", "20", "--probe-precision", "bfloat16"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     files = sorted(p for p in out.rglob("*.json"))
@@ -95,6 +96,7 @@ def test_run_then_report_end_to_end(tmp_path):
     probe = json.loads(files[1].read_text())
     assert probe["parameters"]["encoder"]["key"] == MODEL and probe["seed"] == 0
     assert 0 <= probe["metrics"]["accuracy"] <= 1 and probe["metrics"]["chance"] == pytest.approx(1 / 6)
+    assert probe["parameters"]["probe"]["tune_epochs"] == 20 and probe["parameters"]["probe"]["precision"] == "bfloat16"
     knn = json.loads(files[0].read_text())
     assert {"all-same@k10", "neg-same@k1", "spd_p@k10"} <= set(knn["metrics"])
 

@@ -175,8 +175,20 @@ def test_bad_input_is_rejected_with_a_clear_message(mutate, message):
 @pytest.mark.parametrize(
     "kwargs",
     [dict(learning_rates=()), dict(learning_rates=(-1.0,)), dict(weight_decays=(-1e-3,)), dict(epochs=0),
-     dict(precision="float16"), dict(momentum=1.0)],
+     dict(precision="float16"), dict(momentum=1.0), dict(tune_epochs=0)],
 )
 def test_bad_config_is_rejected(kwargs):
     with pytest.raises(ValueError):
         ProbeConfig(**kwargs)
+
+
+def test_tuning_on_shorter_runs_changes_only_the_grid_search():
+    parts = split(*clusters(60))
+    full = linear_probe(*parts, SMALL)
+    short = linear_probe(*parts, replace(SMALL, tune_epochs=3))
+    assert short.test_accuracy > 0.9
+    assert [g["val_accuracy"] for g in short.grid] != [g["val_accuracy"] for g in full.grid] or \
+        [g["val_loss"] for g in short.grid] != [g["val_loss"] for g in full.grid]
+    # with the same chosen point, the refit (always ``epochs`` long) gives the same final model
+    if (short.learning_rate, short.weight_decay) == (full.learning_rate, full.weight_decay):
+        assert short.test_accuracy == full.test_accuracy
