@@ -282,6 +282,26 @@ def _select(val: Evaluation) -> int:
     return int(candidates[torch.argmin(loss[candidates])])
 
 
+def _result(final: LinearModels, data: dict, n_classes: int, val_accuracy: float, lr: float, wd: float,
+            grid: list[dict], t0: float, method: str) -> ProbeResult:
+    """Test the refit model and record how it was chosen (shared by the grid and the baseline)."""
+    test = evaluate(final, *data["test"])
+    return ProbeResult(
+        test_accuracy=float(test.accuracy[0]),
+        test_mean_per_class_accuracy=mean_per_class_accuracy(test.predictions[0], data["test"][1]),
+        val_accuracy=val_accuracy,
+        learning_rate=lr,
+        weight_decay=wd,
+        n_train=len(data["train"][1]),
+        n_val=len(data["val"][1]),
+        n_test=len(data["test"][1]),
+        n_classes=n_classes,
+        grid=grid,
+        seconds=time.perf_counter() - t0,
+        method=method,
+    )
+
+
 def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeConfig = ProbeConfig()) -> ProbeResult:
     """Tune (lr, wd) on val with the whole grid in one batched run, refit on train+val, test.
 
@@ -306,24 +326,11 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeCo
     trainval_y = torch.cat([data["train"][1], data["val"][1]])
     chosen = slice(best, best + 1)
     final = train_linear_models(trainval_x, trainval_y, n_classes, lrs[chosen], wds[chosen], **train_kw)
-    test = evaluate(final, *data["test"])
-    return ProbeResult(
-        test_accuracy=float(test.accuracy[0]),
-        test_mean_per_class_accuracy=mean_per_class_accuracy(test.predictions[0], data["test"][1]),
-        val_accuracy=float(val.accuracy[best]),
-        learning_rate=lr,
-        weight_decay=wd,
-        n_train=len(data["train"][1]),
-        n_val=len(data["val"][1]),
-        n_test=len(data["test"][1]),
-        n_classes=n_classes,
-        grid=[
-            {"learning_rate": p_lr, "weight_decay": p_wd, "val_accuracy": float(acc), "val_loss": float(loss)}
-            for (p_lr, p_wd), acc, loss in zip(points, val.accuracy, val.loss)
-        ],
-        seconds=time.perf_counter() - t0,
-        method="grid",
-    )
+    grid = [
+        {"learning_rate": p_lr, "weight_decay": p_wd, "val_accuracy": float(acc), "val_loss": float(loss)}
+        for (p_lr, p_wd), acc, loss in zip(points, val.accuracy, val.loss)
+    ]
+    return _result(final, data, n_classes, float(val.accuracy[best]), lr, wd, grid, t0, "grid")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -388,18 +395,4 @@ def sequential_probe(
     trainval_x = torch.cat([data["train"][0], data["val"][0]])
     trainval_y = torch.cat([data["train"][1], data["val"][1]])
     final = _train_single_sequential(trainval_x, trainval_y, n_classes, lr, wd, seed=seed + trials, **kw)
-    test = evaluate(_as_models(final), *data["test"])
-    return ProbeResult(
-        test_accuracy=float(test.accuracy[0]),
-        test_mean_per_class_accuracy=mean_per_class_accuracy(test.predictions[0], data["test"][1]),
-        val_accuracy=record[best]["val_accuracy"],
-        learning_rate=lr,
-        weight_decay=wd,
-        n_train=len(data["train"][1]),
-        n_val=len(data["val"][1]),
-        n_test=len(data["test"][1]),
-        n_classes=n_classes,
-        grid=record,
-        seconds=time.perf_counter() - t0,
-        method="sequential",
-    )
+    return _result(_as_models(final), data, n_classes, record[best]["val_accuracy"], lr, wd, record, t0, "sequential")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -84,8 +84,6 @@ def _feature_names(card: dict[str, Any]) -> set[str]:
 
 def paircams_set(source: str) -> ImageSet:
     """PairCams with ``is_smartphone`` on every item (derived from ``model`` for the official columns)."""
-    from dataclasses import replace as replace_item
-
     from flickrexif.labels import is_smartphone
 
     image_set = hf_dataset(source, group_column="subject_idx")
@@ -94,7 +92,7 @@ def paircams_set(source: str) -> ImageSet:
         extra = dict(item.extra)
         if extra.get("is_smartphone") is None:
             extra["is_smartphone"] = is_smartphone(extra.get("make"), extra.get("model"))
-        items.append(replace_item(item, extra=extra))
+        items.append(replace(item, extra=extra))
     return ImageSet(name=image_set.name, items=tuple(items), class_names=None, target="subject",
                     fingerprint=image_set.fingerprint)
 

@@ -81,7 +81,7 @@ def processing_probe(encoder, image_set: ImageSet, family: str, options: Extract
     test = _embed(encoder, image_set, "test", test_variants, seed, options)
     test_x = torch.cat([test[v].vectors for v in test_variants])
     test_y = torch.cat([torch.full((len(test[v].ids),), i) for i, v in enumerate(test_variants)])
-    result = linear_probe(*data["train"], *data["validation"], test_x, test_y, replace_seed(probe_config, seed))
+    result = linear_probe(*data["train"], *data["validation"], test_x, test_y, replace(probe_config, seed=seed))
     return TaskResult(
         task="probe-processing",
         target=family,
@@ -102,7 +102,7 @@ def acquisition_probe(encoder, image_set: ImageSet, options: ExtractOptions, *, 
         embeddings = _embed(encoder, image_set, split, [variant], seed, options)[variant]
         labels = {item.id: item.label for item in image_set.split(split)}
         data[split] = (embeddings.vectors, torch.tensor([labels[i] for i in embeddings.ids]))
-    result = linear_probe(*data["train"], *data["validation"], *data["test"], replace_seed(probe_config, seed))
+    result = linear_probe(*data["train"], *data["validation"], *data["test"], replace(probe_config, seed=seed))
     return TaskResult(
         task="probe-acquisition",
         target=image_set.target or image_set.name,
@@ -169,7 +169,3 @@ def paircams_retrieval(encoder, image_set: ImageSet, options: ExtractOptions, *,
                     "seed": seed, "n_subjects": len(subjects)},
         details=result.to_json(),
     )
-
-
-def replace_seed(config: ProbeConfig, seed: int) -> ProbeConfig:
-    return replace(config, seed=seed)

@@ -305,11 +305,12 @@ AttributeOption = Annotated[
 def _build_config(db: Path, images: Path, seed: int, specs: Optional[Path], exclude: Optional[Path],
                   attributes: Optional[list[str]], no_images: bool):
     from flickrexif.build import BuildConfig, load_exclusions, load_specs  # datasets/pyarrow: import when used
+    from flickrexif.labels import ATTRIBUTES
 
     try:
         return BuildConfig(
             db=db, images=images, seed=seed, include_images=not no_images,
-            attributes=tuple(attributes) if attributes else BuildConfig.__dataclass_fields__["attributes"].default,
+            attributes=tuple(attributes or ATTRIBUTES),
             specs=load_specs(specs) if specs else {}, exclude_ids=load_exclusions(exclude) if exclude else frozenset(),
         )
     except (ValueError, OSError) as error:
@@ -319,8 +320,7 @@ def _build_config(db: Path, images: Path, seed: int, specs: Optional[Path], excl
 
 def _print_build(result) -> None:
     rows = [
-        {"config": c.name, "classes": len(c.classes), "rows": c.rows, "per class": dict(c.per_class) if c.per_class else "",
-         "skipped": c.skipped or ""}
+        {"config": c.name, "classes": len(c.classes), "rows": c.rows, "skipped": c.skipped or ""}
         for c in result.configs
     ]
     write_table(rows, {"configuration": "config", "classes": "classes", "rows": "rows", "skipped": "skipped"},

@@ -231,7 +231,7 @@ class Crawler:
             return
         reachable = min(pages, math.ceil(self.config.result_cap / self.config.per_page))
         items = [parse_search_photo(item) for item in photos.get("photo", [])]
-        last_page = min(reachable, pages) if items else page
+        last_page = reachable if items else page
         self._queue.extend(
             self.store.add_search_page(
                 window, page, last_page, total, items,

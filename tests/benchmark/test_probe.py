@@ -184,11 +184,9 @@ def test_bad_config_is_rejected(kwargs):
 
 def test_tuning_on_shorter_runs_changes_only_the_grid_search():
     parts = split(*clusters(60))
-    full = linear_probe(*parts, SMALL)
-    short = linear_probe(*parts, replace(SMALL, tune_epochs=3))
-    assert short.test_accuracy > 0.9
-    assert [g["val_accuracy"] for g in short.grid] != [g["val_accuracy"] for g in full.grid] or \
-        [g["val_loss"] for g in short.grid] != [g["val_loss"] for g in full.grid]
-    # with the same chosen point, the refit (always ``epochs`` long) gives the same final model
-    if (short.learning_rate, short.weight_decay) == (full.learning_rate, full.weight_decay):
-        assert short.test_accuracy == full.test_accuracy
+    one_point = replace(SMALL, learning_rates=(1.0,), weight_decays=(1e-4,))  # same choice either way
+    full = linear_probe(*parts, one_point)
+    short = linear_probe(*parts, replace(one_point, tune_epochs=3))
+    assert short.grid[0]["val_loss"] > full.grid[0]["val_loss"]  # 3 epochs of tuning fit less than 15
+    assert short.test_accuracy == full.test_accuracy  # the refit always runs the full 15 epochs
+    assert short.test_mean_per_class_accuracy == full.test_mean_per_class_accuracy
