@@ -1144,7 +1144,7 @@ def _params(query: str, body: bytes, content_type: str) -> dict[str, str]:
 
 _PLACEHOLDER_DATE = "1999:12:31 23:59:58"  # same length as every Exif date: replaced in place
 _SAMPLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".heic", ".heif"})
-_SIZES = ((96, 64), (64, 96))  # landscape, portrait
+DEFAULT_PHOTO_SIZE = (96, 64)  # small: tests generate thousands of photos
 _DATE_TAGS = {"DateTimeOriginal", "CreateDate", "ModifyDate"}
 
 _WORDS = ("sunset", "harbour", "street", "market", "mountain", "lake", "forest", "bridge", "cathedral",
@@ -1571,7 +1571,7 @@ def render_photo(
     scene_seed: int,
     profile: CameraProfile | str,
     taken: datetime,
-    size: tuple[int, int] = _SIZES[0],
+    size: tuple[int, int] = DEFAULT_PHOTO_SIZE,
 ) -> bytes:
     """The scene ``scene_seed`` shot with ``profile`` at ``taken``, as JPEG bytes with the profile's Exif.
 
@@ -1626,6 +1626,7 @@ def generate_photos(
     nonpermissive_rate: float = 0.1,
     unsafe_rate: float = 0.02,
     video_rate: float = 0.01,
+    size: tuple[int, int] = DEFAULT_PHOTO_SIZE,
 ) -> list[StandinPhoto]:
     """A deterministic, realistic photo population for the stand-in (same seed → same photos).
 
@@ -1637,12 +1638,17 @@ def generate_photos(
     showing its own scene (seeded by the photo id) rendered through its profile's processing
     (see :class:`Rendering` and :func:`render_photo`).
     ``missing_exif_rate`` photos have no Exif at all (empty items, file without Exif);
-    ``hidden_exif_rate`` photos answer getExif with code 2.
+    ``hidden_exif_rate`` photos answer getExif with code 2.  Photos are ``size`` (width, height)
+    pixels, one in five turned to portrait; larger sizes keep more of each profile's traces
+    through a benchmark's resize but take longer to render.
     """
     if n < 0:
         raise ValueError("n must be >= 0")
     if end <= start:
         raise ValueError("end must be after start")
+    if len(size) != 2 or min(size) < 8:
+        raise ValueError(f"size must be (width, height) of at least 8 pixels each, got {size!r}")
+    landscape, portrait = (int(size[0]), int(size[1])), (int(size[1]), int(size[0]))
     rng = random.Random(seed)
     if samples is not None:
         profiles = list(_sample_profiles(str(Path(samples).resolve())))
@@ -1677,11 +1683,11 @@ def generate_photos(
     photo_id = 10_000_000_000 + rng.randrange(10**9)
     for uploaded, owner, taken, profile in rows:
         photo_id += rng.randint(1, 2000)
-        size = _SIZES[1] if rng.random() < 0.2 else _SIZES[0]
+        shape = portrait if rng.random() < 0.2 else landscape
         exif_error = None
         licenses = _NONPERMISSIVE_WEIGHTS if rng.random() < nonpermissive_rate else _PERMISSIVE_WEIGHTS
         exif_draw = rng.random()
-        data, items = _photo_file(photo_id, profile, taken, size, with_exif=exif_draw >= missing_exif_rate)
+        data, items = _photo_file(photo_id, profile, taken, shape, with_exif=exif_draw >= missing_exif_rate)
         if missing_exif_rate <= exif_draw < missing_exif_rate + hidden_exif_rate:
             items, exif_error = None, 2
         photos.append(
@@ -1700,14 +1706,21 @@ def generate_photos(
                 exif_items=items,
                 exif_error=exif_error,
                 original=None if rng.random() < no_original_rate else data,
-                width=size[0],
-                height=size[1],
+                width=shape[0],
+                height=shape[1],
             )
         )
     return photos
 
 
 # === command line ============================================================================
+
+
+def _size_argument(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 320x240, got {text!r}")
+    return int(width), int(height)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1721,9 +1734,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--api-key", default="test-key", help="the API key the server accepts")
     parser.add_argument("--max-results", type=int, default=4000, help="search results reachable per query")
+    parser.add_argument("--size", type=_size_argument, default=DEFAULT_PHOTO_SIZE, metavar="WxH",
+                        help="pixel size of the generated photos (landscape; some are turned to portrait)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    photos = generate_photos(args.photos, seed=args.seed, samples=args.samples)
+    photos = generate_photos(args.photos, seed=args.seed, samples=args.samples, size=args.size)
     standin = FlickrStandin(photos, api_keys={args.api_key}, latency_s=args.latency, fault_rate=args.fault_rate,
                             seed=args.seed, max_results=args.max_results, port=args.port)
     print(standin.api_url, flush=True)
