@@ -119,7 +119,8 @@ def plan(dataset: str, config: RunConfig) -> list[PlannedTask]:
         else:
             loader = _cached(image_folder, dataset) if folder.is_dir() and card is None else _cached(hf_dataset, dataset)
             planned = [PlannedTask("probe-processing", family, loader) for family in config.families]
-            planned += [PlannedTask("knn", family, loader) for family in config.families]
+            if "knn" in config.tasks and loader().has_labels:  # kNN classifies: it needs classes
+                planned += [PlannedTask("knn", family, loader) for family in config.families]
     return [p for p in planned if p.task in config.tasks]
 
 
@@ -138,6 +139,22 @@ def open_image_set(dataset: str, config: str | None = None) -> ImageSet:
         return image_folder(folder)
     configs = _config_names(card) if card else []
     return hf_dataset(dataset, config or (configs[0] if len(configs) > 1 else None))
+
+
+def dataset_label(dataset: str) -> str:
+    """The dataset's name in result paths and tables: unique enough that two releases never share it.
+
+    A release folder is named by its version (``releases/v1.0.0``), so the card's ``pretty_name``
+    (or else the parent folder) goes in front: ``FlickrExif-v1.0.0``, ``PairCams-v1.0.0``.
+    """
+    if dataset.startswith("official:"):
+        return "flickrexif-official"
+    folder = Path(dataset).resolve() if Path(dataset).exists() else Path(dataset)
+    if not re.fullmatch(r"v\d+(\.\d+)*", folder.name):
+        return folder.name
+    card = _card_yaml(folder) if folder.is_dir() else None
+    prefix = str((card or {}).get("pretty_name") or folder.parent.name or "dataset").replace("/", "-")
+    return f"{prefix}-{folder.name}"
 
 
 def _cached(function: Callable[..., ImageSet], *args: str) -> Callable[[], ImageSet]:
@@ -165,9 +182,9 @@ def run(encoder, dataset: str, results: ResultStore, options: tasks.ExtractOptio
     if not planned:
         raise ValueError(f"no task of {config.tasks} applies to {dataset}")
     written = []
+    dataset_name = dataset_label(dataset)
     for task in planned:
         for seed in config.seeds:
-            dataset_name = Path(dataset).name if not dataset.startswith("official:") else "flickrexif-official"
             path = results.path(encoder=encoder.spec.key, dataset=dataset_name, task=task.task, target=task.target,
                                 seed=seed)
             if config.skip_existing and path.is_file():

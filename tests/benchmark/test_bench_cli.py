@@ -112,6 +112,19 @@ def test_run_then_report_end_to_end(tmp_path):
     assert {"summary.csv", "summary.md", "metrics.csv", "probe-processing-jpeg.png"} <= written
 
 
+def test_run_on_a_folder_without_classes_does_the_processing_probes_only(tmp_path):
+    folder = make_folder(tmp_path / "staging", per_class=20)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in folder.rglob("*.jpg"):
+        path.rename(flat / path.name)
+    out = tmp_path / "results"
+    result = runner.invoke(app, ["run", "--model", MODEL, "--dataset", str(flat), "--out", str(out),
+                                 "--family", "resizing", "--probe-tune-epochs", "5"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.rglob("*.json")] == ["probe-processing-resizing-seed0.json"]
+
+
 def test_models_lists_aliases_and_groups():
     result = runner.invoke(app, ["models", "siglip*", "--json"])
     rows = json.loads(result.stdout)
@@ -174,3 +187,17 @@ def test_official_flickrexif_layout(tmp_path, paper_splits):
     data = json.loads(path.read_text())
     assert data["parameters"]["classes"] == spec["label_encoder_classes"]
     assert data["details"]["n_train"] == 12 and data["details"]["n_test"] == 12
+
+
+def test_dataset_labels_keep_releases_of_the_same_version_apart(tmp_path):
+    from benchmark.runner import dataset_label
+
+    flickr, pairs, bare = (tmp_path / name / "v1.0.0" for name in ("releases", "releases-paircams", "other"))
+    for folder, card in ((flickr, "FlickrExif"), (pairs, "PairCams")):
+        folder.mkdir(parents=True)
+        (folder / "README.md").write_text(f"---\npretty_name: {card}\n---\n# {card}\n")
+    bare.mkdir(parents=True)
+    labels = {dataset_label(str(f)) for f in (flickr, pairs, bare)}
+    assert labels == {"FlickrExif-v1.0.0", "PairCams-v1.0.0", "other-v1.0.0"}
+    assert dataset_label(str(tmp_path / "my_images")) == "my_images"
+    assert dataset_label(f"official:{tmp_path}:{tmp_path}") == "flickrexif-official"
