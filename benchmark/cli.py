@@ -96,7 +96,7 @@ def _run(model: str, dataset: str, out: Path, *, tasks: tuple[str, ...], seeds: 
     from benchmark.tasks import ExtractOptions
 
     try:
-        probe = ProbeConfig(tune_epochs=probe_tune_epochs, precision=probe_precision)
+        probe = ProbeConfig(tune_epochs=probe_tune_epochs, precision=probe_precision, device=device)
         config = RunConfig(seeds=tuple(seeds or [0]), mask_ratio=mask_ratio, tasks=tasks, skip_existing=skip_existing, probe=probe,
                            families=tuple(families or FAMILIES), targets=tuple(targets) if targets else None)
     except ValueError as error:

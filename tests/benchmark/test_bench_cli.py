@@ -88,7 +88,7 @@ def test_run_then_report_end_to_end(tmp_path):
     folder = make_folder(tmp_path / "images", per_class=8)
     out = tmp_path / "results"
     args = ["run", "--model", MODEL, "--dataset", str(folder), "--out", str(out), "--family", "jpeg",
-            "--probe-tune-epochs", "20", "--probe-precision", "bfloat16"]
+            "--probe-tune-epochs", "20", "--probe-precision", "bfloat16", "--device", "cpu"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     files = sorted(p for p in out.rglob("*.json"))
@@ -123,6 +123,18 @@ def test_run_on_a_folder_without_classes_does_the_processing_probes_only(tmp_pat
                                  "--family", "resizing", "--probe-tune-epochs", "5"])
     assert result.exit_code == 0, result.output
     assert [p.name for p in out.rglob("*.json")] == ["probe-processing-resizing-seed0.json"]
+
+
+def test_device_option_reaches_the_probe(tmp_path, monkeypatch):
+    import benchmark.runner
+
+    seen = {}
+    monkeypatch.setattr(benchmark.runner, "run", lambda encoder, dataset, results, options, config, on_task: (
+        seen.update(probe=config.probe.device, extract=options.device) or []))
+    result = runner.invoke(app, ["run", "--model", MODEL, "--dataset", str(tmp_path), "--out", str(tmp_path / "o"),
+                                 "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert seen == {"probe": "cpu", "extract": "cpu"}
 
 
 def test_models_lists_aliases_and_groups():
