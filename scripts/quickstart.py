@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """The offline main job: the mission end to end, without a Flickr key, a Hub token or a GPU.
 
-Starts the loopback Flickr stand-in with generated photos (Exif from built-in camera profiles,
-plus the real sample photos in ../shared/data/exif-samples when present), then runs the same
-commands a researcher runs: `flickrexif crawl`, `download`, `status`, `export`, `exif`, then
-`flickrexif release` (small class sizes: the demo crawl is small), `datasets.load_dataset` on the
-release, `trace-bench run` with the offline pretrained EfficientNet-Lite0 and a random model,
-and `trace-bench report`.  Usage: scripts/quickstart.py [OUT_DIR]
+Starts the loopback Flickr stand-in with generated photos (each rendered through its camera
+profile's processing; Exif from built-in camera profiles, plus the real sample photos in
+../shared/data/exif-samples when present), then runs the same commands a researcher runs:
+`flickrexif crawl`, `download`, `status`, `export`, `exif`, `flickrexif release` (small class
+sizes: the demo crawl is small) and `datasets.load_dataset` on the release; renders a PairCams-like
+set and runs `paircams ingest` and `release`; renders a folder of photos for the processing probes;
+runs `trace-bench run` with the offline pretrained EfficientNet-Lite0 and a random model on all
+three, and `trace-bench report`.  Usage: scripts/quickstart.py [OUT_DIR]
 """
+
 
 from __future__ import annotations
 
@@ -29,8 +32,12 @@ SAMPLES = Path(os.environ.get("FLICKREXIF_SHARED_DATA", REPO.parent / "shared" /
 DEMO_PHOTOS, DEMO_OWNERS = 1200, 240
 DEMO_SPECS = {name: {"top_k": 4, "min_photos": 40, "val_per_class": 10, "test_per_class": 15}
               for name in ("Make", "Is Smartphone", "Flash")}
+# Large enough that each profile's noise, sharpening and JPEG traces survive the benchmark's resize
+# to 224 pixels (at the stand-in's default 96x64 they are blown up 3.5 times and blurred away).
+DEMO_PHOTO_SIZE = (320, 240)
 BENCH_MODELS = ("effnet-lite0", "random:resnet10t")
 PAIR_SUBJECTS = 60
+PROCESSING_PHOTOS = 160  # a flat folder (no classes): trace-bench runs the processing probes on it
 
 
 def run(*args: str, env: dict[str, str], stdout=None, tool: str = "flickrexif") -> None:
@@ -49,7 +56,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     db, images = out / "crawl.db", out / "images"
     samples = SAMPLES if SAMPLES.is_dir() else None
-    photos = generate_photos(DEMO_PHOTOS, seed=0, samples=samples, owners=DEMO_OWNERS)  # owner-disjoint splits need owners
+    # Many owners: the release's splits are owner-disjoint.
+    photos = generate_photos(DEMO_PHOTOS, seed=0, samples=samples, owners=DEMO_OWNERS, size=DEMO_PHOTO_SIZE)
     print(f"Local Flickr stand-in: {len(photos)} generated photos "
           f"(Exif from {'the real sample files in ' + str(samples) if samples else 'built-in camera profiles'})")
     with FlickrStandin(photos, latency_s=0.01, fault_rate=0.02) as standin:
@@ -76,10 +84,11 @@ def main() -> None:
     show_dataset(release)
 
     pairs_release = make_paircams(out, env)
+    photo_folder = make_photo_folder(out)
 
     results = out / "results"
     for model in BENCH_MODELS:
-        for dataset in (release, pairs_release):
+        for dataset in (release, pairs_release, photo_folder):
             run("run", "--model", model, "--dataset", str(dataset), "--out", str(results), "--skip-existing",
                 "--mask-ratio", "0.9", env=env, tool=bin_tool("trace-bench"))
     run("report", str(results), env=env, tool=bin_tool("trace-bench"))
@@ -87,6 +96,7 @@ def main() -> None:
           f"Exif and labels of the downloaded files: {out / 'exif.csv'}\n"
           f"FlickrExif release (card: README.md): {release}\n"
           f"PairCams-like release: {pairs_release}\n"
+          f"Image folder for the processing probes: {photo_folder}\n"
           f"Benchmark results: {results}\nReport (tables, plots): {results / 'report'}")
 
 
@@ -99,14 +109,27 @@ def make_paircams(out: Path, env: dict[str, str]) -> Path:
         folder = photos / f"subject-{subject:03d}"
         folder.mkdir(parents=True, exist_ok=True)
         taken = datetime(2023, 5, 1, 9, 0) + timedelta(hours=subject)
-        (folder / "phone.jpg").write_bytes(render_photo(subject, phones[subject % len(phones)], taken, size=(160, 120)))
-        camera = cameras[subject % len(cameras)]
-        (folder / "camera.jpg").write_bytes(render_photo(subject, camera, taken + timedelta(seconds=20), size=(160, 120)))
+        for name, profile, when in (("phone", phones[subject % len(phones)], taken),
+                                    ("camera", cameras[subject % len(cameras)], taken + timedelta(seconds=20))):
+            (folder / f"{name}.jpg").write_bytes(render_photo(subject, profile, when, size=DEMO_PHOTO_SIZE))
     ingested, releases = out / "paircams-ingested", out / "paircams-releases"
     run("ingest", str(photos), "--out", str(ingested), env=env, tool=bin_tool("paircams"))
     if not (releases / "v1.0.0").exists():
         run("release", str(ingested), "--out", str(releases), "--version", "1.0.0", env=env, tool=bin_tool("paircams"))
     return releases / "v1.0.0"
+
+
+def make_photo_folder(out: Path) -> Path:
+    """Photos of varied scenes and cameras in one folder: any image set gets the processing probes."""
+    folder = out / "photos-for-processing-probes"
+    folder.mkdir(parents=True, exist_ok=True)
+    profiles = builtin_profiles()
+    for i in range(PROCESSING_PHOTOS):
+        path = folder / f"photo-{i:03d}.jpg"
+        if not path.exists():
+            taken = datetime(2024, 6, 1) + timedelta(hours=i)
+            path.write_bytes(render_photo(5000 + i, profiles[i % len(profiles)], taken, size=DEMO_PHOTO_SIZE))
+    return folder
 
 
 def show_dataset(release: Path) -> None:

@@ -24,5 +24,7 @@ def test_quickstart_runs_the_whole_pipeline_offline(tmp_path):
     assert "effnet-lite0" in summary and "random:resnet10t" in summary and "retrieval:paircams SPD_a" in summary
     assert any((out / "results" / "report").glob("*.png"))
     results = [json.loads(p.read_text()) for p in (out / "results").rglob("*-seed0.json")]
-    assert {r["task"] for r in results} == {"probe-acquisition", "retrieval"}
+    assert {r["task"] for r in results} == {"probe-acquisition", "retrieval", "probe-processing"}
+    assert {r["dataset"] for r in results} == {"FlickrExif-v1.0.0", "PairCams-v1.0.0", "photos-for-processing-probes"}
+    assert "probe-processing:resizing MP" in summary
     assert "Report (tables, plots)" in result.stdout
