@@ -2,12 +2,13 @@
 """Seconds of the matrix kNN setups and PairCams retrieval vs their per-query loop references.
 
 Usage: ``python scripts/bench_knn.py [--db 5000] [--queries 1000] [--processings 5] [--dim 512]
-[--pairs 730] [--quick]``.
+[--db-block 625] [--pairs 730] [--quick]``.
 
 Synthetic embeddings: class vector + per-image vector + processing vector + noise, so the setups
-give different accuracies.  Runs ``knn_all_setups`` and ``knn_accuracy_loop`` (every setup) for
-k=10 and k=1, checks that the accuracies are identical and prints both times and the speed-up; then
-the same for ``paircams_recall`` vs ``paircams_recall_loop`` on subject + camera-type embeddings.
+give different accuracies.  Runs ``knn_all_setups`` (the database in one block, as it fits, and
+streamed in blocks of ``--db-block`` rows) and ``knn_accuracy_loop`` (every setup) for k=10 and k=1,
+checks that the accuracies are identical and prints the times and the speed-up of the one-block run;
+then the same for ``paircams_recall`` vs ``paircams_recall_loop`` on subject + camera-type embeddings.
 """
 
 from __future__ import annotations
@@ -56,13 +57,14 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
-def bench_knn(data, k: int) -> bool:
+def bench_knn(data, k: int, db_block: int) -> bool:
     fast, t_fast = timed(lambda: knn_all_setups(*data, k, device="cpu"))
+    streamed, t_streamed = timed(lambda: knn_all_setups(*data, k, device="cpu", db_block_size=db_block))
     slow, t_slow = timed(lambda: {s: knn_accuracy_loop(*data, s, k) for s in SETUPS})
-    same = all(fast[s] == slow[s] for s in SETUPS)
+    same = all(fast[s] == streamed[s] == slow[s] for s in SETUPS)
     print(f"k={k:<2} " + "  ".join(f"{s} {fast[s]:.4f}" for s in SETUPS) + f"  spd_p {fast['spd_p']:+.4f}")
-    print(f"     matrix {t_fast:7.2f} s   loop {t_slow:7.2f} s   speed-up {t_slow / t_fast:6.1f}x   "
-          f"identical: {same}")
+    print(f"     matrix {t_fast:7.2f} s   in blocks of {db_block} rows {t_streamed:7.2f} s   loop {t_slow:7.2f} s   "
+          f"speed-up {t_slow / t_fast:6.1f}x   identical: {same}")
     return same
 
 
@@ -83,17 +85,19 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--processings", type=int, default=5)
     parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--db-block", type=int, help="database rows per block of the streamed run (default: db/8)")
     parser.add_argument("--classes", type=int, default=50)
     parser.add_argument("--pairs", type=int, default=730)
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.db, args.queries, args.dim, args.pairs = 500, 100, 64, 100
+    db_block = args.db_block or max(1, args.db // 8)
 
     data = knn_embeddings(args.db, args.queries, args.processings, args.dim, args.classes)
     print(f"kNN: database {args.db} x {args.processings} processings x {args.dim}, {args.queries} queries, "
           f"{args.classes} classes; torch threads {torch.get_num_threads()}")
-    ok = [bench_knn(data, k) for k in (10, 1)]
+    ok = [bench_knn(data, k, db_block) for k in (10, 1)]
     ok.append(bench_retrieval(*pair_embeddings(args.pairs, args.dim)))
     if not all(ok):
         raise SystemExit("matrix and loop results differ")

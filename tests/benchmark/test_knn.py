@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
+
+import numpy as np
 import pytest
 import torch
 
+from benchmark import knn
 from benchmark.knn import SETUPS, knn_accuracy, knn_accuracy_loop, knn_all_setups, processing_draws
 
 
@@ -63,6 +68,70 @@ def test_exact_ties_are_broken_the_same_way(k):
         assert fast[setup] == knn_accuracy_loop(db, db_y, q, q_y, setup, k), setup
 
 
+def duplicated_rows(n_distinct=12, n_db=50, seed=4):
+    """Random embeddings where every database row has exact copies elsewhere, with other labels:
+    ties at the k-th place are common and decide the vote."""
+    db, _, q, q_y = random_embeddings(n_db=n_distinct, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    db = db[torch.randint(0, n_distinct, (n_db,), generator=gen)]
+    return db, torch.randint(0, 4, (n_db,), generator=gen), q, q_y
+
+
+@functools.cache
+def loop_accuracies(k: int) -> dict[str, float]:
+    return {setup: knn_accuracy_loop(*duplicated_rows(), setup, k) for setup in SETUPS}
+
+
+def test_duplicated_rows_tie_at_the_kth_place():
+    """The data above exercises the tie rule: the k-th and (k+1)-th neighbours often tie exactly."""
+    db, _, q, _ = duplicated_rows()
+    q_unit, db_unit = (knn._normalised(x[:, 0], "x", torch.float64, "cpu") for x in (q, db))
+    top = (q_unit @ db_unit.T).topk(5).values
+    assert (top[:, 0] == top[:, 1]).float().mean() > 0.5 and (top[:, 3] == top[:, 4]).float().mean() > 0.5
+
+
+@pytest.mark.parametrize("k", [1, 4, 50])
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 49, 50, 51, None])
+def test_any_database_block_size_gives_the_loop_result(k, block):
+    """Blocks of 1..N_db+1 rows, k=1 to k=N_db: ties split across blocks are broken as in the loop."""
+    fast = knn_all_setups(*duplicated_rows(), k, device="cpu", chunk_size=10, db_block_size=block)
+    assert {s: fast[s] for s in SETUPS} == loop_accuracies(k)
+
+
+def test_a_small_byte_budget_streams_the_database_in_blocks(monkeypatch):
+    data = duplicated_rows()
+    read, db_rows = [], knn._Inputs.db_rows
+
+    def spy(inp, start, stop):
+        read.append((start, stop))
+        return db_rows(inp, start, stop)
+
+    monkeypatch.setattr(knn._Inputs, "db_rows", spy)
+    row_bytes = (3 + 3) * 8 * 8  # P=3 processings + 3 views, D=8, float64
+    monkeypatch.setattr(knn, "DB_BLOCK_BYTES", 2 * row_bytes)
+    fast = knn_all_setups(*data, 4, device="cpu")
+    assert read == [(start, start + 2) for start in range(0, 50, 2)]
+    assert {s: fast[s] for s in SETUPS} == loop_accuracies(4)
+
+
+def test_memory_mapped_database_is_read_in_blocks(tmp_path):
+    db, db_y, q, q_y = duplicated_rows()
+    mapped = np.memmap(tmp_path / "db.f32", dtype=np.float32, mode="w+", shape=tuple(db.shape))
+    mapped[:] = db.numpy()
+    mapped.flush()
+    mapped = np.memmap(tmp_path / "db.f32", dtype=np.float32, mode="r", shape=tuple(db.shape))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. torch's warning on read-only memory
+        fast = knn_all_setups(mapped, db_y, q, q_y, 4, device="cpu", db_block_size=7)
+    assert fast == knn_all_setups(db, db_y, q, q_y, 4, device="cpu")
+
+
+def test_float32_on_data_without_near_ties_gives_the_float64_numbers():
+    data = random_embeddings()
+    assert knn_all_setups(*data, 3, device="cpu", dtype=torch.float32, db_block_size=7) == knn_all_setups(
+        *data, 3, device="cpu")
+
+
 def test_processing_dominated_embeddings_give_the_expected_ordering():
     data = rotated_classes()
     acc = knn_all_setups(*data, k=1, device="cpu")
@@ -113,6 +182,12 @@ def test_bad_arguments(kwargs, message):
         knn_accuracy(*random_embeddings(), args["setup"], args["k"], device="cpu")
     with pytest.raises(ValueError, match=message):
         knn_accuracy_loop(*random_embeddings(), args["setup"], args["k"])
+
+
+def test_bad_block_and_chunk_sizes():
+    for sizes in (dict(db_block_size=0), dict(chunk_size=-1)):
+        with pytest.raises(ValueError, match="must be positive"):
+            knn_all_setups(*random_embeddings(), 3, device="cpu", **sizes)
 
 
 def test_bad_shapes_and_labels():
