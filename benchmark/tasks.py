@@ -31,7 +31,6 @@ from benchmark.processing import FAMILIES
 from benchmark.retrieval import paircams_recall
 
 ACQUISITION_ENCODING = ("jpeg", "q95-444")  # re-encode before masking, as the released code does
-KNN_FLOAT64_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)
@@ -125,9 +124,9 @@ def knn_influence(encoder, image_set: ImageSet, family: str, options: ExtractOpt
         labels = {item.id: item.label for item in image_set.split(split)}
         ids = embeddings[variants[0]].ids
         stacked[split] = (torch.stack([embeddings[v].vectors for v in variants], dim=1), torch.tensor([labels[i] for i in ids]))
-    # float64 makes near-ties exact (and equal to the per-query reference); past 2 GiB of database
-    # it would not fit comfortably, so large databases use float32.
-    dtype = torch.float64 if stacked["train"][0].numel() * 8 <= KNN_FLOAT64_BYTES else torch.float32
+    # float64 makes similarities exact (equal to the per-query reference); kNN streams the database
+    # in blocks, so device memory stays bounded at any database size.
+    dtype = torch.float64
     metrics = {}
     for k in ks:
         k_used = min(k, len(stacked["train"][1]))
