@@ -38,8 +38,9 @@ BatchOption = Annotated[Optional[int], typer.Option(help="Images per batch (defa
 WorkersOption = Annotated[int, typer.Option(help="Data-loading worker processes.")]
 SkipOption = Annotated[bool, typer.Option(help="Keep result files that already exist.")]
 TuneOption = Annotated[Optional[int], typer.Option(
-    help="Probe: epochs of the lr x wd grid search (default: 100, as released); the chosen point is "
-         "refit for 100 epochs. 20 with --probe-precision bfloat16 is ~16x faster than the released "
+    help="Probe: epochs of the lr x wd grid search (default: 100, as released). Shorter searches "
+         "emulate each point's 100-epoch run (learning rate scaled by 100/N) and the chosen point is "
+         "refit for 100 epochs; 10 with --probe-precision bfloat16 is ~25x faster than the released "
          "sequential search on CPU at equal accuracy (scripts/bench_probe.py).")]
 PrecisionOption = Annotated[str, typer.Option(help="Probe matrix products: float32 or bfloat16.")]
 FamilyOption = Annotated[Optional[list[str]], typer.Option(help="Processing families (repeat; default: all).")]

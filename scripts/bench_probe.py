@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Seconds of the batched grid probe vs the released protocol's sequential trials, same features.
 
-Usage: ``python scripts/bench_probe.py [--n 20000] [--dim 768] [--classes 16] [--quick]``.
+Usage: ``python scripts/bench_probe.py [--n 20000] [--dim 768] [--classes 16] [--seeds 3] [--quick]``.
 
 Synthetic features: Gaussian class means plus a shared offset plus unit noise, scaled so that a
 linear probe lands well between chance and perfect.  Split 60/20/20 into train/val/test.  Runs
-``linear_probe`` (whole lr x wd grid in one batched run; float32, then bfloat16 GEMMs) and
+``linear_probe`` (whole lr x wd grid in one batched run; float32, then bfloat16 GEMMs, then the
+grid searched on ``--tune-epochs`` runs that emulate the full ones, refit for the full epochs) and
 ``sequential_probe`` (30 trials x 100 SGD epochs, each trial a separate ``nn.Linear``), prints the
 seconds of each, the speed-ups and the test accuracies.  ``--sequential-trials K`` times only K of
 the trials and extrapolates linearly (printed as such).
@@ -83,10 +84,14 @@ def load() -> str:
     return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def full_runs(data: Splits, args) -> None:
-    """The two protocols end to end: accuracies, wall and CPU seconds."""
+def full_runs(data: Splits, args) -> dict[str, tuple[float, float]]:
+    """The two protocols end to end on one data set: wall and CPU speed-ups and test accuracy gaps.
+
+    Returns {grid variant: (wall speed-up, test accuracy grid - sequential)}.
+    """
     grid = {}
-    for precision, tune in (("float32", None), ("bfloat16", None), ("bfloat16", args.tune_epochs)):
+    variants = [("float32", None), ("bfloat16", None), *(("bfloat16", tune) for tune in args.tune_epochs)]
+    for precision, tune in variants:
         config = ProbeConfig(epochs=args.epochs, precision=precision, device="cpu", tune_epochs=tune)
         name = precision if tune is None else f"{precision}, tuned on {tune}-epoch runs"
         run = grid[name] = timed(lambda: linear_probe(*data.args(), config))
@@ -106,10 +111,23 @@ def full_runs(data: Splits, args) -> None:
           f"{seq.cpu * scale:7.1f} s cpu  test acc {res.test_accuracy:.4f}  mean/class "
           f"{res.test_mean_per_class_accuracy:.4f}  val acc {res.val_accuracy:.4f}  "
           f"lr {res.learning_rate:g} wd {res.weight_decay:g}")
-    for precision, run in grid.items():
-        print(f"speed-up ({precision} grid vs sequential): {seq.wall * scale / run.wall:6.1f}x wall "
-              f"{seq.cpu * scale / run.cpu:6.1f}x cpu   test accuracy grid - sequential: "
-              f"{run.result.test_accuracy - res.test_accuracy:+.4f}", flush=True)
+    outcome = {}
+    for name, run in grid.items():
+        speed_up, gap = seq.wall * scale / run.wall, run.result.test_accuracy - res.test_accuracy
+        outcome[name] = (speed_up, gap)
+        print(f"speed-up ({name} grid vs sequential): {speed_up:6.1f}x wall "
+              f"{seq.cpu * scale / run.cpu:6.1f}x cpu   test accuracy grid - sequential: {gap:+.4f}", flush=True)
+    return outcome
+
+
+def summarise(outcomes: list[dict[str, tuple[float, float]]]) -> None:
+    """Per grid variant over the data seeds: speed-ups and accuracy gaps (mean, min, max)."""
+    print(f"over {len(outcomes)} data seeds (speed-up wall; test accuracy grid - sequential):")
+    for name in outcomes[0]:
+        speeds = [o[name][0] for o in outcomes]
+        gaps = [o[name][1] for o in outcomes]
+        print(f"  {name:32s} speed-up mean {sum(speeds) / len(speeds):5.1f}x (min {min(speeds):5.1f}x)   "
+              f"accuracy gap mean {sum(gaps) / len(gaps):+.4f} (min {min(gaps):+.4f}, max {max(gaps):+.4f})")
 
 
 def steady_state(data: Splits, args) -> None:
@@ -141,9 +159,10 @@ def steady_state(data: Splits, args) -> None:
         grid = (best[f"grid {precision}"] + best[f"refit {precision}"]) * scale
         print(f"  batched grid ({len(points)} points + refit, {precision}): {grid:7.1f} s   "
               f"speed-up {sequential / grid:6.1f}x")
-    tuned = (best["grid bfloat16"] * args.tune_epochs / e + best["refit bfloat16"] * scale)
-    print(f"  batched grid tuned on {args.tune_epochs}-epoch runs + {args.epochs}-epoch refit, bfloat16: "
-          f"{tuned:7.1f} s   speed-up {sequential / tuned:6.1f}x")
+    for tune in args.tune_epochs:
+        tuned = (best["grid bfloat16"] * tune / e + best["refit bfloat16"] * scale)
+        print(f"  batched grid tuned on {tune}-epoch runs + {args.epochs}-epoch refit, bfloat16: "
+              f"{tuned:7.1f} s   speed-up {sequential / tuned:6.1f}x")
 
 
 def main() -> None:
@@ -159,12 +178,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the steady-state timing")
     parser.add_argument("--unit-epochs", type=int, default=5, help="epochs per steady-state timing run")
     parser.add_argument("--skip-full", action="store_true", help="only the steady-state timing")
-    parser.add_argument("--tune-epochs", type=int, default=20,
-                        help="epochs of the grid search in the fast variant (the chosen point is refit for --epochs)")
+    parser.add_argument("--tune-epochs", type=int, nargs="+", default=[10, 20],
+                        help="epochs of the grid search in the fast variants (each point's run emulates its full "
+                             "run: learning rate x epochs/tune; the chosen point is refit for --epochs)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="full runs on this many synthetic data sets (seeds 0..N-1), then a summary")
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.n, args.dim, args.trials, args.epochs, args.rounds, args.unit_epochs = 2000, 64, 4, 10, 2, 2
+        args.tune_epochs = [2, 4]
 
     data = synthetic_features(args.n, args.dim, args.classes, args.separation)
     print(f"features: {args.n} x {args.dim}, {args.classes} classes; train {len(data.train_y)}, "
@@ -172,8 +195,14 @@ def main() -> None:
     warm_up(data)
     print(load())
     if not args.skip_full:
-        full_runs(data, args)
-        print(load())
+        outcomes = []
+        for seed in range(args.seeds):
+            if seed:
+                data = synthetic_features(args.n, args.dim, args.classes, args.separation, seed=seed)
+            print(f"-- data seed {seed}")
+            outcomes.append(full_runs(data, args))
+            print(load())
+        summarise(outcomes)
     steady_state(data, args)
     print(load())
 

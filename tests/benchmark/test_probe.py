@@ -187,6 +187,12 @@ def test_tuning_on_shorter_runs_changes_only_the_grid_search():
     one_point = replace(SMALL, learning_rates=(1.0,), weight_decays=(1e-4,))  # same choice either way
     full = linear_probe(*parts, one_point)
     short = linear_probe(*parts, replace(one_point, tune_epochs=3))
-    assert short.grid[0]["val_loss"] > full.grid[0]["val_loss"]  # 3 epochs of tuning fit less than 15
+    # the search ran 3 epochs at 15/3 times the learning rate (the full run's total step)
+    train_x, train_y, val_x, val_y = (torch.as_tensor(np.asarray(a)) for a in parts[:4])
+    emulated = train_linear_models(F.normalize(train_x.float(), dim=1), train_y.long(), 6, torch.tensor([5.0]),
+                                   torch.tensor([1e-4]), epochs=3, batch_size=SMALL.batch_size)
+    expected = evaluate(emulated, F.normalize(val_x.float(), dim=1), val_y.long())
+    assert short.grid[0]["val_loss"] == pytest.approx(float(expected.loss[0]), rel=1e-6)
+    assert short.grid[0]["learning_rate"] == 1.0  # the grid point is named by its full-run rate
     assert short.test_accuracy == full.test_accuracy  # the refit always runs the full 15 epochs
     assert short.test_mean_per_class_accuracy == full.test_mean_per_class_accuracy
