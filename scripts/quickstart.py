@@ -11,7 +11,6 @@ runs `trace-bench run` with the offline pretrained EfficientNet-Lite0 and a rand
 three, and `trace-bench report`.  Usage: scripts/quickstart.py [OUT_DIR]
 """
 
-
 from __future__ import annotations
 
 import json
