@@ -9,7 +9,7 @@ release → push, then trace-bench.  The README's own relative names (``flickrex
 few placeholders are replaced as :func:`placeholders` and :data:`ENV_PLACEHOLDERS` say, and three
 options as :data:`OPTION_CHANGES` says (each with its reason).
 Flickr is the loopback stand-in (``FLICKR_API_URL``) and the Hub a loopback Hub (``HF_ENDPOINT``,
-tests/flickrexif/hub_server.py, extended below to serve downloads for ``load_dataset``).  Each
+tests/flickrexif/hub_server.py, which also serves the downloads of ``load_dataset``).  Each
 command's exit code and one meaningful output are checked (:data:`CHECKS`); no command may print a
 traceback.  Encoders whose weights cannot be had offline must fail with the "Missing weights"
 message that says how to get them.  The ```python blocks are run statement by statement; the
@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
-from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -48,7 +47,7 @@ BIN = Path(sys.executable).parent  # the venv's console scripts
 CLIS = ("flickrexif", "paircams", "trace-bench")
 
 sys.path.insert(0, str(REPO / "tests" / "flickrexif"))  # the loopback Hub; test folders are not packages
-from hub_server import HubStandin, _blob_oid, _Handler  # noqa: E402
+from hub_server import HubStandin  # noqa: E402
 
 # --- what is not run, and why (keep this short) ------------------------------------------------------
 
@@ -553,63 +552,6 @@ def make_images(work: Path) -> None:
                 path.write_bytes(render_photo(n, kind[n % len(kind)], datetime(2023, 1, 1), size=(160, 120)))
 
 
-# --- a Hub that also serves downloads, for ``load_dataset(repo, revision=...)`` ----------------------
-
-_RESOLVE = re.compile(r"^/datasets/([^/]+)/([^/]+)/resolve/([^/]+)/(.+)$")
-_INFO = re.compile(r"^/api/datasets/([^/]+)/([^/]+)/revision/([^/]+)$")
-
-
-class _ReadingHandler(_Handler):
-    """tests/flickrexif/hub_server.py's Hub plus what ``datasets`` reads: file downloads, dataset info.
-
-    Reads need no token (public repositories); writes still do.
-    """
-
-    def _authorised(self) -> bool:
-        return self.command in ("GET", "HEAD") or super()._authorised()
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._dispatch("HEAD")
-
-    def _dispatch(self, method: str) -> None:
-        path = urlsplit(self.path).path
-        resolve, info = _RESOLVE.match(path), _INFO.match(path)
-        if method == "POST" or not (resolve or info):
-            return super()._dispatch(method)
-        hub = self.hub
-        with hub._lock:
-            hub.requests.append((method, path))
-            org, name, revision = (resolve or info).group(1, 2, 3)
-            repo = hub.repos.get(f"{org}/{name}")
-            commit = repo.resolve(unquote(revision)) if repo else None
-            if commit is None:
-                return self._reply(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
-            if info:
-                body = {"id": f"{org}/{name}", "sha": commit.oid, "private": False, "disabled": False, "gated": False,
-                        "tags": [], "lastModified": "2025-01-01T00:00:00.000Z",
-                        "siblings": [{"rfilename": p} for p in sorted(commit.files)]}
-                return self._reply(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
-            content = commit.files.get(unquote(resolve[4]))
-            if content is None:
-                return self._reply(404, b'{"error": "Entry not found"}', {"X-Error-Code": "EntryNotFound"})
-            self._reply(200, content, {"ETag": f'"{_blob_oid(content)}"', "X-Repo-Commit": commit.oid})
-
-    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        """Like ``_send``, but a HEAD answer carries the headers only."""
-        self.send_response(status)
-        for header, value in {"Content-Length": str(len(body)), **headers}.items():
-            self.send_header(header, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-
-def reading_hub() -> HubStandin:
-    hub = HubStandin(token=HUB_TOKEN)
-    hub._server.RequestHandlerClass = type("Handler", (_ReadingHandler,), {"hub": hub})
-    return hub
-
-
 # --- the tests ---------------------------------------------------------------------------------------
 
 def test_every_readme_command_is_run_or_listed():
@@ -650,7 +592,7 @@ def test_readme_commands_in_order(tmp_path):
     make_pairs(work)
     make_images(work)
     photos = generate_photos(400, seed=0, owners=80)
-    with FlickrStandin(photos) as standin, reading_hub() as hub:
+    with FlickrStandin(photos) as standin, HubStandin(token=HUB_TOKEN) as hub:
         env = base_env(tmp_path) | {"FLICKR_API_URL": standin.api_url, "HF_ENDPOINT": hub.url}
         ctx = Context(work, env, hub=hub)
         run_readme(ctx, lambda c: c.key not in EXIF_ONLY, lambda b: "read_exif" not in b.body)

@@ -5,7 +5,9 @@ Speaks the wire format ``huggingface_hub``'s client uses (read from its source):
 arrive inline in the commit), the NDJSON ``commit`` endpoint (``file``, ``deletedFile``,
 ``deletedFolder``), ``tag``, ``refs`` and ``tree``.  Repositories live in memory as commits of
 ``path → bytes``; tests read :attr:`HubStandin.repos` to check what was committed and tagged.
-Requests without the expected bearer token get 401, as on the Hub.
+Writes and ``whoami`` without the expected bearer token get 401, as on the Hub; reads (``refs``,
+``tree``, file downloads by ``resolve``, dataset info: what ``datasets.load_dataset(repo,
+revision=...)`` reads) need none, as for public repositories.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"
+_RESOLVE = re.compile(r"^/datasets/([^/]+)/([^/]+)/resolve/([^/]+)/(.+)$")
+_INFO = re.compile(r"^/api/datasets/([^/]+)/([^/]+)/revision/([^/]+)$")
 _REPO_PATH = re.compile(r"^/api/(models|datasets|spaces)/([^/]+)/([^/]+)/(preupload|commit|tag|tree|refs)(?:/([^/]+))?(/.*)?$")
 
 
@@ -176,14 +180,21 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self._dispatch("POST")
 
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._dispatch("HEAD")
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         body = self._body() if method == "POST" else b""
         hub = self.hub
         with hub._lock:
             hub.requests.append((method, url.path))
-            if not self._authorised():
+            public_read = method in ("GET", "HEAD") and url.path != "/api/whoami-v2"  # repositories are public
+            if not public_read and not self._authorised():
                 return self._send(401, {"error": "Invalid credentials in Authorization header"})
+            read = _RESOLVE.match(url.path) or _INFO.match(url.path)
+            if read and public_read:
+                return self._read(read)
             if method == "GET" and url.path == "/api/whoami-v2":
                 return self._send(200, {"type": "user", "name": hub.user, "orgs": [], "auth": {"type": "access_token"}})
             if method == "POST" and url.path == "/api/repos/create":
@@ -219,6 +230,32 @@ class _Handler(BaseHTTPRequestHandler):
                 status, answer = hub.tag(repo_id, revision, json.loads(body)["tag"])
                 return self._send(status, answer)
             return self._send(405, {"error": f"{method} not allowed on {action}"})
+
+    def _read(self, match: re.Match) -> None:
+        """A file at a revision (``resolve``) or the dataset's info there (its files)."""
+        org, name, revision = match.group(1, 2, 3)
+        repo = self.hub.repos.get(f"{org}/{name}")
+        commit = repo.resolve(unquote(revision)) if repo else None
+        if commit is None:
+            return self._reply(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
+        if match.re is _INFO:
+            info = {"id": f"{org}/{name}", "sha": commit.oid, "private": False, "disabled": False, "gated": False,
+                    "tags": [], "lastModified": "2025-01-01T00:00:00.000Z",
+                    "siblings": [{"rfilename": p} for p in sorted(commit.files)]}
+            return self._reply(200, json.dumps(info).encode(), {"Content-Type": "application/json"})
+        content = commit.files.get(unquote(match[4]))
+        if content is None:
+            return self._reply(404, b'{"error": "Entry not found"}', {"X-Error-Code": "EntryNotFound"})
+        self._reply(200, content, {"ETag": f'"{_blob_oid(content)}"', "X-Repo-Commit": commit.oid})
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        """Raw bytes; a HEAD answer carries the headers only."""
+        self.send_response(status)
+        for header, value in {"Content-Length": str(len(body)), **headers}.items():
+            self.send_header(header, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _validate_yaml(self, payload: dict) -> None:
         content = payload.get("content", "")
