@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmark.results import DEFAULT_TEMPLATE
-from flickrexif.cli_options import new_app, version_option
-from flickrexif.tabular import table_console, write_table
+from flickrexif.cli.options import new_app, version_option
+from flickrexif.cli.writers import table_console, write_table
 
 app = new_app(
     "trace-bench: how much processing and acquisition information a visual encoder carries, and how "
@@ -60,7 +60,7 @@ def models_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the registered encoders (`family:name`, alias, group SUP/SSL/CVL)."""
-    from benchmark.encoders import list_encoders
+    from benchmark.encoders.factory import list_encoders
 
     specs = list_encoders(pattern)
     rows = [{"alias": s.alias or "", "key": s.key, "group": s.group or "", "description": s.description} for s in specs]
@@ -72,7 +72,7 @@ def models_command(
 
 
 def _load_encoder(model: str, weights: Optional[Path], device: Optional[str]):
-    from benchmark.encoders import MissingWeightsError, load_encoder
+    from benchmark.encoders.factory import MissingWeightsError, load_encoder
 
     try:
         return load_encoder(model, weights=weights, device=device or "cpu")

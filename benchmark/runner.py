@@ -84,7 +84,7 @@ def _feature_names(card: dict[str, Any]) -> set[str]:
 
 def paircams_set(source: str) -> ImageSet:
     """PairCams with ``is_smartphone`` on every item (derived from ``model`` for the official columns)."""
-    from flickrexif.labels import is_smartphone
+    from flickrexif.exif.labels import is_smartphone
 
     image_set = hf_dataset(source, group_column="subject_idx")
     items = []

@@ -1,5 +1,5 @@
 """``python -m flickrexif`` runs the ``flickrexif`` command line."""
 
-from flickrexif.cli import app
+from flickrexif.cli.app import app
 
 app(prog_name="flickrexif")

@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flickrexif.cli_options import new_app, version_option
-from flickrexif.release import ReleaseError, parse_version
+from flickrexif.cli.options import new_app, version_option
+from flickrexif.publish.release import ReleaseError, parse_version
 from paircams.ingest import (
     DEFAULT_TOLERANCE_S,
     REPORT_TXT,
@@ -157,7 +157,7 @@ def push_command(
 
     Then `load_dataset(ORG/NAME, split="train", revision="vX.Y.Z")` gets exactly that release.
     """
-    from flickrexif.hub import PushConfig, PushError, push_release
+    from flickrexif.publish.hub import PushConfig, PushError, push_release
 
     try:
         result = push_release(PushConfig(release_dir, repo, endpoint=endpoint, private=private))

@@ -2,7 +2,7 @@
 
 A release folder ``RELEASES/vX.Y.Z/`` holds one configuration (``default``) with one split
 (``train``, as the official release on the Hub), so ``load_dataset(RELEASE_DIR, split="train")``
-works offline.  It is built with the generic machinery of :mod:`flickrexif.release` — deterministic
+works offline.  It is built with the generic machinery of :mod:`flickrexif.publish.release` — deterministic
 Parquet shards, ``manifest.json`` with checksums, ``CHANGELOG.md`` extending the previous release's,
 a card whose YAML lists the shards and the features, and a folder that appears complete or not at
 all — and pushed with :func:`flickrexif.hub.push_release`.
@@ -27,9 +27,9 @@ from typing import Any
 
 from datasets import Features, Image, Value
 
-from flickrexif.build import image_layout
-from flickrexif.card import CITATION, PAPER
-from flickrexif.release import (
+from flickrexif.dataset.builder import image_layout
+from flickrexif.dataset.card import CITATION, PAPER
+from flickrexif.publish.release import (
     CARD_NAME,
     ParquetLayout,
     ReleaseError,
@@ -289,7 +289,7 @@ ds[0]["image"], ds[0]["subject_idx"], ds[0]["camera_type"]
 ## How it was built
 
 1. **Ingest** (`paircams ingest`): {layout}. Each photo's Exif is read from the file
-   (`flickrexif.exif`); make, model and smartphone-or-not come from `flickrexif.labels`. A photo is used
+   (`flickrexif.exif.read`); make, model and smartphone-or-not come from `flickrexif.exif.labels`. A photo is used
    only when it is a readable JPEG or HEIC whose pixels decode and whose device is known; a pair needs
    {rules}. Subject ids are stable: a subject keeps its `subject_idx` in every later release, and the id
    of a removed subject is never given to another.

@@ -62,11 +62,11 @@ from typing import Any
 
 from PIL import Image
 
-from flickrexif.exif import DEFAULT_MAX_PIXELS, ExifReadError, read_exif
-from flickrexif.labels import canonical_make, clean_model, device_kind, label_record
-from flickrexif.record import ExifRecord
-from flickrexif.release import sha256_file
-from flickrexif.scrub import UnpublishableError, publishable_bytes
+from flickrexif.exif.read import DEFAULT_MAX_PIXELS, ExifReadError, read_exif
+from flickrexif.exif.labels import canonical_make, clean_model, device_kind, label_record
+from flickrexif.exif.record import ExifRecord
+from flickrexif.publish.release import sha256_file
+from flickrexif.exif.scrub import UnpublishableError, publishable_bytes
 
 FORMAT = "paircams-ingest"
 FORMAT_VERSION = 1

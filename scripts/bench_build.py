@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from flickrexif.labels import label_record
-from flickrexif.licenses import PERMISSIVE_LICENSES
-from flickrexif.record import ExifRecord
-from flickrexif.store import KEPT, CrawlStore, SearchPhoto
+from flickrexif.exif.labels import label_record
+from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
+from flickrexif.exif.record import ExifRecord
+from flickrexif.crawl.store import KEPT, CrawlStore, SearchPhoto
 
 # (Exif make, model, is a phone): enough cameras and phones for every default configuration.
 CAMERAS = (
@@ -140,7 +140,7 @@ def generate(folder: Path, photos: int, owners: int, seed: int) -> tuple[Path, P
 CHILD = """
 import json, sys, time
 from pathlib import Path
-from flickrexif.build import BuildConfig, build
+from flickrexif.dataset.builder import BuildConfig, build
 args = json.loads(sys.argv[1])
 config = BuildConfig(db=Path(args["db"]), images=Path(args["images"]), include_images=args["images_on"],
                      **({{"attributes": tuple(args["attributes"])}} if args["attributes"] else {{}}))

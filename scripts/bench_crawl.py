@@ -15,13 +15,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from flickrexif import store as states
-from flickrexif.crawl import CallCounter, CrawlConfig, Crawler
-from flickrexif.credentials import FlickrCredentials
-from flickrexif.flickr import FlickrClient, RetryPolicy
-from flickrexif.ratelimit import RateLimiter
-from flickrexif.standin import FlickrStandin, generate_photos
-from flickrexif.store import CrawlStore
+from flickrexif.crawl import store as states
+from flickrexif.crawl.crawler import CallCounter, CrawlConfig, Crawler
+from flickrexif.crawl.credentials import FlickrCredentials
+from flickrexif.crawl.client import FlickrClient, RetryPolicy
+from flickrexif.crawl.ratelimit import RateLimiter
+from flickrexif.testing.standin import FlickrStandin, generate_photos
+from flickrexif.crawl.store import CrawlStore
 
 RETRY = RetryPolicy(max_attempts=8, base_delay=0.05, max_delay=1.0)
 

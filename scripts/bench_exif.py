@@ -17,8 +17,8 @@ from pathlib import Path
 from PIL import Image, ImageFile
 from pillow_heif.as_plugin import _LibHeifImageFile
 
-from flickrexif.exif import ExifReadError, read_exif
-from flickrexif.scan import iter_photo_paths
+from flickrexif.exif.read import ExifReadError, read_exif
+from flickrexif.exif.scan import iter_photo_paths
 
 
 def pillow_getexif(path: Path) -> None:

@@ -9,7 +9,7 @@ release → push, then trace-bench.  The README's own relative names (``flickrex
 few placeholders are replaced as :func:`placeholders` and :data:`ENV_PLACEHOLDERS` say, and three
 options as :data:`OPTION_CHANGES` says (each with its reason).
 Flickr is the loopback stand-in (``FLICKR_API_URL``) and the Hub a loopback Hub (``HF_ENDPOINT``,
-tests/flickrexif/hub_server.py, which also serves the downloads of ``load_dataset``).  Each
+flickrexif/testing/hub.py, which also serves the downloads of ``load_dataset``).  Each
 command's exit code and one meaningful output are checked (:data:`CHECKS`); no command may print a
 traceback.  Encoders whose weights cannot be had offline must fail with the "Missing weights"
 message that says how to get them.  The ```python blocks are run statement by statement; the
@@ -39,15 +39,14 @@ from typing import Callable
 
 import pytest
 
-from flickrexif.standin import FlickrStandin, builtin_profiles, generate_photos, render_photo
+from flickrexif.testing.standin import FlickrStandin, builtin_profiles, generate_photos, render_photo
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 BIN = Path(sys.executable).parent  # the venv's console scripts
 CLIS = ("flickrexif", "paircams", "trace-bench")
 
-sys.path.insert(0, str(REPO / "tests" / "flickrexif"))  # the loopback Hub; test folders are not packages
-from hub_server import HubStandin  # noqa: E402
+from flickrexif.testing.hub import HubStandin
 
 # --- what is not run, and why (keep this short) ------------------------------------------------------
 

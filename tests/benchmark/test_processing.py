@@ -22,7 +22,7 @@ from benchmark.processing import (
     scaled_size,
     to_rgb,
 )
-from flickrexif.exif import read_exif
+from flickrexif.exif.read import read_exif
 
 
 def photo(width: int = 96, height: int = 64, seed: int = 0) -> Image.Image:

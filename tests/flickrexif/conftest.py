@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flickrexif.cli import app
-from flickrexif.labels import ATTRIBUTES
-from flickrexif.split import SplitSpec
-from flickrexif.standin import FlickrStandin, StandinPhoto, generate_photos
+from flickrexif.cli.app import app
+from flickrexif.exif.labels import ATTRIBUTES
+from flickrexif.dataset.split import SplitSpec
+from flickrexif.testing.standin import FlickrStandin, StandinPhoto, generate_photos
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ that neither reaches a release.  Capture times are set per photo; subjects diffe
 from __future__ import annotations
 
 import io
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,9 +15,6 @@ import pytest
 from PIL import Image
 
 from paircams.ingest import IngestConfig, ingest
-
-# The loopback Hub lives with the FlickrExif tests; test folders are not packages.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "flickrexif"))
 
 SERIAL = "PAIRCAMS-SERIAL-7731"  # BodySerialNumber in every generated photo
 GPS_DATUM = "PAIRCAMS-GPS-DATUM"  # GPSMapDatum in every generated photo

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from flickrexif.exif import read_exif
-from flickrexif.scrub import UnpublishableError, publishable_bytes, scrub_heif
+from flickrexif.exif.read import read_exif
+from flickrexif.exif.scrub import UnpublishableError, publishable_bytes, scrub_heif
 from paircams.cli import app
 from paircams.ingest import (
     PAIRS_NAME,

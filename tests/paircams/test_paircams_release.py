@@ -10,12 +10,12 @@ import datasets
 import huggingface_hub.constants
 import pyarrow.parquet as pq
 import pytest
-from hub_server import HubStandin
+from flickrexif.testing.hub import HubStandin
 from PIL import Image
 from typer.testing import CliRunner
 
-from flickrexif.hub import PushConfig, push_release
-from flickrexif.release import MANIFEST_NAME, ReleaseError, read_manifest, verify_manifest
+from flickrexif.publish.hub import PushConfig, push_release
+from flickrexif.publish.release import MANIFEST_NAME, ReleaseError, read_manifest, verify_manifest
 from paircams import dataset as paircams_dataset
 from paircams.cli import app
 from paircams.dataset import BUILD_INFO, FEATURES, PairReleaseConfig, release

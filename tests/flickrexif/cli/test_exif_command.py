@@ -1,0 +1,80 @@
+"""``flickrexif exif`` driven through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from PIL import Image
+from typer.testing import CliRunner
+
+from flickrexif.cli.app import app
+
+runner = CliRunner()
+
+JSONL_KEYS = {
+    "path", "make", "make_raw", "model", "is_smartphone", "iso", "f_number", "exposure_time",
+    "focal_length_mm", "datetime_original", "flash_fired", "jpeg_quality", "chroma_subsampling",
+    "labels", "error",
+}  # fmt: skip
+
+
+def _photo(path, make="NIKON CORPORATION", model="NIKON D70", exposure=(1, 200)):
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = make, model
+    exif.get_ifd(0x8769)[0x829A] = exposure
+    exif.get_ifd(0x8769)[0x9003] = "2012:07:14 16:30:12"
+    Image.new("RGB", (32, 24), (200, 100, 50)).save(path, "JPEG", quality=85, exif=exif)
+
+
+def test_jsonl_rows_have_the_documented_fields(tmp_path):
+    _photo(tmp_path / "a.jpg")
+    (tmp_path / "notes.txt").write_text("not a photo")  # skipped: not an image extension
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
+    result = runner.invoke(app, ["exif", str(tmp_path), "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["path"].rsplit("/", 1)[-1] for r in rows] == ["a.jpg", "broken.jpg"]
+    good, broken = rows
+    assert JSONL_KEYS <= set(good)
+    assert good["make"] == "Nikon" and good["make_raw"] == "NIKON CORPORATION"
+    assert good["exposure_time"] == "1/200" and good["is_smartphone"] is False
+    assert good["jpeg_quality"] == 85 and good["chroma_subsampling"] == "4:2:0"
+    assert good["labels"]["exposure"] == "1/200" and good["labels"]["year"] == "2012"
+    assert good["error"] is None
+    assert broken["error"] == "truncated JPEG file: it ends inside its header"
+    assert "2 files read, 1 with errors" in result.stderr
+
+
+def test_csv_flattens_labels(tmp_path):
+    _photo(tmp_path / "a.jpg", make="Apple", model="iPhone 6", exposure=(1, 120))
+    result = runner.invoke(app, ["exif", str(tmp_path / "a.jpg"), "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert row["make"] == "Apple" and row["is_smartphone"] == "True"
+    assert row["label_exposure"] == "1/125" and row["label_smartphone_model"] == "iPhone 6"
+
+
+def test_table_shows_labels_and_errors(tmp_path):
+    _photo(tmp_path / "a.jpg")
+    (tmp_path / "b.jpg").write_bytes(b"garbage")
+    result = runner.invoke(app, ["exif", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "Nikon" in result.stdout and "1/200" in result.stdout
+    assert "not a JPEG, HEIF or TIFF image" in result.stdout
+
+
+def test_no_images_found_is_an_error(tmp_path):
+    result = runner.invoke(app, ["exif", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "No image files found" in result.stderr
+
+
+def test_every_real_sample_gets_a_jsonl_row(exif_samples):
+    result = runner.invoke(app, ["exif", str(exif_samples), "--format", "jsonl"])
+    assert result.exit_code == 0
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) >= 100
+    assert sum(r["error"] is None for r in rows) == len(rows)
+    assert sum(r["is_smartphone"] is True for r in rows) >= 5

@@ -1,0 +1,120 @@
+"""flickrexif push: one commit with the release's files and a vX.Y.Z tag, against a loopback Hub."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from flickrexif.testing.hub import GITATTRIBUTES, HubStandin
+from huggingface_hub import HfApi
+
+from flickrexif.dataset.builder import BuildConfig, ReleaseConfig, release
+from flickrexif.publish.hub import PushConfig, PushError, push_release
+from flickrexif.publish.release import MANIFEST_NAME, read_manifest, write_manifest
+
+TOKEN = "hf_loopback_token"
+REPO = "flickrexif-org/FlickrExif"
+
+
+@pytest.fixture
+def hub():
+    with HubStandin(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def online(monkeypatch):
+    """Tests run with HF_HUB_OFFLINE unset and no token in the environment unless they set one."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+
+
+@pytest.fixture(scope="module")
+def built_release(crawled_db, small_specs, tmp_path_factory):
+    config = BuildConfig(db=crawled_db.db, images=crawled_db.images, specs=small_specs, attributes=("Make",))
+    return release(config, ReleaseConfig(tmp_path_factory.mktemp("releases"), "1.0.0")).path
+
+
+def small_release(folder: Path, version: str, files: dict[str, bytes]) -> Path:
+    """A release folder made by hand: the push code only knows manifests, not FlickrExif."""
+    target = folder / f"v{version}"
+    for path, content in files.items():
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        (target / path).write_bytes(content)
+    write_manifest(target, name="Toy", version=version)
+    return target
+
+
+def test_push_commits_exactly_the_release_and_tags_it(hub, built_release, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    result = push_release(PushConfig(built_release, REPO, endpoint=hub.url))
+    assert result.tag == "v1.0.0" and result.deleted == ()
+    repo = hub.repos[REPO]
+    assert repo.repo_type == "dataset"
+    assert repo.tags == {"v1.0.0": result.commit} and repo.branches["main"] == result.commit
+    committed = repo.files_at("v1.0.0")
+    manifest = read_manifest(built_release)
+    expected = {entry["path"] for entry in manifest["files"]} | {MANIFEST_NAME, ".gitattributes"}
+    assert set(committed) == expected
+    for path in expected - {".gitattributes"}:
+        assert committed[path] == (built_release / path).read_bytes(), path
+    assert repo.commits[result.commit].message == "FlickrExif v1.0.0"
+    api = HfApi(endpoint=hub.url, token=TOKEN)
+    assert set(api.list_repo_files(REPO, repo_type="dataset", revision="v1.0.0")) == expected
+    assert [tag.name for tag in api.list_repo_refs(REPO, repo_type="dataset").tags] == ["v1.0.0"]
+
+
+def test_a_new_version_removes_stale_files_and_the_old_tag_keeps_its_files(hub, tmp_path):
+    first = small_release(tmp_path, "1.0.0", {"README.md": b"# one\n", "data/a-00000-of-00002.parquet": b"a0",
+                                              "data/a-00001-of-00002.parquet": b"a1"})
+    second = small_release(tmp_path, "1.1.0", {"README.md": b"# two\n", "data/a-00000-of-00001.parquet": b"b0"})
+    one = push_release(PushConfig(first, REPO, token=TOKEN, endpoint=hub.url))
+    two = push_release(PushConfig(second, REPO, token=TOKEN, endpoint=hub.url))
+    assert set(two.deleted) == {"data/a-00000-of-00002.parquet", "data/a-00001-of-00002.parquet"}
+    repo = hub.repos[REPO]
+    assert set(repo.files_at("v1.1.0")) == {".gitattributes", "README.md", "data/a-00000-of-00001.parquet", MANIFEST_NAME}
+    assert repo.files_at("v1.1.0")[".gitattributes"] == GITATTRIBUTES
+    assert repo.files_at("v1.0.0")["data/a-00001-of-00002.parquet"] == b"a1"
+    assert repo.tags == {"v1.0.0": one.commit, "v1.1.0": two.commit}
+    assert repo.commits[two.commit].parent == one.commit
+
+
+def test_an_existing_tag_stops_the_push_before_any_commit(hub, tmp_path):
+    folder = small_release(tmp_path, "1.0.0", {"README.md": b"# one\n"})
+    push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=hub.url))
+    commits = dict(hub.repos[REPO].commits)
+    with pytest.raises(PushError, match="already has tag v1.0.0"):
+        push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=hub.url))
+    assert hub.repos[REPO].commits == commits
+
+
+def test_without_a_token_or_offline_nothing_is_requested(hub, tmp_path, monkeypatch):
+    folder = small_release(tmp_path, "1.0.0", {"README.md": b"# one\n"})
+    with pytest.raises(PushError, match="HF_TOKEN"):
+        push_release(PushConfig(folder, REPO, endpoint=hub.url))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(PushError, match="offline"):
+        push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=hub.url))
+    assert hub.requests == []
+
+
+def test_refused_token_unreachable_hub_and_bad_release_are_clear(hub, tmp_path):
+    folder = small_release(tmp_path, "1.0.0", {"README.md": b"# one\n"})
+    with pytest.raises(PushError, match="refused the token"):
+        push_release(PushConfig(folder, REPO, token="hf_wrong", endpoint=hub.url))
+    assert REPO not in hub.repos
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(PushError, match="cannot reach"):
+        push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=closed))
+    with pytest.raises(PushError, match="ORG/NAME"):
+        push_release(PushConfig(folder, "no-slash", token=TOKEN, endpoint=hub.url))
+    (folder / "README.md").write_bytes(b"# tampered\n")
+    with pytest.raises(PushError, match="does not match its manifest"):
+        push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=hub.url))
+    with pytest.raises(PushError, match="not a release folder"):
+        push_release(PushConfig(tmp_path, REPO, token=TOKEN, endpoint=hub.url))
+    assert REPO not in hub.repos

@@ -1,0 +1,236 @@
+"""flickrexif release: release folder, manifest, changelog, reproducibility, atomicity, load_dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from flickrexif.dataset.builder import BuildConfig, ReleaseConfig, release
+from flickrexif.publish.release import (
+    MANIFEST_NAME,
+    ParquetLayout,
+    ReleaseError,
+    atomic_folder,
+    changelog_entry,
+    parse_version,
+    read_manifest,
+    remove_stale_partials,
+    verify_manifest,
+    write_changelog,
+    write_manifest,
+    write_split,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+ATTRIBUTES = ("Make", "Is Smartphone", "Year")
+PAPER_KEYS = {"train_ids", "val_ids", "test_ids", "encoded_train_labels", "encoded_val_labels",
+              "encoded_test_labels", "label_encoder_classes", "target_attribute"}
+
+
+@pytest.fixture(scope="module")
+def config_for(crawled_db, small_specs):
+    """``config_for(**overrides)``: a build of three attributes of the crawled fixture."""
+
+    def make(**overrides) -> BuildConfig:
+        settings = {"specs": small_specs, "attributes": ATTRIBUTES, **overrides}
+        return BuildConfig(db=crawled_db.db, images=crawled_db.images, **settings)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def released(config_for, tmp_path_factory):
+    root = tmp_path_factory.mktemp("releases")
+    return release(config_for(), ReleaseConfig(root, "1.0.0", notes=("First release.",)))
+
+
+def test_release_folder_has_card_data_manifest_changelog_and_paper_splits(released, paper_splits_keys):
+    folder = released.path
+    assert folder.name == "v1.0.0" and released.version == "1.0.0"
+    for name in ("README.md", "CHANGELOG.md", MANIFEST_NAME, "build_info.json"):
+        assert (folder / name).is_file(), name
+    assert verify_manifest(folder) == []
+    manifest = read_manifest(folder)
+    assert manifest["version"] == "1.0.0" and manifest["name"] == "FlickrExif"
+    listed = {entry["path"] for entry in manifest["files"]}
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST_NAME}
+    assert listed == on_disk
+    changelog = (folder / "CHANGELOG.md").read_text()
+    assert changelog.startswith("# Changelog\n\n## v1.0.0 (data as of ") and "- First release." in changelog
+    for attribute in ATTRIBUTES:
+        split_file = folder / "splits" / f"split_data_target_attribute={attribute}.json"
+        data = json.loads(split_file.read_text())
+        assert set(data) == paper_splits_keys
+        assert all(isinstance(i, int) for i in data["train_ids"])
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
+
+
+@pytest.fixture(scope="session")
+def paper_splits_keys():
+    """The keys of the paper's split files (read from them when ../shared/data is there)."""
+    shared = Path(os.environ.get("FLICKREXIF_SHARED_DATA", REPO.parent / "shared" / "data"))
+    path = shared / "paper-splits" / "FlickrExif" / "split_data_target_attribute=Make.json"
+    return set(json.loads(path.read_text())) if path.is_file() else PAPER_KEYS
+
+
+def test_same_inputs_give_byte_identical_releases(released, config_for, tmp_path):
+    again = release(config_for(), ReleaseConfig(tmp_path, "1.0.0", notes=("First release.",)))
+    assert (again.path / MANIFEST_NAME).read_bytes() == (released.path / MANIFEST_NAME).read_bytes()
+    assert verify_manifest(again.path) == []  # so every file's bytes are the same as well
+
+
+def test_load_dataset_offline_gives_images_labels_and_owner_disjoint_splits(released, tmp_path):
+    script = textwrap.dedent(f"""
+        import json, datasets, PIL.Image
+        ds = datasets.load_dataset({str(released.path)!r}, "Make", cache_dir={str(tmp_path / 'cache')!r})
+        out = {{"splits": sorted(ds), "names": ds["train"].features["label"].names,
+                "label_type": type(ds["train"].features["label"]).__name__}}
+        for split in ds:
+            rows = ds[split]
+            out[split] = {{"rows": len(rows), "owners": sorted(set(rows["owner"])),
+                          "labels": list(rows["label"]), "makes": list(rows["make"])}}
+        first = ds["test"][0]["image"]
+        out["image"] = [isinstance(first, PIL.Image.Image), first.size, first.mode]
+        print(json.dumps(out))
+    """)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+           "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    make = next(c for c in released.build.configs if c.name == "Make")
+    assert out["splits"] == ["test", "train", "validation"]
+    assert out["label_type"] == "ClassLabel" and out["names"] == list(make.classes)
+    assert out["image"][0] is True and out["image"][1][0] > 0
+    owners = {split: set(out[split]["owners"]) for split in ("train", "validation", "test")}
+    assert not owners["train"] & owners["test"] and not owners["train"] & owners["validation"]
+    assert not owners["validation"] & owners["test"]
+    for split in ("train", "validation", "test"):
+        assert [out["names"][label] for label in out[split]["labels"]] == out[split]["makes"]
+        assert out[split]["rows"] == sum(make.class_counts[split].values())
+
+
+def test_next_release_extends_the_changelog_and_versions_are_immutable(released, config_for):
+    root = released.path.parent
+    config = config_for(attributes=("Make", "Is Smartphone"), seed=5)
+    with pytest.raises(ReleaseError, match="already exists"):
+        release(config, ReleaseConfig(root, "1.0.0"))
+    second = release(config, ReleaseConfig(root, "v1.1.0"))
+    try:
+        changelog = (second.path / "CHANGELOG.md").read_text()
+        assert changelog.index("## v1.1.0") < changelog.index("## v1.0.0")
+        assert "Year: removed" in changelog and "- First release." in changelog
+        assert verify_manifest(released.path) == []
+    finally:
+        import shutil
+
+        shutil.rmtree(second.path)
+
+
+KILLER = """
+import os, signal
+from pathlib import Path
+from flickrexif.dataset.builder import BuildConfig, ReleaseConfig, release
+from flickrexif.dataset.split import SplitSpec
+
+def die(progress):
+    if progress.config == "Is Smartphone":  # Make is written, this one half-way
+        os.kill(os.getpid(), signal.SIGKILL)
+
+spec = SplitSpec(top_k=6, min_photos=15, validation_per_class=3, test_per_class=4)
+config = BuildConfig(db=Path({db!r}), images=Path({images!r}), specs=dict.fromkeys({attributes!r}, spec),
+                     attributes={attributes!r})
+release(config, ReleaseConfig(Path({root!r}), "2.0.0"), on_progress=die)
+"""
+
+
+def test_a_release_killed_half_way_leaves_the_previous_state_intact(released, crawled_db):
+    root = released.path.parent
+    before = {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*")}
+    script = KILLER.format(db=str(crawled_db.db), images=str(crawled_db.images),
+                           attributes=ATTRIBUTES, root=str(root))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr[-2000:]
+    assert not (root / "v2.0.0").exists()
+    leftovers = [p for p in root.iterdir() if p.name.startswith(".v2.0.0.partial-")]
+    assert leftovers and any(leftovers[0].rglob("*.parquet")), "the kill should have happened mid-build"
+    assert {p.relative_to(root).as_posix(): p.stat().st_mtime_ns
+            for p in root.rglob("*") if not p.relative_to(root).as_posix().startswith(".")} == before
+    assert verify_manifest(released.path) == []
+    assert remove_stale_partials(root) == leftovers and not leftovers[0].exists()
+
+
+# --- the generic pieces -------------------------------------------------------------------------------
+
+
+def test_write_split_bounds_shards_and_row_groups(tmp_path):
+    schema = pa.schema([("id", pa.int64()), ("blob", pa.binary())])
+    rows = [{"id": i, "blob": bytes([i]) * 100} for i in range(10)]
+    layout = ParquetLayout(rows_per_row_group=2, max_shard_bytes=10_000, max_shard_rows=4, raw_columns=("blob",))
+    files = write_split(iter(rows), schema, tmp_path, "data/x", "train", layout)
+    assert files.paths == tuple(f"data/x/train-{i:05d}-of-00003.parquet" for i in range(3))
+    assert files.num_examples == 10
+    shards = [pq.ParquetFile(tmp_path / p) for p in files.paths]
+    assert [s.metadata.num_rows for s in shards] == [4, 4, 2]
+    assert all(s.metadata.row_group(i).num_rows <= 2 for s in shards for i in range(s.metadata.num_row_groups))
+    blob = shards[0].metadata.row_group(0).column(1)
+    assert blob.compression == "UNCOMPRESSED" and not blob.is_stats_set
+    assert pq.read_table(tmp_path / "data/x").sort_by("id").column("id").to_pylist() == list(range(10))
+    by_bytes = write_split(iter(rows), schema, tmp_path, "data/y", "train",
+                           ParquetLayout(rows_per_row_group=1, max_shard_bytes=250))
+    assert len(by_bytes.paths) == 5  # two ~108-byte rows per 250-byte shard
+    empty = write_split(iter([]), schema, tmp_path, "data/z", "test", layout)
+    assert empty.num_examples == 0 and pq.read_table(tmp_path / empty.paths[0]).num_rows == 0
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_atomic_folder_cleans_up_on_error_and_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "v1.0.0"
+    with pytest.raises(RuntimeError):
+        with atomic_folder(target) as folder:
+            (folder / "half.txt").write_text("x")
+            raise RuntimeError("interrupted")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with atomic_folder(target) as folder:
+        (folder / "done.txt").write_text("x")
+    assert (target / "done.txt").read_text() == "x"
+    with pytest.raises(ReleaseError, match="already exists"):
+        with atomic_folder(target):
+            pass
+
+
+def test_manifest_detects_changed_missing_and_extra_files(tmp_path):
+    (tmp_path / "a").write_text("a")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b").write_text("b")
+    write_manifest(tmp_path, name="X", version="1.0.0")
+    assert verify_manifest(tmp_path) == []
+    (tmp_path / "a").write_text("changed")
+    (tmp_path / "sub" / "b").unlink()
+    (tmp_path / "c").write_text("c")
+    assert sorted(verify_manifest(tmp_path)) == ["a: content differs from the manifest", "c: not in the manifest",
+                                                 "sub/b: missing"]
+
+
+def test_versions_and_changelog_entries(tmp_path):
+    assert parse_version("v1.2.3") == (1, 2, 3)
+    for bad in ("1.2", "01.2.3", "1.2.3-rc1", "latest"):
+        with pytest.raises(ReleaseError):
+            parse_version(bad)
+    old = tmp_path / "old"
+    old.mkdir()
+    write_changelog(old, changelog_entry("1.0.0", "2024-01-01", ["first"]), None)
+    new = tmp_path / "new"
+    new.mkdir()
+    write_changelog(new, changelog_entry("1.1.0", "2024-02-01", ["second"]), old)
+    assert (new / "CHANGELOG.md").read_text() == (
+        "# Changelog\n\n## v1.1.0 (data as of 2024-02-01)\n\n- second\n\n## v1.0.0 (data as of 2024-01-01)\n\n- first\n"
+    )
