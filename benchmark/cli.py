@@ -60,7 +60,7 @@ def models_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the registered encoders (`family:name`, alias, group SUP/SSL/CVL)."""
-    from benchmark.encoders.factory import list_encoders
+    from benchmark.encoders import list_encoders
 
     specs = list_encoders(pattern)
     rows = [{"alias": s.alias or "", "key": s.key, "group": s.group or "", "description": s.description} for s in specs]
@@ -72,7 +72,7 @@ def models_command(
 
 
 def _load_encoder(model: str, weights: Optional[Path], device: Optional[str]):
-    from benchmark.encoders.factory import MissingWeightsError, load_encoder
+    from benchmark.encoders import MissingWeightsError, load_encoder
 
     try:
         return load_encoder(model, weights=weights, device=device or "cpu")

@@ -16,7 +16,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.encoders.factory import load_encoder
+from benchmark.encoders import load_encoder
 from benchmark.extract import EmbeddingCache, Variant, extract
 from benchmark.imagesets import ImageItem, ImageSet, image_folder
 from benchmark.probe import ProbeConfig

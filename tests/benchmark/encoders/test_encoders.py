@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from benchmark.encoders import effnet_lite0
-from benchmark.encoders.factory import (
+from benchmark.encoders import (
     GROUPS,
     Encoder,
     EncoderSpec,
@@ -131,7 +131,7 @@ def test_resolve_aliases_keys_and_unknown_names():
 
 
 def test_listing_does_not_import_torch_or_model_libraries():
-    code = "import sys; from benchmark.encoders.factory import list_encoders, resolve; list_encoders(); resolve('siglip'); " \
+    code = "import sys; from benchmark.encoders import list_encoders, resolve; list_encoders(); resolve('siglip'); " \
         "print(sorted(m for m in ('torch', 'timm', 'open_clip') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
