@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from flickrexif.cli.options import new_app, version_option
-from flickrexif.publish.release import ReleaseError, parse_version
+from flickrexif.publish.manifest import ReleaseError, parse_version
 from paircams.ingest import (
     DEFAULT_TOLERANCE_S,
     REPORT_TXT,
@@ -124,24 +124,27 @@ def release_command(
     The release is written atomically and reproducibly (same photos, same version → same bytes).
     Every photo is checked against the sha256 recorded at ingest.
     """
-    from paircams.dataset import PairReleaseConfig, release  # datasets is slow to import: only when needed
+    from flickrexif.publish.release import release  # datasets is slow to import: only when needed
+    from paircams.dataset import PairCamsDataset
 
     try:
         parse_version(version)
     except ReleaseError as error:
         raise typer.BadParameter(str(error), param_hint="--version") from None
-    config = PairReleaseConfig(ingested, out, version, notes=tuple(note or ()), license=license_id)
     with _progress() as progress:
         task = progress.add_task("Writing rows", total=None)
         try:
-            result = release(config, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+            dataset = PairCamsDataset(ingested, license=license_id,
+                                      on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+            result = release(dataset, out, version, tuple(note or ()))
         except PhotoChangedError as error:
             stderr.print(f"[red]Cannot release:[/red] {error}")
             raise typer.Exit(code=1) from None
         except (ReleaseError, IngestError) as error:
             stderr.print(f"[red]Cannot release:[/red] {error}")
             raise typer.Exit(code=2) from None
-    stdout.print(f"PairCams v{result.version}: {result.subjects} subjects, {result.rows} rows in {result.path}",
+    counts = result.contents.details
+    stdout.print(f"PairCams v{result.version}: {counts['subjects']} subjects, {counts['rows']} rows in {result.path}",
                  markup=False, highlight=False)
 
 

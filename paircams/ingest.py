@@ -65,7 +65,7 @@ from PIL import Image
 from flickrexif.exif.read import DEFAULT_MAX_PIXELS, ExifReadError, read_exif
 from flickrexif.exif.labels import canonical_make, clean_model, device_kind, label_record
 from flickrexif.exif.record import ExifRecord
-from flickrexif.publish.release import sha256_file
+from flickrexif.publish.manifest import sha256_file
 from flickrexif.exif.scrub import UnpublishableError, publishable_bytes
 
 FORMAT = "paircams-ingest"

@@ -304,7 +304,7 @@ AttributeOption = Annotated[
 
 def _build_config(db: Path, images: Path, seed: int, specs: Optional[Path], exclude: Optional[Path],
                   attributes: Optional[list[str]], no_images: bool):
-    from flickrexif.dataset.builder import BuildConfig, load_exclusions, load_specs  # datasets/pyarrow: import when used
+    from flickrexif.dataset.spec import BuildConfig, load_exclusions, load_specs  # datasets/pyarrow: import when used
     from flickrexif.exif.labels import ATTRIBUTES
 
     try:
@@ -328,8 +328,8 @@ def _print_build(result) -> None:
 
 
 def _with_build_progress(function, *args):
-    from flickrexif.dataset.builder import BuildError
-    from flickrexif.publish.release import ReleaseError
+    from flickrexif.dataset.result import BuildError
+    from flickrexif.publish.manifest import ReleaseError
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=stderr, transient=True) as bar:
@@ -381,11 +381,15 @@ def release_command(
 
     Written to a temporary folder and renamed at the end; the same inputs give the same bytes.
     """
-    from flickrexif.dataset.builder import ReleaseConfig, release
+    from flickrexif.dataset.builder import FlickrExifDataset
+    from flickrexif.publish.release import release
+
+    def publish(config, on_progress):
+        return release(FlickrExifDataset(config, on_progress), out, version, tuple(note or ()))
 
     config = _build_config(db, images, seed, specs, exclude, attribute, no_images)
-    result = _with_build_progress(release, config, ReleaseConfig(releases_dir=out, version=version, notes=tuple(note or ())))
-    _print_build(result.build)
+    result = _with_build_progress(publish, config)
+    _print_build(result.contents.details)
     stderr.print(f"Release {result.version} in {result.path} ({len(result.manifest.get('files', []))} files in the manifest)")
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
-from flickrexif.publish.release import MANIFEST_NAME, ReleaseError, read_manifest, release_name, verify_manifest
+from flickrexif.publish.manifest import MANIFEST_NAME, ReleaseError, read_manifest, release_name, verify_manifest
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _KEEP_REMOTE = frozenset({".gitattributes"})  # the Hub's own file, not part of any release

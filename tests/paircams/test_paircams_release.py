@@ -10,15 +10,17 @@ import datasets
 import huggingface_hub.constants
 import pyarrow.parquet as pq
 import pytest
-from flickrexif.testing.hub import HubStandin
 from PIL import Image
 from typer.testing import CliRunner
 
+from flickrexif.publish import parquet
 from flickrexif.publish.hub import PushConfig, push_release
-from flickrexif.publish.release import MANIFEST_NAME, ReleaseError, read_manifest, verify_manifest
-from paircams import dataset as paircams_dataset
+from flickrexif.publish.manifest import MANIFEST_NAME, ReleaseError, read_manifest, verify_manifest
+from flickrexif.publish.release import BUILD_INFO_NAME as BUILD_INFO
+from flickrexif.publish.release import release as publish_release
+from flickrexif.testing.hub import HubStandin
 from paircams.cli import app
-from paircams.dataset import BUILD_INFO, FEATURES, PairReleaseConfig, release
+from paircams.dataset import FEATURES, PairCamsDataset
 from paircams.ingest import IngestConfig, PhotoChangedError, ingest
 
 TOKEN = "hf_paircams_token"
@@ -26,10 +28,15 @@ REPO = "paircams-org/PairCams"
 OFFICIAL_COLUMNS = {"image", "subject_idx", "model"}
 
 
+def release(ingested, releases, version, notes=()):
+    """Release an ingested folder through the one release sequence."""
+    return publish_release(PairCamsDataset(ingested), releases, version, notes)
+
+
 @pytest.fixture(scope="module")
 def released(ingested, tmp_path_factory):
     _, folder, _ = ingested
-    return release(PairReleaseConfig(folder, tmp_path_factory.mktemp("releases"), "1.0.0", notes=("First.",)))
+    return release(folder, tmp_path_factory.mktemp("releases"), "1.0.0", notes=("First.",))
 
 
 @pytest.fixture
@@ -50,7 +57,7 @@ def shard_bytes(folder) -> bytes:
 
 def test_release_folder_has_data_card_changelog_and_manifest(released):
     folder = released.path
-    assert folder.name == "v1.0.0" and released.subjects == 3 and released.rows == 6
+    assert folder.name == "v1.0.0" and released.contents.details == {"subjects": 3, "rows": 6}
     for name in ("README.md", "CHANGELOG.md", MANIFEST_NAME, BUILD_INFO, "data/train-00000-of-00001.parquet"):
         assert (folder / name).is_file(), name
     assert verify_manifest(folder) == []
@@ -97,17 +104,17 @@ def test_published_bytes_carry_no_gps_or_serial_and_keep_the_pixels(released, in
 
 def test_rebuilds_are_byte_identical_even_from_a_new_ingest(released, ingested, tmp_path):
     source, folder, _ = ingested
-    again = release(PairReleaseConfig(folder, tmp_path / "a", "1.0.0", notes=("First.",)))
+    again = release(folder, tmp_path / "a", "1.0.0", notes=("First.",))
     assert (again.path / MANIFEST_NAME).read_bytes() == (released.path / MANIFEST_NAME).read_bytes()
     assert verify_manifest(again.path) == []  # every file's bytes match the same checksums
     reingested = ingest(IngestConfig(source, tmp_path / "ingested-again"))
-    third = release(PairReleaseConfig(reingested.out, tmp_path / "b", "1.0.0", notes=("First.",)))
+    third = release(reingested.out, tmp_path / "b", "1.0.0", notes=("First.",))
     assert (third.path / MANIFEST_NAME).read_bytes() == (released.path / MANIFEST_NAME).read_bytes()
 
 
 def test_an_interrupted_release_leaves_no_release_folder(ingested, tmp_path, monkeypatch):
     _, folder, _ = ingested
-    real = paircams_dataset.write_split
+    real = parquet.write_split
 
     def dies_midway(rows, *args, **kwargs):
         def some_rows():
@@ -118,12 +125,12 @@ def test_an_interrupted_release_leaves_no_release_folder(ingested, tmp_path, mon
 
         return real(some_rows(), *args, **kwargs)
 
-    monkeypatch.setattr(paircams_dataset, "write_split", dies_midway)
+    monkeypatch.setattr(parquet, "write_split", dies_midway)
     with pytest.raises(KeyboardInterrupt):
-        release(PairReleaseConfig(folder, tmp_path / "releases", "1.0.0"))
+        release(folder, tmp_path / "releases", "1.0.0")
     assert list((tmp_path / "releases").iterdir()) == []
-    monkeypatch.setattr(paircams_dataset, "write_split", real)
-    assert release(PairReleaseConfig(folder, tmp_path / "releases", "1.0.0")).rows == 6
+    monkeypatch.setattr(parquet, "write_split", real)
+    assert release(folder, tmp_path / "releases", "1.0.0").contents.details["rows"] == 6
 
 
 def test_a_photo_changed_after_ingest_stops_the_release(folders_dir, tmp_path, kit):
@@ -131,7 +138,7 @@ def test_a_photo_changed_after_ingest_stops_the_release(folders_dir, tmp_path, k
     changed = folders_dir / result.subjects[1].photos[0].path
     kit.write(changed, kit.camera_b, kit.t0, seed=77)
     with pytest.raises(PhotoChangedError, match="changed since it was ingested"):
-        release(PairReleaseConfig(tmp_path / "ingested", tmp_path / "releases", "1.0.0"))
+        release(tmp_path / "ingested", tmp_path / "releases", "1.0.0")
     assert not (tmp_path / "releases" / "v1.0.0").exists()
     runner = CliRunner()
     done = runner.invoke(app, ["release", str(tmp_path / "ingested"), "--out", str(tmp_path / "releases"),
@@ -142,18 +149,18 @@ def test_a_photo_changed_after_ingest_stops_the_release(folders_dir, tmp_path, k
 def test_next_release_changelog_says_what_changed(folders_dir, tmp_path, kit):
     out, releases = tmp_path / "ingested", tmp_path / "releases"
     ingest(IngestConfig(folders_dir, out))
-    first = release(PairReleaseConfig(out, releases, "1.0.0"))
+    first = release(out, releases, "1.0.0")
     shutil.rmtree(folders_dir / "s01")
     kit.write(folders_dir / "s03" / "camera.jpg", kit.camera_a, kit.t0, seed=3)
     ingest(IngestConfig(folders_dir, out))
-    second = release(PairReleaseConfig(out, releases, "1.1.0", notes=("s03 completed.",)))
+    second = release(out, releases, "1.1.0", notes=("s03 completed.",))
     changelog = (second.path / "CHANGELOG.md").read_text()
     assert changelog.index("## v1.1.0") < changelog.index("## v1.0.0")
     assert "subjects added since v1.0.0: 1 (3)" in changelog and "subjects removed since v1.0.0: 1 (0)" in changelog
     assert json.loads((second.path / BUILD_INFO).read_text())["subject_idx"] == [1, 2, 3]
     assert verify_manifest(first.path) == []  # the earlier release is untouched
     with pytest.raises(ReleaseError, match="already exists"):
-        release(PairReleaseConfig(out, releases, "1.1.0"))
+        release(out, releases, "1.1.0")
 
 
 def test_cli_release_and_errors(ingested, tmp_path):

@@ -14,21 +14,15 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from flickrexif.dataset.builder import (
-    BuildConfig,
-    BuildError,
-    build,
-    config_folder,
-    default_specs,
-    load_exclusions,
-    load_specs,
-    paper_split_name,
-)
+from flickrexif.dataset.builder import build
+from flickrexif.dataset.features import config_folder, paper_split_name
+from flickrexif.dataset.result import BuildError
+from flickrexif.dataset.spec import BuildConfig, default_specs, load_exclusions, load_specs
 from flickrexif.exif.read import read_exif
 from flickrexif.exif.labels import ATTRIBUTES, label_record
 from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
 from flickrexif.exif.record import ExifRecord
-from flickrexif.publish.release import ReleaseError
+from flickrexif.publish.manifest import ReleaseError
 from flickrexif.dataset.split import SPLITS, Item, SplitSpec, owner_disjoint_split, select_classes
 from flickrexif.crawl.store import KEPT, CrawlStore, SearchPhoto
 
@@ -220,7 +214,8 @@ def test_card_names_every_configuration_with_features(built):
     import yaml
 
     meta = yaml.safe_load(front)
-    assert [c["config_name"] for c in meta["configs"]] == list(ATTRIBUTES)
+    assert sorted(c["config_name"] for c in meta["configs"]) == sorted(ATTRIBUTES)
+    assert [c["config_name"] for c in meta["configs"] if c.get("default")] == ["Make"]  # the first attribute
     info = {entry["config_name"]: entry for entry in meta["dataset_info"]}
     make = next(c for c in result.configs if c.name == "Make")
     label = next(f for f in info["Make"]["features"] if f["name"] == "label")

@@ -9,9 +9,11 @@ import pytest
 from flickrexif.testing.hub import GITATTRIBUTES, HubStandin
 from huggingface_hub import HfApi
 
-from flickrexif.dataset.builder import BuildConfig, ReleaseConfig, release
+from flickrexif.dataset.builder import FlickrExifDataset
+from flickrexif.dataset.spec import BuildConfig
+from flickrexif.publish.release import release
 from flickrexif.publish.hub import PushConfig, PushError, push_release
-from flickrexif.publish.release import MANIFEST_NAME, read_manifest, write_manifest
+from flickrexif.publish.manifest import MANIFEST_NAME, read_manifest, write_manifest
 
 TOKEN = "hf_loopback_token"
 REPO = "flickrexif-org/FlickrExif"
@@ -34,7 +36,7 @@ def online(monkeypatch):
 @pytest.fixture(scope="module")
 def built_release(crawled_db, small_specs, tmp_path_factory):
     config = BuildConfig(db=crawled_db.db, images=crawled_db.images, specs=small_specs, attributes=("Make",))
-    return release(config, ReleaseConfig(tmp_path_factory.mktemp("releases"), "1.0.0")).path
+    return release(FlickrExifDataset(config), tmp_path_factory.mktemp("releases"), "1.0.0").path
 
 
 def small_release(folder: Path, version: str, files: dict[str, bytes]) -> Path:

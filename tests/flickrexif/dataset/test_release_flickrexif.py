@@ -1,4 +1,4 @@
-"""flickrexif release: release folder, manifest, changelog, reproducibility, atomicity, load_dataset."""
+"""FlickrExif releases: release folder, manifest, changelog, reproducibility, atomicity, load_dataset."""
 
 from __future__ import annotations
 
@@ -9,28 +9,23 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from flickrexif.dataset.builder import BuildConfig, ReleaseConfig, release
-from flickrexif.publish.release import (
-    MANIFEST_NAME,
-    ParquetLayout,
-    ReleaseError,
-    atomic_folder,
-    changelog_entry,
-    parse_version,
-    read_manifest,
-    remove_stale_partials,
-    verify_manifest,
-    write_changelog,
-    write_manifest,
-    write_split,
-)
+from flickrexif.dataset.builder import FlickrExifDataset
+from flickrexif.dataset.spec import BuildConfig
+from flickrexif.publish.folder import remove_stale_partials
+from flickrexif.publish.manifest import MANIFEST_NAME, ReleaseError, read_manifest, verify_manifest
+from flickrexif.publish.release import release as publish_release
 
 REPO = Path(__file__).resolve().parents[3]
 ATTRIBUTES = ("Make", "Is Smartphone", "Year")
+
+
+def release(config, root, version, notes=()):
+    """Release a FlickrExif build through the one release sequence."""
+    return publish_release(FlickrExifDataset(config), root, version, notes)
+
+
 PAPER_KEYS = {"train_ids", "val_ids", "test_ids", "encoded_train_labels", "encoded_val_labels",
               "encoded_test_labels", "label_encoder_classes", "target_attribute"}
 
@@ -49,7 +44,7 @@ def config_for(crawled_db, small_specs):
 @pytest.fixture(scope="module")
 def released(config_for, tmp_path_factory):
     root = tmp_path_factory.mktemp("releases")
-    return release(config_for(), ReleaseConfig(root, "1.0.0", notes=("First release.",)))
+    return release(config_for(), root, "1.0.0", notes=("First release.",))
 
 
 def test_release_folder_has_card_data_manifest_changelog_and_paper_splits(released, paper_splits_keys):
@@ -82,7 +77,7 @@ def paper_splits_keys():
 
 
 def test_same_inputs_give_byte_identical_releases(released, config_for, tmp_path):
-    again = release(config_for(), ReleaseConfig(tmp_path, "1.0.0", notes=("First release.",)))
+    again = release(config_for(), tmp_path, "1.0.0", notes=("First release.",))
     assert (again.path / MANIFEST_NAME).read_bytes() == (released.path / MANIFEST_NAME).read_bytes()
     assert verify_manifest(again.path) == []  # so every file's bytes are the same as well
 
@@ -106,7 +101,7 @@ def test_load_dataset_offline_gives_images_labels_and_owner_disjoint_splits(rele
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    make = next(c for c in released.build.configs if c.name == "Make")
+    make = next(c for c in released.contents.details.configs if c.name == "Make")
     assert out["splits"] == ["test", "train", "validation"]
     assert out["label_type"] == "ClassLabel" and out["names"] == list(make.classes)
     assert out["image"][0] is True and out["image"][1][0] > 0
@@ -122,8 +117,8 @@ def test_next_release_extends_the_changelog_and_versions_are_immutable(released,
     root = released.path.parent
     config = config_for(attributes=("Make", "Is Smartphone"), seed=5)
     with pytest.raises(ReleaseError, match="already exists"):
-        release(config, ReleaseConfig(root, "1.0.0"))
-    second = release(config, ReleaseConfig(root, "v1.1.0"))
+        release(config, root, "1.0.0")
+    second = release(config, root, "v1.1.0")
     try:
         changelog = (second.path / "CHANGELOG.md").read_text()
         assert changelog.index("## v1.1.0") < changelog.index("## v1.0.0")
@@ -138,8 +133,10 @@ def test_next_release_extends_the_changelog_and_versions_are_immutable(released,
 KILLER = """
 import os, signal
 from pathlib import Path
-from flickrexif.dataset.builder import BuildConfig, ReleaseConfig, release
+from flickrexif.dataset.builder import FlickrExifDataset
+from flickrexif.dataset.spec import BuildConfig
 from flickrexif.dataset.split import SplitSpec
+from flickrexif.publish.release import release
 
 def die(progress):
     if progress.config == "Is Smartphone":  # Make is written, this one half-way
@@ -148,7 +145,7 @@ def die(progress):
 spec = SplitSpec(top_k=6, min_photos=15, validation_per_class=3, test_per_class=4)
 config = BuildConfig(db=Path({db!r}), images=Path({images!r}), specs=dict.fromkeys({attributes!r}, spec),
                      attributes={attributes!r})
-release(config, ReleaseConfig(Path({root!r}), "2.0.0"), on_progress=die)
+release(FlickrExifDataset(config, on_progress=die), Path({root!r}), "2.0.0")
 """
 
 
@@ -166,71 +163,3 @@ def test_a_release_killed_half_way_leaves_the_previous_state_intact(released, cr
             for p in root.rglob("*") if not p.relative_to(root).as_posix().startswith(".")} == before
     assert verify_manifest(released.path) == []
     assert remove_stale_partials(root) == leftovers and not leftovers[0].exists()
-
-
-# --- the generic pieces -------------------------------------------------------------------------------
-
-
-def test_write_split_bounds_shards_and_row_groups(tmp_path):
-    schema = pa.schema([("id", pa.int64()), ("blob", pa.binary())])
-    rows = [{"id": i, "blob": bytes([i]) * 100} for i in range(10)]
-    layout = ParquetLayout(rows_per_row_group=2, max_shard_bytes=10_000, max_shard_rows=4, raw_columns=("blob",))
-    files = write_split(iter(rows), schema, tmp_path, "data/x", "train", layout)
-    assert files.paths == tuple(f"data/x/train-{i:05d}-of-00003.parquet" for i in range(3))
-    assert files.num_examples == 10
-    shards = [pq.ParquetFile(tmp_path / p) for p in files.paths]
-    assert [s.metadata.num_rows for s in shards] == [4, 4, 2]
-    assert all(s.metadata.row_group(i).num_rows <= 2 for s in shards for i in range(s.metadata.num_row_groups))
-    blob = shards[0].metadata.row_group(0).column(1)
-    assert blob.compression == "UNCOMPRESSED" and not blob.is_stats_set
-    assert pq.read_table(tmp_path / "data/x").sort_by("id").column("id").to_pylist() == list(range(10))
-    by_bytes = write_split(iter(rows), schema, tmp_path, "data/y", "train",
-                           ParquetLayout(rows_per_row_group=1, max_shard_bytes=250))
-    assert len(by_bytes.paths) == 5  # two ~108-byte rows per 250-byte shard
-    empty = write_split(iter([]), schema, tmp_path, "data/z", "test", layout)
-    assert empty.num_examples == 0 and pq.read_table(tmp_path / empty.paths[0]).num_rows == 0
-    assert not list(tmp_path.rglob("*.tmp"))
-
-
-def test_atomic_folder_cleans_up_on_error_and_refuses_to_overwrite(tmp_path):
-    target = tmp_path / "v1.0.0"
-    with pytest.raises(RuntimeError):
-        with atomic_folder(target) as folder:
-            (folder / "half.txt").write_text("x")
-            raise RuntimeError("interrupted")
-    assert not target.exists() and list(tmp_path.iterdir()) == []
-    with atomic_folder(target) as folder:
-        (folder / "done.txt").write_text("x")
-    assert (target / "done.txt").read_text() == "x"
-    with pytest.raises(ReleaseError, match="already exists"):
-        with atomic_folder(target):
-            pass
-
-
-def test_manifest_detects_changed_missing_and_extra_files(tmp_path):
-    (tmp_path / "a").write_text("a")
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "b").write_text("b")
-    write_manifest(tmp_path, name="X", version="1.0.0")
-    assert verify_manifest(tmp_path) == []
-    (tmp_path / "a").write_text("changed")
-    (tmp_path / "sub" / "b").unlink()
-    (tmp_path / "c").write_text("c")
-    assert sorted(verify_manifest(tmp_path)) == ["a: content differs from the manifest", "c: not in the manifest",
-                                                 "sub/b: missing"]
-
-
-def test_versions_and_changelog_entries(tmp_path):
-    assert parse_version("v1.2.3") == (1, 2, 3)
-    for bad in ("1.2", "01.2.3", "1.2.3-rc1", "latest"):
-        with pytest.raises(ReleaseError):
-            parse_version(bad)
-    old = tmp_path / "old"
-    old.mkdir()
-    write_changelog(old, changelog_entry("1.0.0", "2024-01-01", ["first"]), None)
-    new = tmp_path / "new"
-    new.mkdir()
-    write_changelog(new, changelog_entry("1.1.0", "2024-02-01", ["second"]), old)
-    assert (new / "CHANGELOG.md").read_text() == (
-        "# Changelog\n\n## v1.1.0 (data as of 2024-02-01)\n\n- second\n\n## v1.0.0 (data as of 2024-01-01)\n\n- first\n"
-    )
