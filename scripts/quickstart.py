@@ -21,7 +21,7 @@ from pathlib import Path
 
 from datetime import datetime, timedelta
 
-from flickrexif.testing.standin import FlickrStandin, builtin_profiles, generate_photos, render_photo
+from flickrexif.testing import FlickrStandin, builtin_profiles, generate_photos, render_photo
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("FLICKREXIF_SHARED_DATA", REPO.parent / "shared" / "data")) / "exif-samples"

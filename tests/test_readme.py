@@ -39,7 +39,7 @@ from typing import Callable
 
 import pytest
 
-from flickrexif.testing.standin import FlickrStandin, builtin_profiles, generate_photos, render_photo
+from flickrexif.testing import FlickrStandin, builtin_profiles, generate_photos, render_photo
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"

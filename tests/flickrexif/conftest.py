@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from flickrexif.cli.app import app
 from flickrexif.exif.labels import ATTRIBUTES
 from flickrexif.dataset.split import SplitSpec
-from flickrexif.testing.standin import FlickrStandin, StandinPhoto, generate_photos
+from flickrexif.testing import FlickrStandin, StandinPhoto, generate_photos
 
 
 @dataclass(frozen=True)
