@@ -17,15 +17,18 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from benchmark.device import resolve_device
 from benchmark.imagesets import ImageItem, ImageSet
+from benchmark.masking import center_mask, check_ratio
+from benchmark.preprocess import Preprocess
 from benchmark.processing import FAMILIES, assign_train_classes, open_rgb, process
 
 CACHE_FORMAT = 1
@@ -37,7 +40,8 @@ class Variant:
     """What the encoder sees: a processing class (or none) and a mask ratio (0 = unmasked).
 
     ``assigned=True`` gives every image its own class of ``family``, drawn uniformly from a hash
-    of (seed, image id): the probes' training images (the test images get every class).
+    of (seed, image id): the probes' training images (the test images get every class).  The
+    mask is the variant's, not the encoder's: :meth:`encoder_input` puts it on the encoder's crop.
     """
 
     family: str | None = None
@@ -46,6 +50,7 @@ class Variant:
     assigned: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "mask_ratio", check_ratio(self.mask_ratio))
         if self.assigned:
             if self.family not in FAMILIES or self.class_name is not None:
                 raise ValueError("an assigned variant names a processing family and no class")
@@ -72,6 +77,14 @@ class Variant:
     def describe(self) -> dict[str, Any]:
         return {"family": self.family, "class": self.class_name, "mask_ratio": self.mask_ratio,
                 "assigned": self.assigned}
+
+    def encoder_input(self, image: Image.Image, preprocess: Preprocess) -> torch.Tensor:
+        """``image`` (already processed) as the encoder gets it: resize and crop, mask, normalise.
+
+        The mask goes on the uint8 crop, so masked pixels are 0 before normalisation.
+        """
+        pixels = preprocess.pixels(image)
+        return preprocess.normalise(center_mask(pixels, self.mask_ratio) if self.mask_ratio else pixels)
 
 
 @dataclass(frozen=True)
@@ -141,9 +154,8 @@ def _write(path: Path, ids: Sequence[str], vectors: torch.Tensor, provenance: di
 class _VariantImages(torch.utils.data.Dataset):
     """Item i → {variant name: preprocessed tensor}, decoding the source once for all variants."""
 
-    def __init__(self, items: Sequence[ImageItem], variants: Sequence[Variant], preprocess: Any, seed: int):
-        self.items, self.variants, self.seed = list(items), list(variants), seed
-        self.preprocessors = {ratio: replace(preprocess, mask_ratio=ratio) for ratio in {v.mask_ratio for v in variants}}
+    def __init__(self, items: Sequence[ImageItem], variants: Sequence[Variant], preprocess: Preprocess, seed: int):
+        self.items, self.variants, self.preprocess, self.seed = list(items), list(variants), preprocess, seed
 
     def __len__(self) -> int:
         return len(self.items)
@@ -159,7 +171,7 @@ class _VariantImages(torch.utils.data.Dataset):
                 processed[key] = source if variant.family is None else process(
                     source, variant.family, key[1], rng_key=(self.seed, item.id)
                 )
-            out[variant.name] = self.preprocessors[variant.mask_ratio](processed[key])
+            out[variant.name] = variant.encoder_input(processed[key], self.preprocess)
         return out
 
 

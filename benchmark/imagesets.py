@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +172,18 @@ def official_flickrexif(images_dir: str | Path, splits_dir: str | Path, attribut
     return ImageSet(name=f"flickrexif-official/{attribute}", items=tuple(items),
                     class_names=tuple(str(c) for c in spec["label_encoder_classes"]), target=attribute,
                     fingerprint=fingerprint(stamp))
+
+
+def paircams_set(source: str) -> ImageSet:
+    """PairCams with ``is_smartphone`` on every item (derived from ``model`` for the official columns)."""
+    from flickrexif.exif.labels import is_smartphone
+
+    image_set = hf_dataset(source, group_column="subject_idx")
+    items = []
+    for item in image_set.items:
+        extra = dict(item.extra)
+        if extra.get("is_smartphone") is None:
+            extra["is_smartphone"] = is_smartphone(extra.get("make"), extra.get("model"))
+        items.append(replace(item, extra=extra))
+    return ImageSet(name=image_set.name, items=tuple(items), class_names=None, target="subject",
+                    fingerprint=image_set.fingerprint)

@@ -12,8 +12,11 @@ built on it:
 2. shorter side to ``resize_size or crop_size`` with Pillow (antialiased) and ``interpolation``;
    the longer side is ``int(size * long / short)`` (truncated, as torchvision does);
 3. centre crop ``crop_size`` x ``crop_size``, offsets ``int(round((side - crop) / 2))``;
-4. optional centre mask (:mod:`benchmark.masking`) on the uint8 pixels, so masked pixels are 0;
-5. to float in [0, 1], then ``(x - mean) / std``.
+4. to float in [0, 1], then ``(x - mean) / std``.
+
+:meth:`Preprocess.pixels` does steps 1-3 and :meth:`Preprocess.normalise` step 4, so a processing
+variant can mask the uint8 crop between them (:meth:`benchmark.extract.Variant.encoder_input`):
+the mask belongs to what is measured, not to the encoder.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from benchmark.masking import center_mask, check_ratio
 from benchmark.processing import to_rgb
 
 INTERPOLATIONS: dict[str, Image.Resampling] = {
@@ -54,14 +56,12 @@ class Preprocess:
     std: tuple[float, float, float]
     interpolation: str = "bicubic"
     resize_size: int | None = None  # None: the paper's rule, shorter side = crop_size
-    mask_ratio: float = 0.0
     exif_transpose: bool = False
 
     def __post_init__(self) -> None:
         # Normalise (lists from JSON, numpy floats) so equal settings compare and hash equal.
         object.__setattr__(self, "mean", _triple("mean", self.mean))
         object.__setattr__(self, "std", _triple("std", self.std))
-        object.__setattr__(self, "mask_ratio", check_ratio(self.mask_ratio))
         if int(self.crop_size) != self.crop_size or self.crop_size < 1:
             raise ValueError(f"crop_size must be a positive integer, got {self.crop_size!r}")
         object.__setattr__(self, "crop_size", int(self.crop_size))
@@ -86,7 +86,7 @@ class Preprocess:
         return (new_short, new_long) if width <= height else (new_long, new_short)
 
     def pixels(self, image: Image.Image) -> Image.Image:
-        """Steps 1-4: the uint8 RGB crop the encoder sees (masked if ``mask_ratio``)."""
+        """Steps 1-3: the uint8 RGB crop the encoder sees."""
         if self.exif_transpose:
             image = ImageOps.exif_transpose(image)
         image = to_rgb(image)
@@ -96,15 +96,18 @@ class Preprocess:
         crop = self.crop_size
         left = int(round((image.width - crop) / 2.0))
         top = int(round((image.height - crop) / 2.0))
-        image = image.crop((left, top, left + crop, top + crop))
-        return center_mask(image, self.mask_ratio) if self.mask_ratio else image
+        return image.crop((left, top, left + crop, top + crop))
 
-    def __call__(self, image: Image.Image) -> torch.Tensor:
-        array = np.asarray(self.pixels(image), dtype=np.uint8)
+    def normalise(self, pixels: Image.Image) -> torch.Tensor:
+        """Step 4: the uint8 RGB crop as a float tensor ``(3, H, W)``, ``(x / 255 - mean) / std``."""
+        array = np.asarray(pixels, dtype=np.uint8)
         tensor = torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
         mean = torch.tensor(self.mean, dtype=tensor.dtype).view(3, 1, 1)
         std = torch.tensor(self.std, dtype=tensor.dtype).view(3, 1, 1)
         return tensor.sub_(mean).div_(std)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return self.normalise(self.pixels(image))
 
     def describe(self) -> dict[str, Any]:
         """Every parameter, JSON-ready; ``Preprocess(**p.describe()) == p``."""

@@ -1,10 +1,11 @@
 """``trace-bench report``: tables (CSV, Markdown) and plots (PNG) from a folder of result JSON.
 
 Results of several seeds are averaged (mean and standard deviation).  The Markdown table has one
-row per encoder and one column per (task, target) with its headline metric: probe accuracy
-(MP), kNN accuracy all-same at the first k (SP) and SPD_p, and PairCams SPD_a.  Plots: probe
-accuracy per encoder coloured by group with the chance line, and PairCams recall@1 with
-same-type vs different-type distractors against the y = x line.
+row per encoder and one column per (task, target) and headline metric, as
+:data:`benchmark.tasks.TASKS` declares them: probe accuracy (MP), kNN accuracy all-same at the
+first k (SP) and SPD_p, PairCams recall@1 both ways and SPD_a.  Plots: probe accuracy per
+encoder coloured by group with the chance line, and PairCams recall@1 with same-type vs
+different-type distractors against the y = x line.
 """
 
 from __future__ import annotations
@@ -17,22 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.results import read_results, slug
+from benchmark.tasks import TASKS
 
 GROUP_COLOURS = {"SUP": "#1f77b4", "SSL": "#2ca02c", "CVL": "#d62728", None: "#7f7f7f"}
 
 
 def headline_metrics(result: dict[str, Any]) -> dict[str, float]:
-    """The few numbers per result that the summary table shows."""
-    metrics = result["metrics"]
-    if result["task"].startswith("probe"):
-        return {"MP": metrics["accuracy"]}
-    if result["task"] == "knn":
-        first_k = result.get("parameters", {}).get("ks", [10])[0]
-        return {"SP": metrics[f"all-same@k{first_k}"], "SPD_p": metrics[f"spd_p@k{first_k}"]}
-    if result["task"] == "retrieval":
-        return {"R@1 query-type": metrics["recall_same_as_query"], "R@1 target-type": metrics["recall_same_as_target"],
-                "SPD_a": metrics["spd_a"]}
-    return {}
+    """The few numbers per result that the summary table shows: its task's declared headline."""
+    task = TASKS.get(result["task"])
+    return task.headline_metrics(result) if task else {}
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,15 @@
   type; SPD_a = the gap.
 
 Every setting that changes a number (seed, mask ratio, k, probe grid, encoder and preprocessing)
-is recorded in the result's ``parameters``.
+is recorded in the result's ``parameters``.  :data:`TASKS` declares each task once: its name, the
+function that runs it, and the headline metrics the report's summary table shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -168,3 +169,53 @@ def paircams_retrieval(encoder, image_set: ImageSet, options: ExtractOptions, *,
                     "seed": seed, "n_subjects": len(subjects)},
         details=result.to_json(),
     )
+
+
+class TaskSettings(Protocol):
+    """The run settings a task reads (:class:`benchmark.runner.RunConfig` has them)."""
+
+    @property
+    def probe(self) -> ProbeConfig: ...
+
+    @property
+    def mask_ratio(self) -> float: ...
+
+    @property
+    def ks(self) -> tuple[int, ...]: ...
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task: its name, what runs it, and the columns it gets in the report's summary table."""
+
+    name: str
+    # (encoder, image set, target, options, seed, settings) -> result
+    run: Callable[[Any, ImageSet, str, ExtractOptions, int, TaskSettings], TaskResult]
+    headline: tuple[tuple[str, str], ...]  # (column, metric); "{k}" in a metric is the result's first k
+
+    def headline_metrics(self, result: dict[str, Any]) -> dict[str, float]:
+        """The headline numbers of one result JSON of this task."""
+        first_k = result.get("parameters", {}).get("ks", [10])[0]
+        return {column: result["metrics"][metric.format(k=first_k)] for column, metric in self.headline}
+
+
+TASKS: dict[str, Task] = {task.name: task for task in (
+    Task("probe-processing",
+         lambda encoder, images, target, options, seed, settings: processing_probe(
+             encoder, images, target, options, seed=seed, probe_config=settings.probe),
+         headline=(("MP", "accuracy"),)),
+    Task("probe-acquisition",
+         lambda encoder, images, target, options, seed, settings: acquisition_probe(
+             encoder, images, options, seed=seed, mask_ratio=settings.mask_ratio, probe_config=settings.probe),
+         headline=(("MP", "accuracy"),)),
+    Task("knn",
+         lambda encoder, images, target, options, seed, settings: knn_influence(
+             encoder, images, target, options, seed=seed, ks=settings.ks),
+         headline=(("SP", "all-same@k{k}"), ("SPD_p", "spd_p@k{k}"))),
+    Task("retrieval",
+         lambda encoder, images, target, options, seed, settings: paircams_retrieval(
+             encoder, images, options, seed=seed),
+         headline=(("R@1 query-type", "recall_same_as_query"), ("R@1 target-type", "recall_same_as_target"),
+                   ("SPD_a", "spd_a"))),
+)}
+TASK_NAMES = tuple(TASKS)

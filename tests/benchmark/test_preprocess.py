@@ -1,4 +1,4 @@
-"""The eval transform: shorter side to the crop, centre crop, mask before normalisation."""
+"""The eval transform: shorter side to the crop, centre crop, normalise (no mask: that is the variant's)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmark.masking import mask_box
 from benchmark.preprocess import OPENAI_CLIP_MEAN, Preprocess
 
 CLIP = {"mean": OPENAI_CLIP_MEAN, "std": (0.26862954, 0.26130258, 0.27577711)}
@@ -48,25 +47,24 @@ def test_matches_torchvision_pil_pipeline():
     torch.testing.assert_close(Preprocess(224, **CLIP)(image), reference, rtol=0, atol=1e-6)
 
 
-def test_mask_applied_before_normalisation():
-    prep = Preprocess(64, **CLIP, mask_ratio=0.9)
-    out = prep(noise(96, 80))
-    box = mask_box(64, 64, 0.9)
-    inside = out[:, box.top : box.top + box.height, box.left : box.left + box.width]
-    black = (-torch.tensor(CLIP["mean"]) / torch.tensor(CLIP["std"])).view(3, 1, 1)
-    torch.testing.assert_close(inside, black.expand_as(inside), rtol=0, atol=1e-6)
-    assert not torch.allclose(out[:, 0, :], black.view(3, 1).expand(3, 64))  # borders survive
-    unmasked = Preprocess(64, **CLIP)(noise(96, 80))
-    assert torch.equal(out[:, 0, :], unmasked[:, 0, :])
+def test_call_is_pixels_then_normalise():
+    prep = Preprocess(64, **CLIP)
+    image = noise(96, 80)
+    crop = prep.pixels(image)
+    assert crop.size == (64, 64) and crop.mode == "RGB"
+    assert torch.equal(prep(image), prep.normalise(crop))
+    black = prep.normalise(Image.new("RGB", (64, 64)))
+    expected = (-torch.tensor(CLIP["mean"]) / torch.tensor(CLIP["std"])).view(3, 1, 1).expand(3, 64, 64)
+    torch.testing.assert_close(black, expected, rtol=0, atol=1e-6)
 
 
 def test_describe_round_trips():
     prep = Preprocess(256, mean=(0.5, 0.5, 0.5), std=[0.5, 0.5, 0.5], interpolation="bilinear",
-                      resize_size=288, mask_ratio=0.95, exif_transpose=True)  # fmt: skip
+                      resize_size=288, exif_transpose=True)  # fmt: skip
     described = prep.describe()
     assert set(described) == {field.name for field in dataclasses.fields(Preprocess)}
     assert Preprocess(**json.loads(json.dumps(described))) == prep
-    assert described["mask_ratio"] == 0.95 and described["resize_size"] == 288
+    assert described["resize_size"] == 288 and "mask_ratio" not in described  # the mask is the variant's
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "L", "CMYK", "P", "LA"])
@@ -81,7 +79,6 @@ def test_modes_accepted(mode):
         ({"crop_size": 0}, "crop_size"),
         ({"resize_size": 100}, "resize_size"),
         ({"interpolation": "cubic"}, "bicubic"),
-        ({"mask_ratio": 1.0}, r"\[0, 1\)"),
         ({"std": (0.2, 0.0, 0.2)}, "std"),
         ({"mean": (0.5, 0.5)}, "3 values"),
     ],
@@ -97,7 +94,7 @@ def test_from_timm_config():
     prep = Preprocess.from_timm_config(cfg)
     assert (prep.crop_size, prep.resize_size, prep.mean, prep.interpolation) == (256, None, (0.5, 0.5, 0.5), "bicubic")
     assert Preprocess.from_timm_config(cfg, paper_rule=False).resize_size == 284  # floor(256 / 0.9)
-    assert Preprocess.from_timm_config(cfg, mask_ratio=0.9).mask_ratio == 0.9
+    assert Preprocess.from_timm_config(cfg, interpolation="bilinear").interpolation == "bilinear"
     assert Preprocess.from_timm_config({"input_size": (3, 224, 224)}).mean == (0.485, 0.456, 0.406)
     with pytest.raises(ValueError, match="square"):
         Preprocess.from_timm_config({"input_size": (3, 224, 256)})
@@ -119,7 +116,8 @@ def test_from_open_clip():
     prep = Preprocess.from_open_clip(PreprocessCfg())
     assert prep == Preprocess(224, **CLIP)
     as_dict = dataclasses.asdict(PreprocessCfg(size=(384, 384), interpolation="bilinear"))
-    assert Preprocess.from_open_clip(as_dict, mask_ratio=0.5) == Preprocess(384, **CLIP, interpolation="bilinear", mask_ratio=0.5)
+    overridden = Preprocess(384, **CLIP, interpolation="bilinear", resize_size=400)
+    assert Preprocess.from_open_clip(as_dict, resize_size=400) == overridden
     with pytest.raises(ValueError, match="no size"):
         Preprocess.from_open_clip({"mean": OPENAI_CLIP_MEAN})
 
