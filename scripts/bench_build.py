@@ -126,7 +126,7 @@ def generate(folder: Path, photos: int, owners: int, seed: int) -> tuple[Path, P
                 iso=skewed(rng, ISOS), focal_length_mm=skewed(rng, FOCALS[:3] if phone else FOCALS[3:]),
                 flash_fired=rng.random() < 0.3, orientation=1, width=1280, height=960,
             )
-            store.record_exif(pid, KEPT, exif=record.to_json(), labels=label_record(record).values(),
+            store.record_exif(pid, KEPT, exif=record, labels=label_record(record).values(),
                               max_per_user_month=10**9)
             base, sha256, size = base_files[camera]
             relative = Path(pid[-2:]) / f"{pid}.jpg"

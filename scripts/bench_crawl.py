@@ -20,7 +20,7 @@ from flickrexif.crawl.crawler import CallCounter, CrawlConfig, Crawler
 from flickrexif.crawl.credentials import FlickrCredentials
 from flickrexif.crawl.client import FlickrClient, RetryPolicy
 from flickrexif.crawl.ratelimit import RateLimiter
-from flickrexif.testing.standin import FlickrStandin, generate_photos
+from flickrexif.testing import FlickrStandin, generate_photos
 from flickrexif.crawl.store import CrawlStore
 
 RETRY = RetryPolicy(max_attempts=8, base_delay=0.05, max_delay=1.0)
@@ -38,7 +38,7 @@ def crawl(standin: FlickrStandin, db: Path, *, workers: int, rate: float | None,
         seconds = time.perf_counter() - start
         statuses = store.count_by("status")
         calls_made = sum(sum(outcomes.values()) for outcomes in store.api_calls().values())
-        dropped = {row["id"] for row in store.photos() if row["status"] in (states.CAPPED, states.FILTERED)}
+        dropped = {photo.id for photo in store.photos() if photo.status in (states.CAPPED, states.FILTERED)}
     return seconds, statuses, calls_made, dropped
 
 

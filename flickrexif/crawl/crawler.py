@@ -9,7 +9,8 @@ thread, so the store needs no locking and each step is one transaction.
 Flickr returns at most 4,000 results per query.  The date-taken range is sliced adaptively: a
 window whose ``total`` is over the cap is split into enough equal sub-windows to fit, and only
 windows under the cap are paged through.  Windows and their next page live in the store, so a
-restarted crawl continues where the killed one stopped.
+restarted crawl continues where the killed one stopped.  What is searched, and the pure functions
+that ask and split, are in :mod:`flickrexif.crawl.search`.
 """
 
 from __future__ import annotations
@@ -22,57 +23,16 @@ from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flickrexif.crawl import store as states
 from flickrexif.exif.tags import exif_from_flickr, flickr_exif_items
 from flickrexif.crawl.client import FlickrApiError, FlickrClient, TransientFlickrError
 from flickrexif.exif.labels import label_record
-from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
 from flickrexif.exif.record import ExifRecord
-from flickrexif.crawl.store import CrawlStore, SearchPhoto, Window
-
-SEARCH_EXTRAS = "owner_name,license,date_taken,date_upload,o_dims,original_format,url_o,url_l,tags,media"
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-@dataclass(frozen=True)
-class CrawlConfig:
-    """What to search and how hard to crawl; recorded in the store with the windows."""
-
-    min_taken: datetime
-    max_taken: datetime
-    text: str | None = None
-    tags: str | None = None
-    licenses: frozenset[int] = PERMISSIVE_LICENSES
-    max_per_user_month: int = 10
-    max_photos: int | None = None
-    workers: int = 8
-    per_page: int = 500
-    result_cap: int = 4000
-
-    def __post_init__(self) -> None:
-        if self.max_taken <= self.min_taken:
-            raise ValueError(f"max taken date {self.max_taken} must be after min taken date {self.min_taken}")
-        if self.max_per_user_month < 1:
-            raise ValueError("--max-per-user-month must be at least 1")
-        if not 1 <= self.per_page <= 500:
-            raise ValueError("per_page must be between 1 and 500 (Flickr's maximum)")
-        if self.workers < 1:
-            raise ValueError("--workers must be at least 1")
-        if not self.licenses:
-            raise ValueError("at least one license id is needed")
-
-    def query_key(self) -> str:
-        """Canonical JSON naming this search, so windows of different searches never mix."""
-        return json.dumps(
-            {
-                "text": self.text, "tags": self.tags, "licenses": sorted(self.licenses),
-                "min_taken": self.min_taken.strftime(DATE_FORMAT), "max_taken": self.max_taken.strftime(DATE_FORMAT),
-            },
-            sort_keys=True,
-        )
+from flickrexif.crawl.search import DATE_FORMAT, CrawlConfig, parse_search_photo, search_params, split_range
+from flickrexif.crawl.store import CrawlStore, Window
 
 
 @dataclass
@@ -144,47 +104,6 @@ def fetch_exif(client: FlickrClient, photo_id: str) -> ExifOutcome:
     return ExifOutcome(photo_id, status, items=[dict(item) for item in items], record=record)
 
 
-def parse_search_photo(item: dict[str, Any]) -> SearchPhoto:
-    def integer(key: str) -> int | None:
-        try:
-            return int(item[key])
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    return SearchPhoto(
-        id=str(item["id"]),
-        owner=str(item.get("owner", "")),
-        owner_name=item.get("ownername"),
-        title=item.get("title"),
-        license=integer("license"),
-        date_taken=item.get("datetaken"),
-        date_upload=integer("dateupload"),
-        tags=item.get("tags"),
-        media=item.get("media"),
-        original_format=item.get("originalformat"),
-        o_width=integer("o_width"),
-        o_height=integer("o_height"),
-        url_o=item.get("url_o"),
-        url_large=item.get("url_l"),
-    )
-
-
-def split_range(min_taken: str, max_taken: str, parts: int) -> list[tuple[str, str]]:
-    """Split an inclusive second-resolution range into up to ``parts`` adjacent inclusive ranges.
-
-    Flickr's taken-date bounds are both inclusive, so sub-ranges end one second before the next
-    begins: every second is searched exactly once.
-    """
-    start = datetime.strptime(min_taken, DATE_FORMAT)
-    span = int((datetime.strptime(max_taken, DATE_FORMAT) - start).total_seconds()) + 1
-    parts = max(1, min(parts, span))
-    edges = [start + timedelta(seconds=span * i // parts) for i in range(parts + 1)]
-    return [
-        (edges[i].strftime(DATE_FORMAT), (edges[i + 1] - timedelta(seconds=1)).strftime(DATE_FORMAT))
-        for i in range(parts)
-    ]
-
-
 class Crawler:
     """One crawl run over a store; :meth:`run` is resumable and stops cleanly on Ctrl-C."""
 
@@ -200,26 +119,10 @@ class Crawler:
 
     # --- search ----------------------------------------------------------------------------
 
-    def _search_params(self, window: Window, page: int) -> dict[str, Any]:
-        return {
-            "text": self.config.text,
-            "tags": self.config.tags,
-            "license": ",".join(str(i) for i in sorted(self.config.licenses)),
-            "min_taken_date": window.min_taken,
-            "max_taken_date": window.max_taken,
-            "safe_search": 1,
-            "content_types": 0,
-            "media": "photos",
-            "sort": "date-taken-asc",
-            "extras": SEARCH_EXTRAS,
-            "per_page": self.config.per_page,
-            "page": page,
-        }
-
     def _search_step(self, window: Window) -> None:
         """Fetch one page of an open window: split it if over the cap, else store the page."""
         page = window.next_page
-        answer = self.client.call("flickr.photos.search", **self._search_params(window, page))
+        answer = self.client.call("flickr.photos.search", **search_params(self.config, window, page))
         photos = answer.get("photos", {})
         total = int(photos.get("total", 0) or 0)
         pages = int(photos.get("pages", 0) or 0)
@@ -277,7 +180,7 @@ class Crawler:
             outcome.photo_id,
             outcome.status,
             exif_raw=outcome.items,
-            exif=None if record is None else record.to_json(),
+            exif=record,
             labels=None if record is None else label_record(record).values(),
             error=outcome.error,
             max_per_user_month=self.config.max_per_user_month,

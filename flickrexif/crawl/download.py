@@ -23,7 +23,7 @@ from PIL import Image
 
 from flickrexif.exif.read import DEFAULT_MAX_PIXELS
 from flickrexif.crawl.client import RetryPolicy
-from flickrexif.crawl.store import CrawlStore
+from flickrexif.crawl.store import CrawlStore, DownloadTarget
 
 ORIGINAL, LARGE = "Original", "Large"
 
@@ -91,13 +91,14 @@ def _fetch(session: requests.Session, url: str, target: Path, timeout: float) ->
     return digest.hexdigest(), size
 
 
-def download_one(session: requests.Session, row, config: DownloadConfig, rng: random.Random) -> DownloadResult:
+def download_one(session: requests.Session, photo: DownloadTarget, config: DownloadConfig,
+                 rng: random.Random) -> DownloadResult:
     """Download one photo with retries; every failure becomes a result, never an exception."""
-    photo_id = row["id"]
-    if row["url_o"]:
-        url, size_label, extension = row["url_o"], ORIGINAL, (row["original_format"] or "jpg")
-    elif row["url_large"]:
-        url, size_label, extension = row["url_large"], LARGE, "jpg"
+    photo_id = photo.id
+    if photo.url_o:
+        url, size_label, extension = photo.url_o, ORIGINAL, (photo.original_format or "jpg")
+    elif photo.url_large:
+        url, size_label, extension = photo.url_large, LARGE, "jpg"
     else:
         return DownloadResult(photo_id, "unavailable", error="no original or large size offered")
     final = photo_path(config.out_dir, photo_id, extension)
@@ -143,7 +144,7 @@ def _verify_or_reject(path: Path, max_pixels: int) -> None:
 def download_photos(store: CrawlStore, config: DownloadConfig,
                     on_result: Callable[[DownloadResult], None] | None = None) -> dict[str, int]:
     """Download every kept photo not yet downloaded (failed ones are retried); returns counts."""
-    rows = store.photos_to_download()
+    targets = store.photos_to_download()
     counts: dict[str, int] = {}
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_connections=config.workers, pool_maxsize=config.workers)
@@ -165,11 +166,11 @@ def download_photos(store: CrawlStore, config: DownloadConfig,
 
     with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="download") as pool:
         try:
-            for row in rows:  # a bounded window of futures: memory stays flat for millions of rows
+            for target in targets:  # a bounded window of futures: memory stays flat for millions of rows
                 if len(in_flight) >= config.workers * 4:
                     done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     record(done)
-                in_flight.add(pool.submit(download_one, session, row, config, rng))
+                in_flight.add(pool.submit(download_one, session, target, config, rng))
             record(wait(in_flight).done)
         except BaseException:
             for future in in_flight:

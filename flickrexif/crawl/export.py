@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,9 +21,9 @@ def export_rows(store: CrawlStore) -> Iterator[dict[str, Any]]:
     The raw getExif items stay in the database (they can hold GPS positions and serial numbers).
     """
     for photo in store.photos():
-        exif = json.loads(photo["exif"]) if photo["exif"] else {}
-        row: dict[str, Any] = {column: photo[column] for column in _PHOTO_COLUMNS}
+        exif = photo.exif.to_json() if photo.exif is not None else {}
+        row: dict[str, Any] = {column: getattr(photo, column) for column in _PHOTO_COLUMNS}
         row.update({field: exif.get(field) for field in _EXIF_FIELDS})
-        row["labels"] = json.loads(photo["labels"]) if photo["labels"] else {}
-        row.update({column: photo[column] for column in _DOWNLOAD_COLUMNS})
+        row["labels"] = photo.labels or {}
+        row.update({column: getattr(photo, column) for column in _DOWNLOAD_COLUMNS})
         yield row

@@ -41,7 +41,7 @@ def crawl_status(store: CrawlStore) -> dict[str, Any]:
     seconds = float(store.get_meta("crawl_seconds") or 0.0)
     processed = sum(n for state, n in by_status.items() if state not in (states.PENDING, states.CAPPED, states.FILTERED))
     rate = processed / seconds if seconds > 0 else None
-    remaining = _remaining_estimate(store) + by_status.get(states.PENDING, 0)
+    remaining = store.remaining_estimate() + by_status.get(states.PENDING, 0)
     return {
         "db": str(store.path),
         "photos_seen": sum(by_status.values()),
@@ -50,7 +50,7 @@ def crawl_status(store: CrawlStore) -> dict[str, Any]:
         "filtered": {k: v for k, v in store.count_by("filter_reason").items() if k != "none"},
         "cap": {
             "photos_capped": by_status.get(states.CAPPED, 0),
-            "owner_months_at_cap": _owner_months_capped(store),
+            "owner_months_at_cap": store.owner_months_at_cap(),
         },
         "api_calls": calls_by_method,
         "api_calls_total": total_calls,
@@ -68,24 +68,10 @@ def crawl_status(store: CrawlStore) -> dict[str, Any]:
     }
 
 
-def _owner_months_capped(store: CrawlStore) -> int:
-    row = store.db.execute(
-        "SELECT COUNT(*) FROM (SELECT DISTINCT owner, month FROM photos WHERE status = ?)", (states.CAPPED,)
-    ).fetchone()
-    return row[0]
-
-
 def _label_distributions(store: CrawlStore) -> dict[str, dict[str, int]]:
-    """The most common classes of each attribute among kept photos (SQLite's JSON functions)."""
-    result = {}
-    for attribute, field in ATTRIBUTES.items():
-        rows = store.db.execute(
-            f"""SELECT json_extract(labels, '$.{field}') AS k, COUNT(*) AS n FROM photos
-                WHERE status = ? AND k IS NOT NULL GROUP BY k ORDER BY n DESC, k LIMIT ?""",
-            (states.KEPT, TOP_CLASSES),
-        ).fetchall()
-        result[attribute] = {str(row["k"]): row["n"] for row in rows}
-    return result
+    """The most common classes of each attribute among kept photos, keyed by the paper's attribute names."""
+    by_field = store.label_distributions(ATTRIBUTES.values(), TOP_CLASSES)
+    return {attribute: by_field[field] for attribute, field in ATTRIBUTES.items()}
 
 
 def _window_counts(store: CrawlStore) -> dict[str, int]:
@@ -93,12 +79,3 @@ def _window_counts(store: CrawlStore) -> dict[str, int]:
     for window in store.windows():
         counts[window.status] = counts.get(window.status, 0) + 1
     return counts
-
-
-def _remaining_estimate(store: CrawlStore) -> int:
-    """Photos still to come from open windows: their totals minus what their pages covered."""
-    row = store.db.execute(
-        "SELECT COALESCE(SUM(MAX(total - (next_page - 1) * ?, 0)), 0) FROM search_windows WHERE status = 'open' AND total IS NOT NULL",
-        (int(store.get_meta("per_page") or 500),),
-    ).fetchone()
-    return int(row[0])

@@ -10,6 +10,10 @@ killed at any moment resumes from the database with nothing lost and nothing dup
   its owner-month slot, and the earliest ``capped`` photo of that month becomes ``pending``;
 - downloads record sha256, size and path once the file is safely renamed into place.
 
+It is the only module that speaks SQL: everyone else (status, export, download, the dataset
+builder) asks it questions and gets typed records back (:class:`StoredPhoto` with an
+:class:`~flickrexif.exif.record.ExifRecord`, never a JSON string), so the schema can change here alone.
+
 Only the calling thread touches a :class:`CrawlStore`; crawler worker threads do HTTP only.
 """
 
@@ -18,11 +22,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
+
+from flickrexif.exif.record import ExifRecord
 
 SCHEMA_VERSION = 1
 
@@ -93,6 +100,22 @@ CREATE TABLE IF NOT EXISTS api_calls (
 """
 
 
+class StoreError(ValueError):
+    """A file that cannot serve as a crawl database (a ``ValueError``: the command lines report it in one line)."""
+
+
+class MissingStoreError(StoreError):
+    """Nothing at the path: a read-only open never creates a database."""
+
+
+class NotACrawlStoreError(StoreError):
+    """The file is not SQLite, or has no ``photos`` table; ``cause`` is SQLite's own words."""
+
+    def __init__(self, path: Path, cause: str):
+        super().__init__(f"{path} is not a crawl database: {cause}")
+        self.cause = cause
+
+
 @dataclass(frozen=True)
 class SearchPhoto:
     """The fields of one ``photos.search`` result the crawl keeps (from the requested extras)."""
@@ -129,11 +152,93 @@ class Window:
     status: str
 
 
-class CrawlStore:
-    """Typed, transactional access to the crawl database."""
+@dataclass(frozen=True)
+class StoredPhoto:
+    """One row of ``photos``, decoded.
 
-    def __init__(self, path: str | Path):
+    ``exif_raw`` stays the stored JSON text: only re-labelling reads it, and it can be large.
+    """
+
+    id: str
+    seq: int
+    owner: str
+    owner_name: str | None
+    title: str | None
+    license: int | None
+    date_taken: str | None
+    month: str | None
+    date_upload: int | None
+    tags: str | None
+    media: str | None
+    original_format: str | None
+    o_width: int | None
+    o_height: int | None
+    url_o: str | None
+    url_large: str | None
+    status: str
+    filter_reason: str | None
+    exif_raw: str | None
+    exif: ExifRecord | None
+    labels: dict[str, str | None] | None
+    error: str | None
+    attempts: int
+    download_status: str | None
+    download_size: str | None
+    download_path: str | None
+    download_sha256: str | None
+    download_bytes: int | None
+    download_error: str | None
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class KeptPhoto:
+    """What the dataset builder's scan of every kept photo needs, and no more: it streams millions."""
+
+    id: str
+    owner: str
+    license: int | None
+    labels: dict[str, str | None] | None
+    exif: ExifRecord | None
+    download_status: str | None
+    download_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadTarget:
+    """A kept photo still to download: its id and the URLs to try (the whole list is held in memory)."""
+
+    id: str
+    url_o: str | None
+    url_large: str | None
+    original_format: str | None
+
+
+def _exif(text: str | None) -> ExifRecord | None:
+    return ExifRecord.from_json(json.loads(text)) if text else None
+
+
+def _labels(text: str | None) -> dict[str, str | None] | None:
+    return json.loads(text) if text else None
+
+
+def _stored_photo(row: sqlite3.Row) -> StoredPhoto:
+    return StoredPhoto(**{**dict(row), "exif": _exif(row["exif"]), "labels": _labels(row["labels"])})
+
+
+class CrawlStore:
+    """Typed, transactional access to the crawl database.
+
+    ``readonly=True`` (or :meth:`open_readonly`) opens an existing database for readers such as the
+    dataset builder: the file is never created, migrated or written.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            self.db = self._connect_readonly()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
         self.db.row_factory = sqlite3.Row
@@ -144,7 +249,25 @@ class CrawlStore:
         if version is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
         elif int(version) != SCHEMA_VERSION:
-            raise ValueError(f"{self.path} has crawl schema v{version}; this flickrexif reads v{SCHEMA_VERSION}")
+            raise StoreError(f"{self.path} has crawl schema v{version}; this flickrexif reads v{SCHEMA_VERSION}")
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> "CrawlStore":
+        """An existing crawl database, for reading only; raises :class:`StoreError` if it is not one."""
+        return cls(path, readonly=True)
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        # No schema script and no schema-version check: a reader must not touch the file.
+        if not self.path.is_file():
+            raise MissingStoreError(f"no crawl database at {self.path}")
+        db = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro", uri=True)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("SELECT 1 FROM photos LIMIT 1")
+        except sqlite3.DatabaseError as error:
+            db.close()
+            raise NotACrawlStoreError(self.path, str(error)) from None
+        return db
 
     def close(self) -> None:
         self.db.close()
@@ -268,10 +391,12 @@ class CrawlStore:
         return [row["id"] for row in self.db.execute(sql, (PENDING, limit) if limit else (PENDING,))]
 
     def record_exif(
-        self, photo_id: str, status: str, *, exif_raw: Any = None, exif: dict | None = None,
-        labels: dict | None = None, error: str | None = None, max_per_user_month: int,
+        self, photo_id: str, status: str, *, exif_raw: Any = None, exif: ExifRecord | None = None,
+        labels: Mapping[str, str | None] | None = None, error: str | None = None, max_per_user_month: int,
     ) -> list[str]:
         """Store a getExif outcome; returns photos promoted from ``capped`` to ``pending``.
+
+        ``exif_raw`` is the JSON-ready getExif items; ``exif`` is stored as ``exif.to_json()``.
 
         A photo that does not end ``kept`` frees its owner-month slot, which goes to the
         earliest-arrived capped photo of the same owner and month, so the final content does
@@ -287,7 +412,7 @@ class CrawlStore:
                 (
                     status,
                     None if exif_raw is None else json.dumps(exif_raw, sort_keys=True),
-                    None if exif is None else json.dumps(exif, sort_keys=True),
+                    None if exif is None else json.dumps(exif.to_json(), sort_keys=True),
                     None if labels is None else json.dumps(labels, sort_keys=True),
                     error,
                     time.time(),
@@ -336,12 +461,13 @@ class CrawlStore:
 
     # --- downloads -------------------------------------------------------------------------
 
-    def photos_to_download(self, retry_failed: bool = True) -> list[sqlite3.Row]:
+    def photos_to_download(self, retry_failed: bool = True) -> list[DownloadTarget]:
         states = "download_status IS NULL" + (" OR download_status = 'failed'" if retry_failed else "")
-        return self.db.execute(
+        rows = self.db.execute(
             f"SELECT id, url_o, url_large, original_format FROM photos WHERE status = ? AND ({states}) ORDER BY seq",
             (KEPT,),
-        ).fetchall()
+        )
+        return [DownloadTarget(*row) for row in rows]
 
     def record_download(
         self, photo_id: str, status: str, *, size: str | None = None, path: str | None = None,
@@ -356,12 +482,78 @@ class CrawlStore:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def photos(self, status: str | None = None) -> Iterator[sqlite3.Row]:
+    def photos(self, status: str | None = None) -> Iterator[StoredPhoto]:
         sql = "SELECT * FROM photos" + (" WHERE status = ?" if status else "") + " ORDER BY seq"
-        yield from self.db.execute(sql, (status,) if status else ())
+        yield from map(_stored_photo, self.db.execute(sql, (status,) if status else ()))
+
+    def photos_by_id(self, ids: Iterable[str], chunk: int = 256) -> Iterator[StoredPhoto]:
+        """The photos of ``ids`` in that order, read ``chunk`` at a time (memory stays flat)."""
+        ids = iter(ids)
+        while part := list(islice(ids, chunk)):
+            sql = f"SELECT * FROM photos WHERE id IN ({','.join('?' * len(part))})"
+            found = {row["id"]: row for row in self.db.execute(sql, part)}
+            yield from (_stored_photo(found[photo_id]) for photo_id in part)  # KeyError: no such photo
+
+    def kept_photos(self) -> Iterator[KeptPhoto]:
+        """Every kept photo, streamed, with only the columns the dataset builder's selection reads."""
+        rows = self.db.execute(
+            "SELECT id, owner, license, labels, exif, download_status, download_path FROM photos WHERE status = ?", (KEPT,)
+        )
+        for row in rows:
+            yield KeptPhoto(row["id"], row["owner"], row["license"], _labels(row["labels"]), _exif(row["exif"]),
+                            row["download_status"], row["download_path"])
+
+    def last_update(self) -> float | None:
+        """When any photo last changed (Unix time); ``None`` for an empty store."""
+        return self.db.execute("SELECT MAX(updated_at) FROM photos").fetchone()[0]
 
     def count_by(self, column: str) -> dict[str, int]:
         if column not in ("status", "download_status", "filter_reason", "download_size"):
             raise ValueError(f"cannot group by {column}")
         rows = self.db.execute(f"SELECT {column} AS k, COUNT(*) AS n FROM photos GROUP BY {column} ORDER BY n DESC")
         return {("none" if row["k"] is None else row["k"]): row["n"] for row in rows}
+
+    # --- summaries (``flickrexif status``, the dataset card) -----------------------------------
+
+    def owner_months_at_cap(self) -> int:
+        """Owner-months with at least one ``capped`` photo."""
+        return self.db.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT owner, month FROM photos WHERE status = ?)", (CAPPED,)
+        ).fetchone()[0]
+
+    def label_distributions(self, fields: Iterable[str], top: int) -> dict[str, dict[str, int]]:
+        """Label field → its ``top`` most common classes among kept photos, most common first."""
+        result = {}
+        for field in fields:
+            rows = self.db.execute(
+                """SELECT json_extract(labels, ?) AS k, COUNT(*) AS n FROM photos
+                   WHERE status = ? AND k IS NOT NULL GROUP BY k ORDER BY n DESC, k LIMIT ?""",
+                (f"$.{field}", KEPT, top),
+            )
+            result[field] = {str(row["k"]): row["n"] for row in rows}
+        return result
+
+    def remaining_estimate(self) -> int:
+        """Photos still to come from open windows: their totals minus what their pages covered."""
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(MAX(total - (next_page - 1) * ?, 0)), 0) FROM search_windows WHERE status = 'open' AND total IS NOT NULL",
+            (int(self.get_meta("per_page") or 500),),
+        ).fetchone()
+        return int(row[0])
+
+    def search_queries(self) -> list[dict[str, Any]]:
+        """The searches crawled, as their parameters (a key that is not JSON becomes ``{"text": key}``)."""
+        queries = []
+        for (text,) in self.db.execute("SELECT DISTINCT query FROM search_windows ORDER BY query"):
+            try:
+                query = json.loads(text)
+            except json.JSONDecodeError:
+                query = None
+            queries.append(query if isinstance(query, dict) else {"text": text})
+        return queries
+
+    def max_kept_per_owner_month(self) -> int:
+        """The most kept photos of any one owner-month (0 when none is kept): the cap as it turned out."""
+        return self.db.execute(
+            "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM photos WHERE status = ? GROUP BY owner, month)", (KEPT,)
+        ).fetchone()[0] or 0

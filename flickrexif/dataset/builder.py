@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 import time
 import warnings
 from collections import Counter
@@ -32,7 +31,7 @@ from typing import Any
 from PIL import Image as PILImage
 
 from flickrexif.crawl.licenses import LICENSES, PERMISSIVE_LICENSES
-from flickrexif.crawl.store import KEPT
+from flickrexif.crawl.store import CrawlStore, KeptPhoto, MissingStoreError, NotACrawlStoreError, StoredPhoto
 from flickrexif.dataset.card import flickrexif_card
 from flickrexif.dataset.features import DATASET_NAME, LABEL_COLUMNS, config_folder, dataset_features, paper_split_name
 from flickrexif.dataset.result import BuildError, BuildProgress, BuildResult, ConfigResult
@@ -40,7 +39,6 @@ from flickrexif.dataset.spec import BuildConfig
 from flickrexif.dataset.split import SPLITS, TEST, TRAIN, VALIDATION, Item, SplitResult, SplitSpec, owner_disjoint_split
 from flickrexif.exif.jpeg import chroma_subsampling, estimate_quality
 from flickrexif.exif.labels import ATTRIBUTES, device_kind
-from flickrexif.exif.record import ExifRecord
 from flickrexif.exif.scrub import NotAJpeg, scrub_jpeg
 from flickrexif.publish.columns import exif_columns
 from flickrexif.publish.manifest import ReleaseError, read_manifest
@@ -82,47 +80,41 @@ class _Candidates:
         ]
 
 
-def _exclusion(row: sqlite3.Row, images: Path, exclude_ids: frozenset[str]) -> str | None:
-    if row["id"] in exclude_ids:
+def _exclusion(photo: KeptPhoto, images: Path, exclude_ids: frozenset[str]) -> str | None:
+    if photo.id in exclude_ids:
         return "taken down"
-    if row["license"] not in PERMISSIVE_LICENSES:
+    if photo.license not in PERMISSIVE_LICENSES:
         return "license not permissive"
-    if row["download_status"] != "done" or not row["download_path"]:
+    if photo.download_status != "done" or not photo.download_path:
         return "not downloaded"
-    if not row["download_path"].lower().endswith(JPEG_SUFFIXES):
+    if not photo.download_path.lower().endswith(JPEG_SUFFIXES):
         return "not a JPEG file"
-    if not row["labels"] or not row["exif"]:
+    if photo.labels is None or photo.exif is None:
         return "no labels"
-    if not (images / row["download_path"]).is_file():
+    if not (images / photo.download_path).is_file():
         return "image file missing"
     return None
 
 
-def _load_candidates(db: sqlite3.Connection, images: Path, exclude_ids: frozenset[str]) -> _Candidates:
-    rows = db.execute(
-        "SELECT id, owner, license, labels, exif, download_status, download_path FROM photos WHERE status = ?", (KEPT,)
-    )
+def _load_candidates(store: CrawlStore, images: Path, exclude_ids: frozenset[str]) -> _Candidates:
     fields = tuple(ATTRIBUTES.values())
     found: list[tuple[tuple[int, str], str, str, str | None, tuple[str | None, ...]]] = []
     excluded: Counter = Counter()
     kept = 0
     interned: dict[str, str] = {}
-    for row in rows:
+    for photo in store.kept_photos():
         kept += 1
-        reason = _exclusion(row, images, exclude_ids)
+        reason = _exclusion(photo, images, exclude_ids)
         if reason is not None:
             excluded[reason] += 1
             continue
-        exif = json.loads(row["exif"])
-        kind = device_kind(exif.get("make"), exif.get("model"))
-        owner = interned.setdefault(row["owner"], row["owner"])
-        labels = json.loads(row["labels"])
-        values = tuple(None if (v := labels.get(name)) is None else interned.setdefault(v, v) for name in fields)
-        found.append((_id_key(row["id"]), row["id"], owner, kind, values))
+        kind = device_kind(photo.exif.make, photo.exif.model)
+        owner = interned.setdefault(photo.owner, photo.owner)
+        values = tuple(None if (v := photo.labels.get(name)) is None else interned.setdefault(v, v) for name in fields)
+        found.append((_id_key(photo.id), photo.id, owner, kind, values))
     found.sort(key=lambda entry: entry[0])
     labels_by_field = {name: [entry[4][i] for entry in found] for i, name in enumerate(fields)}
-    last = db.execute("SELECT MAX(updated_at) FROM photos").fetchone()[0]
-    as_of = datetime.fromtimestamp(last or 0, tz=timezone.utc).strftime("%Y-%m-%d")
+    as_of = datetime.fromtimestamp(store.last_update() or 0, tz=timezone.utc).strftime("%Y-%m-%d")
     return _Candidates(
         ids=[entry[1] for entry in found], owners=[entry[2] for entry in found], kinds=[entry[3] for entry in found],
         labels=labels_by_field, kept=kept, excluded=excluded, data_as_of=as_of,
@@ -130,10 +122,6 @@ def _load_candidates(db: sqlite3.Connection, images: Path, exclude_ids: frozense
 
 
 # --- rows ------------------------------------------------------------------------------------------
-
-_ROW_COLUMNS = ("id, owner, owner_name, title, license, date_taken, url_o, url_large, exif, labels, "
-                "download_size, download_path")
-
 
 class _Unusable(Exception):
     """A selected photo's bytes cannot be published (not a walkable JPEG); it is dropped, split redone."""
@@ -168,9 +156,9 @@ def _row_bytes(row: Mapping[str, Any]) -> int:
     return (len(image["bytes"]) if image else 0) + 1024
 
 
-def _make_row(photo: sqlite3.Row, key: int, label: int, kind: str | None, config: BuildConfig) -> dict[str, Any]:
-    photo_id = photo["id"]
-    data = (config.images / photo["download_path"]).read_bytes()
+def _make_row(photo: StoredPhoto, key: int, label: int, kind: str | None, config: BuildConfig) -> dict[str, Any]:
+    photo_id = photo.id
+    data = (config.images / photo.download_path).read_bytes()
     try:
         header = _jpeg_facts(data)
         # Scrubbed even when only URLs are published: a photo whose bytes cannot be scrubbed is
@@ -180,44 +168,37 @@ def _make_row(photo: sqlite3.Row, key: int, label: int, kind: str | None, config
         raise _Unusable(key, f"{photo_id}: {error}") from None
     except Exception as error:  # noqa: BLE001 - any decoder complaint about the header: unusable bytes
         raise _Unusable(key, f"{photo_id}: not a readable JPEG ({type(error).__name__}: {error})") from None
-    exif = json.loads(photo["exif"])
-    labels = json.loads(photo["labels"])
-    license_ = LICENSES.get(photo["license"])
+    labels = photo.labels
+    license_ = LICENSES.get(photo.license)
     row: dict[str, Any] = {}
     if config.include_images:
         row["image"] = {"bytes": published, "path": f"{photo_id}.jpg"}
     else:
-        row["image_url"] = photo["url_o"] if photo["download_size"] == "Original" else photo["url_large"]
+        row["image_url"] = photo.url_o if photo.download_size == "Original" else photo.url_large
     row["flickr_id"] = photo_id
     row["label"] = label
     row.update({name: labels.get(name) for name in LABEL_COLUMNS})
     phone = labels.get("is_smartphone")
     row["is_smartphone"] = None if phone is None else phone == "True"
     row["device_kind"] = kind
-    row.update(exif_columns(ExifRecord.from_json(exif)))
+    row.update(exif_columns(photo.exif))
     row.update({
         "width": header.width, "height": header.height, "jpeg_quality": header.jpeg_quality,
-        "chroma_subsampling": header.chroma_subsampling, "download_size": photo["download_size"],
-        "is_original": photo["download_size"] == "Original",
-        "owner": photo["owner"], "owner_name": photo["owner_name"], "date_taken": photo["date_taken"],
-        "title": photo["title"], "photo_page_url": f"https://www.flickr.com/photos/{photo['owner']}/{photo_id}/",
+        "chroma_subsampling": header.chroma_subsampling, "download_size": photo.download_size,
+        "is_original": photo.download_size == "Original",
+        "owner": photo.owner, "owner_name": photo.owner_name, "date_taken": photo.date_taken,
+        "title": photo.title, "photo_page_url": f"https://www.flickr.com/photos/{photo.owner}/{photo_id}/",
         "license": license_.name if license_ else None, "license_url": license_.url if license_ else None,
     })  # fmt: skip
     return row
 
 
-def _rows(db: sqlite3.Connection, candidates: _Candidates, chosen: Sequence[tuple[int, int]],
+def _rows(store: CrawlStore, candidates: _Candidates, chosen: Sequence[tuple[int, int]],
           config: BuildConfig, chunk: int = 256) -> Iterator[dict[str, Any]]:
-    """Rows of ``chosen`` ``(key, label)`` in order, fetching database rows a chunk at a time."""
-    for start in range(0, len(chosen), chunk):
-        part = chosen[start : start + chunk]
-        ids = [candidates.ids[key] for key, _ in part]
-        found = {
-            row["id"]: row
-            for row in db.execute(f"SELECT {_ROW_COLUMNS} FROM photos WHERE id IN ({','.join('?' * len(ids))})", ids)
-        }
-        for (key, label), photo_id in zip(part, ids):
-            yield _make_row(found[photo_id], key, label, candidates.kinds[key], config)
+    """Rows of ``chosen`` ``(key, label)`` in order; the store reads their photos a chunk at a time."""
+    photos = store.photos_by_id((candidates.ids[key] for key, _ in chosen), chunk=chunk)
+    for (key, label), photo in zip(chosen, photos, strict=True):
+        yield _make_row(photo, key, label, candidates.kinds[key], config)
 
 
 # --- one configuration -----------------------------------------------------------------------------
@@ -242,7 +223,7 @@ def _write_paper_split(root: Path, attribute: str, split: SplitResult, candidate
     path.write_text(json.dumps(data, separators=(", ", ": ")) + "\n", encoding="utf-8")
 
 
-def _build_config(db: sqlite3.Connection, root: Path, attribute: str, candidates: _Candidates, config: BuildConfig,
+def _build_config(store: CrawlStore, root: Path, attribute: str, candidates: _Candidates, config: BuildConfig,
                   on_progress: Callable[[BuildProgress], None] | None) -> ConfigResult:
     spec = config.spec(attribute)
     unusable: set[int] = set()
@@ -261,7 +242,7 @@ def _build_config(db: sqlite3.Connection, root: Path, attribute: str, candidates
                 on_progress(BuildProgress(attribute, name, rows, len(split.rows[name])))
 
         try:
-            rows = {name: _rows(db, candidates, split.rows[name], config) for name in SPLITS}
+            rows = {name: _rows(store, candidates, split.rows[name], config) for name in SPLITS}
             written = write_config(rows, features, root, attribute, folder, layout, row_bytes=_row_bytes,
                                    on_row_group=report)
         except _Unusable as failure:
@@ -285,32 +266,19 @@ def _build_config(db: sqlite3.Connection, root: Path, attribute: str, candidates
 # --- the crawl database ----------------------------------------------------------------------------
 
 
-def _open_db(path: Path) -> sqlite3.Connection:
-    if not Path(path).is_file():
-        raise BuildError(f"no crawl database at {path}")
-    db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
+def _open_db(path: Path) -> CrawlStore:
+    """The crawl database, read-only; the store's errors become build errors that name ``path`` as given."""
     try:
-        db.execute("SELECT 1 FROM photos LIMIT 1")
-    except sqlite3.DatabaseError as error:
-        db.close()
-        raise BuildError(f"{path} is not a crawl database: {error}") from None
-    return db
+        return CrawlStore.open_readonly(path)
+    except MissingStoreError:
+        raise BuildError(f"no crawl database at {path}") from None
+    except NotACrawlStoreError as error:
+        raise BuildError(f"{path} is not a crawl database: {error.cause}") from None
 
 
-def crawl_summary(db: sqlite3.Connection) -> dict[str, Any]:
+def crawl_summary(store: CrawlStore) -> dict[str, Any]:
     """What the card says about the crawl: its searches and the largest photos-per-owner-month."""
-    queries = []
-    for (text,) in db.execute("SELECT DISTINCT query FROM search_windows ORDER BY query"):
-        try:
-            query = json.loads(text)
-        except json.JSONDecodeError:
-            query = None
-        queries.append(query if isinstance(query, dict) else {"text": text})
-    row = db.execute(
-        "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM photos WHERE status = ? GROUP BY owner, month)", (KEPT,)
-    ).fetchone()
-    return {"queries": queries, "max_photos_per_owner_month": row[0] or 0}
+    return {"queries": store.search_queries(), "max_photos_per_owner_month": store.max_kept_per_owner_month()}
 
 
 # --- the dataset the release sequence publishes ----------------------------------------------------
@@ -353,14 +321,14 @@ class FlickrExifDataset:
         """Every configuration's shards and paper split file; raises :class:`BuildError` if none can be built."""
         started = time.monotonic()
         config = self.config
-        db = _open_db(config.db)
+        store = _open_db(config.db)
         try:
-            candidates = _load_candidates(db, Path(config.images), frozenset(config.exclude_ids))
-            results = tuple(_build_config(db, folder, attribute, candidates, config, self.on_progress)
+            candidates = _load_candidates(store, Path(config.images), frozenset(config.exclude_ids))
+            results = tuple(_build_config(store, folder, attribute, candidates, config, self.on_progress)
                             for attribute in config.attributes)
-            self._crawl = crawl_summary(db)
+            self._crawl = crawl_summary(store)
         finally:
-            db.close()
+            store.close()
         result = BuildResult(folder, results, candidates.kept, len(candidates.ids), dict(candidates.excluded),
                              candidates.data_as_of, time.monotonic() - started)
         if not result.built:

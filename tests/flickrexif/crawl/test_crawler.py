@@ -11,11 +11,11 @@ from datetime import datetime
 import pytest
 
 from flickrexif.crawl import store as states
-from flickrexif.crawl.crawler import CallCounter, CrawlConfig, Crawler, split_range
+from flickrexif.crawl.crawler import CallCounter, CrawlConfig, Crawler
 from flickrexif.crawl.credentials import FlickrCredentials
 from flickrexif.crawl.client import FatalFlickrError, FlickrClient, RetryPolicy
 from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
-from flickrexif.testing.standin import FlickrStandin, generate_photos
+from flickrexif.testing import FlickrStandin, generate_photos
 from flickrexif.crawl.store import CrawlStore
 
 KEY = FlickrCredentials("test-key", "test-secret-do-not-print")
@@ -146,26 +146,6 @@ def test_invalid_key_stops_with_a_fatal_error_and_keeps_the_store(population, tm
     assert raised.value.code == 100
     with CrawlStore(tmp_path / "c.db") as store:
         assert store.api_calls() == {"flickr.photos.search": {"code100": 1}}
-
-
-def test_split_range_covers_every_second_once():
-    parts = split_range("2020-01-01 00:00:00", "2020-01-01 00:00:09", 3)
-    assert parts == [
-        ("2020-01-01 00:00:00", "2020-01-01 00:00:02"),
-        ("2020-01-01 00:00:03", "2020-01-01 00:00:05"),
-        ("2020-01-01 00:00:06", "2020-01-01 00:00:09"),
-    ]
-    assert split_range("2020-01-01 00:00:00", "2020-01-01 00:00:01", 5) == [
-        ("2020-01-01 00:00:00", "2020-01-01 00:00:00"),
-        ("2020-01-01 00:00:01", "2020-01-01 00:00:01"),
-    ]
-
-
-def test_bad_settings_are_rejected_up_front():
-    with pytest.raises(ValueError, match="must be after"):
-        CrawlConfig(min_taken=datetime(2020, 1, 1), max_taken=datetime(2019, 1, 1))
-    with pytest.raises(ValueError, match="max-per-user-month"):
-        CrawlConfig(**RANGE, max_per_user_month=0)
 
 
 def test_the_cap_is_per_owner_and_month(tmp_path):

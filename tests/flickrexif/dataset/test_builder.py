@@ -289,7 +289,7 @@ def write_store(folder: Path, photos: list[dict]) -> tuple[Path, Path]:
         store.add_search_page(window, 1, 1, len(photos), search, cap=10_000, allowed_licenses=PERMISSIVE_LICENSES)
         for index, p in enumerate(photos):
             record = ExifRecord(make=p["make"], model=p["model"], exposure_time=None, datetime_original="2015-06-01T12:00:00")
-            store.record_exif(p["id"], KEPT, exif=record.to_json(), labels=label_record(record).values(),
+            store.record_exif(p["id"], KEPT, exif=record, labels=label_record(record).values(),
                               max_per_user_month=10_000)
             path = Path(p["id"][-2:]) / f"{p['id']}.jpg"
             (images / path).parent.mkdir(parents=True, exist_ok=True)
