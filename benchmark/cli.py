@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from benchmark.masking import DEFAULT_MASK_RATIO, RELEASED_CODE_MASK_RATIO
 from benchmark.results import DEFAULT_TEMPLATE
-from flickrexif.cli.options import new_app, version_option
+from flickrexif.cli.errors import reported_errors
+from flickrexif.cli.options import new_app, progress_bar, stderr, version_option
 from flickrexif.cli.writers import table_console, write_table
 
 app = new_app(
@@ -19,7 +19,6 @@ app = new_app(
     "much it distorts kNN classification and near-duplicate retrieval (FlickrExif, PairCams, any image set)."
 )
 VersionOption = version_option("trace-bench")
-stderr = Console(stderr=True, soft_wrap=True)
 
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Encoder alias or key (see `trace-bench models`).")]
 DatasetOption = Annotated[
@@ -32,7 +31,7 @@ WeightsOption = Annotated[Optional[Path], typer.Option(help="Weights file (state
 CacheOption = Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default: OUT/cache).")]
 SeedsOption = Annotated[list[int], typer.Option("--seed", help="Seeds (repeat the option for several).")]
 MaskOption = Annotated[float, typer.Option(help="Masked share of the image area for acquisition probes "
-                                           "(paper 0.9; the released code 0.95).")]
+                                           f"(paper {DEFAULT_MASK_RATIO}; the released code {RELEASED_CODE_MASK_RATIO}).")]
 DeviceOption = Annotated[Optional[str], typer.Option(help="cuda, cpu, ... (default: cuda when available).")]
 BatchOption = Annotated[Optional[int], typer.Option(help="Images per batch (default: 256 on GPU, 32 on CPU).")]
 WorkersOption = Annotated[int, typer.Option(help="Data-loading worker processes.")]
@@ -72,16 +71,10 @@ def models_command(
 
 
 def _load_encoder(model: str, weights: Optional[Path], device: Optional[str]):
-    from benchmark.encoders import MissingWeightsError, load_encoder
+    from benchmark.encoders import load_encoder
 
-    try:
+    with reported_errors():
         return load_encoder(model, weights=weights, device=device or "cpu")
-    except MissingWeightsError as error:
-        stderr.print(f"[red]Missing weights:[/red] {error}")
-        raise typer.Exit(code=2) from None
-    except ValueError as error:
-        stderr.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=2) from None
 
 
 def _run(model: str, dataset: str, out: Path, *, tasks: tuple[str, ...], seeds: list[int], mask_ratio: float,
@@ -96,32 +89,20 @@ def _run(model: str, dataset: str, out: Path, *, tasks: tuple[str, ...], seeds: 
     from benchmark.runner import RunConfig, run
     from benchmark.tasks import ExtractOptions
 
-    try:
+    with reported_errors():
         probe = ProbeConfig(tune_epochs=probe_tune_epochs, precision=probe_precision, device=device)
         config = RunConfig(seeds=tuple(seeds or [0]), mask_ratio=mask_ratio, tasks=tasks, skip_existing=skip_existing, probe=probe,
                            families=tuple(families or FAMILIES), targets=tuple(targets) if targets else None)
-    except ValueError as error:
-        stderr.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=2) from None
     encoder = _load_encoder(model, weights, device)
     stderr.print(f"Encoder {encoder.spec.key} ({encoder.weights}), embedding dim {encoder.embed_dim}")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stderr, transient=True) as bar:
+    with progress_bar() as bar:
         images = bar.add_task("images", total=None)
         options = ExtractOptions(cache=EmbeddingCache(cache or out / "cache"), batch_size=batch_size, device=device,
                                  workers=workers, on_batch=lambda n: bar.advance(images, n))
-        try:
+        with reported_errors(stop=bar.stop, interrupted="Finished embeddings and results are kept; run again with "
+                                                        "--skip-existing to continue."):
             written = run(encoder, dataset, ResultStore(out, template), options, config,
                           on_task=lambda name: bar.update(images, description=name))
-        except ValueError as error:
-            bar.stop()
-            stderr.print(f"[red]{error}[/red]")
-            raise typer.Exit(code=2) from None
-        except KeyboardInterrupt:
-            bar.stop()
-            stderr.print("[yellow]Interrupted.[/yellow] Finished embeddings and results are kept; run again with "
-                         "--skip-existing to continue.")
-            raise typer.Exit(code=130) from None
     for path in written:
         result = json.loads(path.read_text())
         headline = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if isinstance(v, float))
@@ -148,7 +129,7 @@ def extract_command(
     from benchmark.processing import FAMILIES
     from benchmark.runner import open_image_set
 
-    try:
+    with reported_errors():
         variants = []
         for text in variant or ["source"]:
             family, _, name = text.partition("/")
@@ -160,14 +141,10 @@ def extract_command(
                 names = FAMILIES[family] if name in ("", "all") else (name,)
                 variants += [Variant(family, n, mask_ratio=mask_ratio) for n in names]
         image_set = open_image_set(dataset)
-    except ValueError as error:
-        stderr.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=2) from None
     encoder = _load_encoder(model, weights, device)
     store = EmbeddingCache(cache)
     for split_name in split or image_set.splits:
-        with Progress(TextColumn(f"{split_name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=stderr, transient=True) as bar:
+        with progress_bar() as bar:
             task = bar.add_task(split_name, total=len(image_set.split(split_name)) * len(variants))
             found = extract(encoder, image_set, split_name, variants, store, seed=seed, batch_size=batch_size,
                             device=device, workers=workers, on_batch=lambda n: bar.advance(task, n))
@@ -180,7 +157,7 @@ def extract_command(
 def run_command(
     model: ModelOption, dataset: DatasetOption, out: OutOption,
     seed: SeedsOption = [0],  # noqa: B006 - Typer reads the default
-    mask_ratio: MaskOption = 0.9,
+    mask_ratio: MaskOption = DEFAULT_MASK_RATIO,
     family: FamilyOption = None,
     target: TargetOption = None,
     weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
@@ -204,7 +181,7 @@ def run_command(
 def probe_command(
     model: ModelOption, dataset: DatasetOption, out: OutOption,
     seed: SeedsOption = [0],  # noqa: B006
-    mask_ratio: MaskOption = 0.9,
+    mask_ratio: MaskOption = DEFAULT_MASK_RATIO,
     family: FamilyOption = None,
     target: TargetOption = None,
     weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
@@ -253,10 +230,7 @@ def report_command(
     """Write CSV and Markdown tables and PNG plots, and print the summary table."""
     from benchmark.report import markdown_table, write_report
 
-    try:
+    with reported_errors():
         summary, files = write_report(results, out)
-    except ValueError as error:
-        stderr.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=2) from None
     typer.echo(markdown_table(summary))
     stderr.print("Wrote " + ", ".join(str(f) for f in files))

@@ -15,26 +15,23 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flickrexif.cli.options import new_app, version_option
+from flickrexif.cli.errors import reported_errors
+from flickrexif.cli.options import new_app, progress_bar, stderr, version_option
 from flickrexif.publish.manifest import ReleaseError, parse_version
 from paircams.ingest import (
     DEFAULT_TOLERANCE_S,
     REPORT_TXT,
     STATUSES,
     IngestConfig,
-    IngestError,
     IngestProgress,
     Layout,
-    PhotoChangedError,
     ingest,
 )
 
 app = new_app("PairCams: pairs of photos of one subject, one from a smartphone and one from a camera.")
 VersionOption = version_option("paircams")
-stderr = Console(stderr=True, soft_wrap=True)
 stdout = Console(soft_wrap=True)
 MAX_LISTED = 20  # problem files printed per status; the report files hold them all
 
@@ -42,11 +39,6 @@ MAX_LISTED = 20  # problem files printed per status; the report files hold them 
 @app.callback(invoke_without_command=True)
 def main(version: VersionOption = False) -> None:
     """PairCams command line."""
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=stderr, transient=True)
 
 
 @app.command("ingest")
@@ -78,17 +70,14 @@ def ingest_command(
                               verify_decode=verify_decode)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--tolerance") from None
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("Reading photos", total=None)
 
         def show(step: IngestProgress) -> None:
             progress.update(task, total=step.total, completed=step.done)
 
-        try:
+        with reported_errors(heading="Cannot ingest:", stop=progress.stop):
             result = ingest(config, on_progress=show)
-        except IngestError as error:
-            stderr.print(f"[red]Cannot ingest:[/red] {error}")
-            raise typer.Exit(code=2) from None
     counts = result.counts()
     table = Table(title=f"PairCams ingest of {source} ({result.layout} layout)")
     table.add_column("files", justify="right")
@@ -131,18 +120,12 @@ def release_command(
         parse_version(version)
     except ReleaseError as error:
         raise typer.BadParameter(str(error), param_hint="--version") from None
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("Writing rows", total=None)
-        try:
+        with reported_errors(heading="Cannot release:", stop=progress.stop):
             dataset = PairCamsDataset(ingested, license=license_id,
                                       on_progress=lambda done, total: progress.update(task, completed=done, total=total))
             result = release(dataset, out, version, tuple(note or ()))
-        except PhotoChangedError as error:
-            stderr.print(f"[red]Cannot release:[/red] {error}")
-            raise typer.Exit(code=1) from None
-        except (ReleaseError, IngestError) as error:
-            stderr.print(f"[red]Cannot release:[/red] {error}")
-            raise typer.Exit(code=2) from None
     counts = result.contents.details
     stdout.print(f"PairCams v{result.version}: {counts['subjects']} subjects, {counts['rows']} rows in {result.path}",
                  markup=False, highlight=False)
@@ -160,12 +143,9 @@ def push_command(
 
     Then `load_dataset(ORG/NAME, split="train", revision="vX.Y.Z")` gets exactly that release.
     """
-    from flickrexif.publish.hub import PushConfig, PushError, push_release
+    from flickrexif.publish.hub import PushConfig, push_release
 
-    try:
+    with reported_errors(heading="Push failed:"):
         result = push_release(PushConfig(release_dir, repo, endpoint=endpoint, private=private))
-    except PushError as error:
-        stderr.print(f"[red]Push failed:[/red] {error}")
-        raise typer.Exit(code=2) from None
     stdout.print(f"Pushed {len(result.added)} files to {result.repo_id} as {result.tag} (commit {result.commit[:12]}); "
                  f"{len(result.deleted)} stale files removed", markup=False, highlight=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -12,18 +11,18 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TextColumn
 
-from flickrexif.cli.options import new_app, version_option
+from flickrexif.cli.errors import reported_errors
+from flickrexif.cli.options import new_app, progress_bar, stderr, version_option
 from flickrexif.crawl.crawler import CallCounter, CrawlConfig, Crawler, CrawlProgress, previous_max_taken
 from flickrexif.crawl.status import crawl_status
-from flickrexif.crawl.credentials import CredentialsError, load_flickr_credentials
+from flickrexif.crawl.credentials import load_flickr_credentials
 from flickrexif.crawl.download import DownloadConfig, download_photos
 from flickrexif.exif.read import DEFAULT_MAX_PIXELS
 from flickrexif.crawl.export import export_rows
 from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
-from flickrexif.crawl.client import FatalFlickrError, FlickrClient
+from flickrexif.crawl.client import FlickrClient
 from flickrexif.crawl.ratelimit import RateLimiter
 from flickrexif.exif.scan import iter_photo_paths, scan_file
 from flickrexif.crawl.store import CrawlStore
@@ -34,7 +33,6 @@ app = new_app(
     "camera and exposure labels, and publish the dataset."
 )
 VersionOption = version_option("flickrexif")
-stderr = Console(stderr=True, soft_wrap=True)
 
 # Header → row key of the `exif` table (jsonl and csv carry every field).
 EXIF_TABLE_COLUMNS = {
@@ -121,11 +119,8 @@ def _parse_licenses(text: str) -> frozenset[int]:
 
 
 def _open_store(db: Path) -> CrawlStore:
-    try:
+    with reported_errors(heading=f"Cannot open {db}:"):
         return CrawlStore(db)
-    except (sqlite3.DatabaseError, ValueError) as error:
-        stderr.print(f"[red]Cannot open {db}:[/red] {error}")
-        raise typer.Exit(code=2) from None
 
 
 @app.command("crawl")
@@ -162,7 +157,7 @@ def crawl_command(
     stopped.  The key and secret come from FLICKR_API_KEY / FLICKR_API_SECRET or the config
     file, never from the command line.
     """
-    try:
+    with reported_errors():
         crawl_config = CrawlConfig(
             min_taken=_parse_date(min_taken_date, "--min-taken-date"),
             max_taken=_parse_date(max_taken_date, "--max-taken-date") if max_taken_date else datetime.now().replace(microsecond=0),
@@ -171,15 +166,9 @@ def crawl_command(
         )
         credentials = load_flickr_credentials(config_path=config)
         limiter = RateLimiter(rate)
-    except (ValueError, CredentialsError) as error:
-        stderr.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=2) from None
     calls = CallCounter()
     client = FlickrClient(credentials, api_url=api_url, rate_limiter=limiter, on_call=calls, pool_size=max(workers, 10))
-    with _open_store(db) as store, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), console=stderr,
-    ) as bar:
+    with _open_store(db) as store, progress_bar(TextColumn("{task.fields[info]}"), transient=False) as bar:
         task = bar.add_task("getExif", total=None, info="")
         resumed_end = previous_max_taken(store, crawl_config) if max_taken_date is None else None
         if resumed_end is not None:  # same search as last time: resume it rather than start anew
@@ -191,17 +180,9 @@ def crawl_command(
                        info=f"kept {progress.kept}, search pages {progress.search_pages}")
 
         crawler = Crawler(store, client, crawl_config, calls, on_progress=show)
-        try:
+        with reported_errors(stop=bar.stop,
+                             interrupted="Everything answered so far is stored; run the same command to resume."):
             progress = crawler.run()
-        except KeyboardInterrupt:
-            bar.stop()
-            stderr.print("[yellow]Interrupted.[/yellow] Everything answered so far is stored; run the same command to resume.")
-            raise typer.Exit(code=130) from None
-        except FatalFlickrError as error:
-            bar.stop()
-            stderr.print(f"[red]Flickr refused the crawl:[/red] {error.message} (code {error.code}). "
-                         "Check FLICKR_API_KEY / FLICKR_API_SECRET. Nothing stored was lost.")
-            raise typer.Exit(code=2) from None
         summary = crawl_status(store)
     stderr.print(
         f"Crawl finished: {summary['photos_kept']} photos kept of {summary['photos_seen']} seen, "
@@ -228,13 +209,9 @@ def download_command(
         todo = len(store.photos_to_download())
         with Progress(console=stderr) as bar:
             task = bar.add_task("Downloading", total=todo)
-            try:
+            with reported_errors(stop=bar.stop, interrupted="Finished files are recorded; run again to resume."):
                 counts = download_photos(store, DownloadConfig(out_dir=out, workers=workers),
                                          on_result=lambda result: bar.advance(task))
-            except KeyboardInterrupt:
-                bar.stop()
-                stderr.print("[yellow]Interrupted.[/yellow] Finished files are recorded; run again to resume.")
-                raise typer.Exit(code=130) from None
     stderr.print(f"Downloads: {counts or 'nothing to do'}")
 
 
@@ -307,15 +284,12 @@ def _build_config(db: Path, images: Path, seed: int, specs: Optional[Path], excl
     from flickrexif.dataset.spec import BuildConfig, load_exclusions, load_specs  # datasets/pyarrow: import when used
     from flickrexif.exif.labels import ATTRIBUTES
 
-    try:
+    with reported_errors():
         return BuildConfig(
             db=db, images=images, seed=seed, include_images=not no_images,
             attributes=tuple(attributes or ATTRIBUTES),
             specs=load_specs(specs) if specs else {}, exclude_ids=load_exclusions(exclude) if exclude else frozenset(),
         )
-    except (ValueError, OSError) as error:
-        stderr.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=2) from None
 
 
 def _print_build(result) -> None:
@@ -328,23 +302,15 @@ def _print_build(result) -> None:
 
 
 def _with_build_progress(function, *args):
-    from flickrexif.dataset.result import BuildError
-    from flickrexif.publish.manifest import ReleaseError
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stderr, transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("building", total=None)
 
         def show(progress) -> None:
             bar.update(task, description=f"{progress.config} / {progress.split}", completed=progress.rows,
                        total=progress.total)
 
-        try:
+        with reported_errors(stop=bar.stop):
             return function(*args, on_progress=show)
-        except (BuildError, ReleaseError, ValueError) as error:
-            bar.stop()
-            stderr.print(f"[red]{error}[/red]")
-            raise typer.Exit(code=2) from None
 
 
 @app.command("build")
@@ -404,12 +370,9 @@ def push_command(
 
     Then `load_dataset(ORG/NAME, "Make", revision="vX.Y.Z")` gets exactly that release.
     """
-    from flickrexif.publish.hub import PushConfig, PushError, push_release
+    from flickrexif.publish.hub import PushConfig, push_release
 
-    try:
+    with reported_errors():
         result = push_release(PushConfig(release_dir=release_dir, repo_id=repo, endpoint=endpoint, private=private))
-    except PushError as error:
-        stderr.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=2) from None
     stderr.print(f"Pushed {release_dir} to {result.repo_id} as tag {result.tag} (commit {result.commit[:12]}, "
                  f"{len(result.added)} files added, {len(result.deleted)} removed)")
