@@ -1,0 +1,145 @@
+"""The layout's rules, checked from the source (AST), so a change that breaks one fails CI.
+
+ARCHITECTURE.md states them: which layer may import which, no import cycles, no module over 600
+lines, one release sequence, SQL only in the crawl store, the test stand-ins never imported by the
+product.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PRODUCT = ("flickrexif", "paircams", "benchmark")
+MAX_LINES = 600
+
+# Layer → the toolkit packages its modules may import (besides their own layer).
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "flickrexif.exif": (),
+    "flickrexif.crawl": ("flickrexif.exif",),
+    "flickrexif.publish": ("flickrexif.exif",),
+    "flickrexif.dataset": ("flickrexif.exif", "flickrexif.crawl", "flickrexif.publish"),
+    "flickrexif.cli": ("flickrexif", "flickrexif.exif", "flickrexif.crawl", "flickrexif.publish", "flickrexif.dataset"),
+    # the test stand-ins may use the whole of flickrexif; no product module may import them
+    "flickrexif.testing": ("flickrexif", "flickrexif.exif", "flickrexif.crawl", "flickrexif.publish"),
+    "paircams": ("flickrexif.exif", "flickrexif.publish", "flickrexif.cli"),
+    "benchmark": ("flickrexif.exif", "flickrexif.publish", "flickrexif.cli"),
+    # the package roots: version, ``python -m flickrexif``, a re-export kept for the README
+    "flickrexif": ("flickrexif.exif", "flickrexif.cli"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def product_files() -> list[Path]:
+    return sorted(p for package in PRODUCT for p in (REPO / package).rglob("*.py"))
+
+
+def imports_of(path: Path) -> Iterator[str]:
+    """Every toolkit module ``path`` imports, at module level or inside functions."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" else module_name(path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        yield from (name for name in names if name.split(".")[0] in PRODUCT)
+
+
+def layer_of(module: str) -> str:
+    """The most specific layer in :data:`ALLOWED` that ``module`` belongs to."""
+    return max((layer for layer in ALLOWED if module == layer or module.startswith(layer + ".")), key=len)
+
+
+def within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def existing_module(name: str) -> str | None:
+    """``name`` if it is a product module or package (not a name inside one), else its parent's."""
+    while name:
+        path = REPO / name.replace(".", "/")
+        if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file():
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+def test_every_layer_imports_only_what_its_rule_allows():
+    broken = []
+    for path in product_files():
+        module = module_name(path)
+        layer = layer_of(module)
+        for imported in imports_of(path):
+            target = layer_of(imported)
+            if target != layer and target not in ALLOWED[layer]:
+                broken.append(f"{module} ({layer}) imports {imported} ({target})")
+    assert broken == [], "\n".join(broken)
+
+
+def test_no_import_cycles():
+    graph: dict[str, set[str]] = {}
+    for path in product_files():
+        module = module_name(path)
+        targets = {existing_module(name) for name in imports_of(path)}
+        graph[module] = {t for t in targets if t and t != module and not within(module, t)}
+    cycles = []
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append(" -> ".join([*stack[stack.index(nxt):], nxt]))
+            elif nxt not in state:
+                visit(nxt, [*stack, nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == [], "import cycles:\n" + "\n".join(cycles)
+
+
+@pytest.mark.parametrize("path", product_files(), ids=lambda p: str(p.relative_to(REPO)))
+def test_no_module_is_over_600_lines(path):
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(REPO)} has {lines} lines; split it by idea"
+
+
+def test_one_release_sequence():
+    found = [f"{path.relative_to(REPO)}" for path in product_files()
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.FunctionDef) and node.name == "release"]
+    assert found == ["flickrexif/publish/release.py"]
+
+
+SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE TABLE)\b.*\b(FROM|INTO|SET|WHERE)\b|sqlite3\.connect|\.execute\(")
+
+
+def test_sql_only_in_the_crawl_store():
+    store = REPO / "flickrexif" / "crawl" / "store.py"
+    speaking = [f"{path.relative_to(REPO)}:{number}" for path in product_files() if path != store
+                for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if SQL.search(line)]
+    assert speaking == [], "SQL outside flickrexif/crawl/store.py:\n" + "\n".join(speaking)
+
+
+def test_the_rules_know_every_package():
+    for path in product_files():
+        assert layer_of(module_name(path)) in ALLOWED
