@@ -147,7 +147,7 @@ def extract_command(
         with progress_bar() as bar:
             task = bar.add_task(split_name, total=len(image_set.split(split_name)) * len(variants))
             found = extract(encoder, image_set, split_name, variants, store, seed=seed, batch_size=batch_size,
-                            device=device, workers=workers, on_batch=lambda n: bar.advance(task, n))
+                            device=device, workers=workers, on_batch=lambda n, task=task: bar.advance(task, n))
         for item_variant, embeddings in found.items():
             key = store.key(encoder.describe(), image_set, split_name, item_variant, seed)
             typer.echo(f"{split_name:10} {item_variant.name:28} {tuple(embeddings.vectors.shape)} {store.path(key)}")

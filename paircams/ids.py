@@ -43,7 +43,7 @@ class Subject:
                 "photos": [photo.to_json() for photo in self.photos]}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Subject":
+    def from_json(cls, data: Mapping[str, Any]) -> Subject:
         photos = tuple(Photo.from_json(p) for p in data["photos"])
         if len(photos) != 2:
             raise ValueError(f"subject {data.get('key')!r} has {len(photos)} photos, not 2")
@@ -75,7 +75,7 @@ class Retired:
         return {"key": self.key, "subject_idx": self.subject_idx, "sha256": list(self.sha256)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Retired":
+    def from_json(cls, data: Mapping[str, Any]) -> Retired:
         return cls(data["key"], int(data["subject_idx"]), tuple(data.get("sha256") or ()))
 
 

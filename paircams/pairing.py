@@ -111,7 +111,7 @@ class Photo:
         }  # fmt: skip
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Photo":
+    def from_json(cls, data: Mapping[str, Any]) -> Photo:
         return cls(
             path=data["path"], sha256=data["sha256"], size=data["size"], exif=ExifRecord.from_json(data["exif"]),
             make=data["make"], model=data["model"], camera_type=data["camera_type"], labels=dict(data["labels"]),

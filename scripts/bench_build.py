@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from flickrexif.exif.labels import label_record
 from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
-from flickrexif.exif.record import ExifRecord
 from flickrexif.crawl.store import KEPT, CrawlStore, SearchPhoto
+from flickrexif.exif.labels import label_record
+from flickrexif.exif.record import ExifRecord
 
 # (Exif make, model, is a phone): enough cameras and phones for every default configuration.
 CAMERAS = (

@@ -16,12 +16,12 @@ from datetime import datetime
 from pathlib import Path
 
 from flickrexif.crawl import store as states
+from flickrexif.crawl.client import FlickrClient, RetryPolicy
 from flickrexif.crawl.crawler import CallCounter, CrawlConfig, Crawler
 from flickrexif.crawl.credentials import FlickrCredentials
-from flickrexif.crawl.client import FlickrClient, RetryPolicy
 from flickrexif.crawl.ratelimit import RateLimiter
-from flickrexif.testing import FlickrStandin, generate_photos
 from flickrexif.crawl.store import CrawlStore
+from flickrexif.testing import FlickrStandin, generate_photos
 
 RETRY = RetryPolicy(max_attempts=8, base_delay=0.05, max_delay=1.0)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from contextlib import contextmanager
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image, ImageFile

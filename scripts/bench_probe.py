@@ -94,7 +94,7 @@ def full_runs(data: Splits, args) -> dict[str, tuple[float, float]]:
     for precision, tune in variants:
         config = ProbeConfig(epochs=args.epochs, precision=precision, device="cpu", tune_epochs=tune)
         name = precision if tune is None else f"{precision}, tuned on {tune}-epoch runs"
-        run = grid[name] = timed(lambda: linear_probe(*data.args(), config))
+        run = grid[name] = timed(lambda config=config: linear_probe(*data.args(), config))
         res = run.result
         print(f"batched grid ({len(config.grid())} points, {name}): {run.wall:7.1f} s wall {run.cpu:7.1f} s cpu  "
               f"test acc {res.test_accuracy:.4f}  mean/class {res.test_mean_per_class_accuracy:.4f}  "

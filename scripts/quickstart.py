@@ -17,9 +17,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
-
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from flickrexif.testing import FlickrStandin, builtin_profiles, generate_photos, render_photo
 

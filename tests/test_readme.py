@@ -32,21 +32,20 @@ import sys
 import textwrap
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from flickrexif.testing import FlickrStandin, builtin_profiles, generate_photos, render_photo
+from flickrexif.testing.hub import HubStandin
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 BIN = Path(sys.executable).parent  # the venv's console scripts
 CLIS = ("flickrexif", "paircams", "trace-bench")
-
-from flickrexif.testing.hub import HubStandin
 
 # --- what is not run, and why (keep this short) ------------------------------------------------------
 
@@ -213,18 +212,18 @@ def _files(folder: Path, pattern: str) -> list[Path]:
     return sorted(folder.glob(pattern))
 
 
-def check_crawl(r: Ran, ctx: "Context") -> None:
+def check_crawl(r: Ran, ctx: Context) -> None:
     r.ok()
     kept = re.search(r"Crawl finished: (\d+) photos kept", r.output)
     assert kept and int(kept[1]) > 100, r.output[-2000:]
 
 
-def check_download(r: Ran, ctx: "Context") -> None:
+def check_download(r: Ran, ctx: Context) -> None:
     r.ok()
     assert "Downloads: {'done'" in r.output and len(_files(r.work / "images", "*/*")) > 100, r.output[-2000:]
 
 
-def check_status(r: Ran, ctx: "Context") -> None:
+def check_status(r: Ran, ctx: Context) -> None:
     r.ok()
     if "--json" in r.argv:
         status = json.loads((r.work / r.command.stdout).read_text())
@@ -233,14 +232,14 @@ def check_status(r: Ran, ctx: "Context") -> None:
         assert re.search(r"photos kept.*\b\d{3}\b", r.stdout), r.stdout
 
 
-def check_export(r: Ran, ctx: "Context") -> None:
+def check_export(r: Ran, ctx: Context) -> None:
     r.ok()
     with (r.work / r.command.stdout).open(newline="") as file:
         rows = list(csv.DictReader(file))
     assert len(rows) > 100 and {"id", "make", "label_make", "download_status"} <= set(rows[0]), rows[:1]
 
 
-def check_exif(r: Ran, ctx: "Context") -> None:
+def check_exif(r: Ran, ctx: Context) -> None:
     r.ok()
     fmt = r.argv[r.argv.index("--format") + 1] if "--format" in r.argv else "table"
     if fmt == "table":
@@ -257,12 +256,12 @@ def check_exif(r: Ran, ctx: "Context") -> None:
         assert {"make_raw", "jpeg_quality", "chroma_subsampling"} <= set(rows[0]) and len(rows) > 50, rows[:1]
 
 
-def check_build(r: Ran, ctx: "Context") -> None:
+def check_build(r: Ran, ctx: Context) -> None:
     r.ok()
     assert _files(r.work / "FlickrExif" / "data" / "Make", "*.parquet"), r.output[-2000:]
 
 
-def check_release(r: Ran, ctx: "Context") -> None:
+def check_release(r: Ran, ctx: Context) -> None:
     r.ok()
     out = r.work / r.argv[r.argv.index("--out") + 1]
     version = r.argv[r.argv.index("--version") + 1]
@@ -270,7 +269,7 @@ def check_release(r: Ran, ctx: "Context") -> None:
     assert manifest["files"], manifest
 
 
-def check_push(r: Ran, ctx: "Context") -> None:
+def check_push(r: Ran, ctx: Context) -> None:
     r.ok()
     repo = ctx.hub.repos[r.argv[r.argv.index("--repo") + 1]]
     release = Path(r.argv[2])
@@ -279,13 +278,13 @@ def check_push(r: Ran, ctx: "Context") -> None:
     assert "manifest.json" in files and "Pushed" in r.output, (sorted(files), r.output)
 
 
-def check_ingest(r: Ran, ctx: "Context") -> None:
+def check_ingest(r: Ran, ctx: Context) -> None:
     r.ok()
     pairs = json.loads((r.work / r.argv[r.argv.index("--out") + 1] / "pairs.json").read_text())
     assert len(pairs["subjects"]) == PAIR_SUBJECTS, pairs
 
 
-def check_models(r: Ran, ctx: "Context") -> None:
+def check_models(r: Ran, ctx: Context) -> None:
     r.ok()
     names = re.findall(r"^│ (\S+)", r.stdout, flags=re.M)
     pattern = r.argv[2] if len(r.argv) > 2 else None
@@ -293,7 +292,7 @@ def check_models(r: Ran, ctx: "Context") -> None:
     assert pattern is None or all(name.startswith("siglip") for name in names), names
 
 
-def check_run(r: Ran, ctx: "Context") -> None:
+def check_run(r: Ran, ctx: Context) -> None:
     model = r.argv[r.argv.index("--model") + 1]
     if not model.startswith(OFFLINE_ENCODERS):
         # No weights offline: the documented message with the command that fetches them, exit 2.
@@ -316,7 +315,7 @@ def check_run(r: Ran, ctx: "Context") -> None:
         assert set(tasks) == {"probe-processing", "knn"} and len(tasks) == 8, r.stdout  # 4 families each
 
 
-def check_report(r: Ran, ctx: "Context") -> None:
+def check_report(r: Ran, ctx: Context) -> None:
     r.ok()
     report = r.work / r.argv[2] / "report"
     assert r.stdout.startswith("| encoder | group |") and "effnet-lite0" in r.stdout, r.stdout
@@ -326,7 +325,7 @@ def check_report(r: Ran, ctx: "Context") -> None:
     assert "chance" in (report / "metrics.csv").read_text()
 
 
-CHECKS: dict[tuple[str, ...], Callable[[Ran, "Context"], None]] = {
+CHECKS: dict[tuple[str, ...], Callable[[Ran, Context], None]] = {
     ("flickrexif", "crawl"): check_crawl,
     ("flickrexif", "download"): check_download,
     ("flickrexif", "status"): check_status,

@@ -15,18 +15,18 @@ from rich.progress import Progress, TextColumn
 
 from flickrexif.cli.errors import reported_errors
 from flickrexif.cli.options import new_app, progress_bar, stderr, version_option
+from flickrexif.cli.writers import OutputFormat, table_console, write_csv, write_jsonl, write_table
+from flickrexif.crawl.client import FlickrClient
 from flickrexif.crawl.crawler import CallCounter, CrawlConfig, Crawler, CrawlProgress, previous_max_taken
-from flickrexif.crawl.status import crawl_status
 from flickrexif.crawl.credentials import load_flickr_credentials
 from flickrexif.crawl.download import DownloadConfig, download_photos
-from flickrexif.exif.read import DEFAULT_MAX_PIXELS
 from flickrexif.crawl.export import export_rows
 from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
-from flickrexif.crawl.client import FlickrClient
 from flickrexif.crawl.ratelimit import RateLimiter
-from flickrexif.exif.scan import iter_photo_paths, scan_file
+from flickrexif.crawl.status import crawl_status
 from flickrexif.crawl.store import CrawlStore
-from flickrexif.cli.writers import OutputFormat, table_console, write_csv, write_jsonl, write_table
+from flickrexif.exif.read import DEFAULT_MAX_PIXELS
+from flickrexif.exif.scan import iter_photo_paths, scan_file
 
 app = new_app(
     "FlickrExif: collect permissively licensed Flickr photos with their Exif, turn Exif into "

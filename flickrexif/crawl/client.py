@@ -23,9 +23,8 @@ from typing import Any
 
 import flickrapi
 import requests
-from flickrapi.exceptions import FlickrError
-
 from flickrapi.auth import OAuthFlickrInterface
+from flickrapi.exceptions import FlickrError
 
 from flickrexif.crawl.credentials import FlickrCredentials
 from flickrexif.crawl.ratelimit import RateLimiter

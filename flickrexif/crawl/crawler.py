@@ -27,12 +27,12 @@ from datetime import datetime
 from typing import Any
 
 from flickrexif.crawl import store as states
-from flickrexif.exif.tags import exif_from_flickr, flickr_exif_items
 from flickrexif.crawl.client import FlickrApiError, FlickrClient, TransientFlickrError
-from flickrexif.exif.labels import label_record
-from flickrexif.exif.record import ExifRecord
 from flickrexif.crawl.search import DATE_FORMAT, CrawlConfig, parse_search_photo, search_params, split_range
 from flickrexif.crawl.store import CrawlStore, Window
+from flickrexif.exif.labels import label_record
+from flickrexif.exif.record import ExifRecord
+from flickrexif.exif.tags import exif_from_flickr, flickr_exif_items
 
 
 @dataclass

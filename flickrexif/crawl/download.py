@@ -21,9 +21,9 @@ from pathlib import Path
 import requests
 from PIL import Image
 
-from flickrexif.exif.read import DEFAULT_MAX_PIXELS
 from flickrexif.crawl.client import RetryPolicy
 from flickrexif.crawl.store import CrawlStore, DownloadTarget
+from flickrexif.exif.read import DEFAULT_MAX_PIXELS
 
 ORIGINAL, LARGE = "Original", "Large"
 

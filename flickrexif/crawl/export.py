@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flickrexif.exif.record import ExifRecord
 from flickrexif.crawl.store import CrawlStore
+from flickrexif.exif.record import ExifRecord
 
 _EXIF_FIELDS = tuple(ExifRecord.__dataclass_fields__)
 _PHOTO_COLUMNS = ("id", "owner", "owner_name", "title", "date_taken", "date_upload", "license", "status",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flickrexif.crawl import store as states
-from flickrexif.exif.labels import ATTRIBUTES
 from flickrexif.crawl.store import CrawlStore
+from flickrexif.exif.labels import ATTRIBUTES
 
 # Photo states that are failures worth reporting as errors (the others are normal outcomes).
 _ERROR_STATES = {

@@ -252,7 +252,7 @@ class CrawlStore:
             raise StoreError(f"{self.path} has crawl schema v{version}; this flickrexif reads v{SCHEMA_VERSION}")
 
     @classmethod
-    def open_readonly(cls, path: str | Path) -> "CrawlStore":
+    def open_readonly(cls, path: str | Path) -> CrawlStore:
         """An existing crawl database, for reading only; raises :class:`StoreError` if it is not one."""
         return cls(path, readonly=True)
 
@@ -272,7 +272,7 @@ class CrawlStore:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "CrawlStore":
+    def __enter__(self) -> CrawlStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -24,7 +24,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from flickrexif.exif.labels import ATTRIBUTES, device_kind
 from flickrexif.exif.scrub import NotAJpeg, scrub_jpeg
 from flickrexif.publish.columns import exif_columns
 from flickrexif.publish.manifest import ReleaseError, read_manifest
-from flickrexif.publish.parquet import PublishedConfig, SplitFiles, write_config
+from flickrexif.publish.parquet import PublishedConfig, write_config
 from flickrexif.publish.release import DatasetContents, write_dataset
 
 JPEG_SUFFIXES = (".jpg", ".jpeg")
@@ -114,7 +114,7 @@ def _load_candidates(store: CrawlStore, images: Path, exclude_ids: frozenset[str
         found.append((_id_key(photo.id), photo.id, owner, kind, values))
     found.sort(key=lambda entry: entry[0])
     labels_by_field = {name: [entry[4][i] for entry in found] for i, name in enumerate(fields)}
-    as_of = datetime.fromtimestamp(store.last_update() or 0, tz=timezone.utc).strftime("%Y-%m-%d")
+    as_of = datetime.fromtimestamp(store.last_update() or 0, tz=UTC).strftime("%Y-%m-%d")
     return _Candidates(
         ids=[entry[1] for entry in found], owners=[entry[2] for entry in found], kinds=[entry[3] for entry in found],
         labels=labels_by_field, kept=kept, excluded=excluded, data_as_of=as_of,

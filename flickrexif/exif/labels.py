@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import SupportsFloat
 
 from flickrexif.exif.record import ExifRecord
@@ -222,7 +222,7 @@ class _Series:
         return f"{self.quantity} {number:g}{self.unit}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _series(name: str) -> _Series:
     spec = load_table("stops")[name]
     marks = [float(Fraction(mark)) for mark in spec["marks"]]

@@ -40,7 +40,7 @@ class ExifRecord:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ExifRecord":
+    def from_json(cls, data: dict[str, Any]) -> ExifRecord:
         """Inverse of :meth:`to_json` (unknown keys are ignored)."""
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in names}

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from flickrexif.exif.read import DEFAULT_MAX_PIXELS, ExifReadError, read_exif
 from flickrexif.exif.labels import label_record
+from flickrexif.exif.read import DEFAULT_MAX_PIXELS, ExifReadError, read_exif
 from flickrexif.exif.record import ExifRecord
 
 # Extensions picked up when walking a folder; files named explicitly are always read.

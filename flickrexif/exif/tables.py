@@ -7,12 +7,12 @@ module reads them through :func:`load_table`, which parses each file once per pr
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_table(name: str) -> Any:
     """The parsed ``flickrexif/data/<name>.json``, e.g. ``load_table("makes")``.
 

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+
 @dataclass(frozen=True)
 class ParquetLayout:
     """How rows are cut into row groups and shards; every limit is a count, so layout is deterministic.

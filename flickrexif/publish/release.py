@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from flickrexif.publish.card import CARD_NAME
-from flickrexif.publish.parquet import PublishedConfig
 from flickrexif.publish.folder import atomic_folder
 from flickrexif.publish.manifest import (
     ReleaseError,
@@ -35,6 +34,7 @@ from flickrexif.publish.manifest import (
     write_changelog,
     write_manifest,
 )
+from flickrexif.publish.parquet import PublishedConfig
 
 BUILD_INFO_NAME = "build_info.json"
 #: Libraries whose output bytes every release depends on; a dataset adds its own (pillow-heif, ...).

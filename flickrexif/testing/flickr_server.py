@@ -135,7 +135,7 @@ def _truncated(reply: _Reply, *, api: bool) -> _Reply:
     return _Reply(reply.status, half, reply.content_type, reply.headers, declared_length=len(reply.body))
 
 
-def _extras_table(standin: "FlickrStandin") -> dict[str, Callable[[StandinPhoto], dict[str, Any]]]:
+def _extras_table(standin: FlickrStandin) -> dict[str, Callable[[StandinPhoto], dict[str, Any]]]:
     """Search ``extras`` name → the fields it adds, with Flickr's field names and types."""
 
     def original_only(fields: Callable[[StandinPhoto], dict[str, Any]]) -> Callable[[StandinPhoto], dict[str, Any]]:
@@ -235,7 +235,7 @@ class FlickrStandin:
 
     # --- lifecycle and configuration ---
 
-    def __enter__(self) -> "FlickrStandin":
+    def __enter__(self) -> FlickrStandin:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

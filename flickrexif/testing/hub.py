@@ -73,7 +73,7 @@ class HubStandin:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
-    def __enter__(self) -> "HubStandin":
+    def __enter__(self) -> HubStandin:
         return self
 
     def __exit__(self, *exc: object) -> None:

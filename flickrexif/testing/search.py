@@ -12,14 +12,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flickrexif.testing.photos import StandinPhoto
 
 
 def _naive_utc(value: datetime) -> datetime:
     """Dates are compared naive; an aware date is first converted to UTC."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _parse_date(text: str | None) -> datetime | None:
@@ -28,7 +28,7 @@ def _parse_date(text: str | None) -> datetime | None:
     if not text:
         return None
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return datetime.fromtimestamp(float(text), tz=timezone.utc).replace(tzinfo=None)
+        return datetime.fromtimestamp(float(text), tz=UTC).replace(tzinfo=None)
     for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
         try:
             return datetime.strptime(text, pattern)
@@ -70,7 +70,7 @@ class _Indexed:
     order: tuple[int, str]
 
     @classmethod
-    def of(cls, photo: StandinPhoto) -> "_Indexed":
+    def of(cls, photo: StandinPhoto) -> _Indexed:
         tags = frozenset(tag.casefold() for tag in photo.tags)
         text = "\n".join([photo.title, photo.description, *photo.tags]).casefold()
         order = (len(photo.id), photo.id)  # numeric order for numeric ids
@@ -93,7 +93,7 @@ class _SearchQuery:
     sort: tuple[str, bool]
 
     @classmethod
-    def parse(cls, params: Mapping[str, str]) -> "_SearchQuery":
+    def parse(cls, params: Mapping[str, str]) -> _SearchQuery:
         licenses = {_parse_int(part, -1) for part in _comma_list(params.get("license"))} - {-1}
         media = {"photos": "photo", "videos": "video"}.get(params.get("media", "all"))
         if params.get("content_types") or params.get("content_type"):

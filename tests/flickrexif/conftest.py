@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from flickrexif.cli.app import app
-from flickrexif.exif.labels import ATTRIBUTES
 from flickrexif.dataset.split import SplitSpec
+from flickrexif.exif.labels import ATTRIBUTES
 from flickrexif.testing import FlickrStandin, StandinPhoto, generate_photos
 
 

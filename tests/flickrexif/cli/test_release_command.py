@@ -6,10 +6,10 @@ import json
 
 import datasets
 import pytest
-from flickrexif.testing.hub import HubStandin
 from typer.testing import CliRunner
 
 from flickrexif.cli.app import app
+from flickrexif.testing.hub import HubStandin
 
 runner = CliRunner()
 SPECS = {"Make": {"top_k": 6, "min_photos": 15, "val_per_class": 3, "test_per_class": 4},

@@ -11,12 +11,12 @@ from datetime import datetime
 import pytest
 
 from flickrexif.crawl import store as states
+from flickrexif.crawl.client import FatalFlickrError, FlickrClient, RetryPolicy
 from flickrexif.crawl.crawler import CallCounter, CrawlConfig, Crawler
 from flickrexif.crawl.credentials import FlickrCredentials
-from flickrexif.crawl.client import FatalFlickrError, FlickrClient, RetryPolicy
 from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
-from flickrexif.testing import FlickrStandin, generate_photos
 from flickrexif.crawl.store import CrawlStore
+from flickrexif.testing import FlickrStandin, generate_photos
 
 KEY = FlickrCredentials("test-key", "test-secret-do-not-print")
 FAST_RETRY = RetryPolicy(max_attempts=10, base_delay=0.001, max_delay=0.01)

@@ -14,17 +14,17 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
+from flickrexif.crawl.store import KEPT, CrawlStore, SearchPhoto
 from flickrexif.dataset.builder import build
 from flickrexif.dataset.features import config_folder, paper_split_name
 from flickrexif.dataset.result import BuildError
 from flickrexif.dataset.spec import BuildConfig, default_specs, load_exclusions, load_specs
-from flickrexif.exif.read import read_exif
+from flickrexif.dataset.split import SPLITS, Item, SplitSpec, owner_disjoint_split, select_classes
 from flickrexif.exif.labels import ATTRIBUTES, label_record
-from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
+from flickrexif.exif.read import read_exif
 from flickrexif.exif.record import ExifRecord
 from flickrexif.publish.manifest import ReleaseError
-from flickrexif.dataset.split import SPLITS, Item, SplitSpec, owner_disjoint_split, select_classes
-from flickrexif.crawl.store import KEPT, CrawlStore, SearchPhoto
 
 PAPER_KEYS = {"train_ids", "val_ids", "test_ids", "encoded_train_labels", "encoded_val_labels",
               "encoded_test_labels", "label_encoder_classes", "target_attribute"}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from flickrexif.exif.read import read_exif
 from flickrexif.exif.jpeg import chroma_subsampling, estimate_quality, ijg_table
+from flickrexif.exif.read import read_exif
 
 
 def _jpeg(quality: int, subsampling: int = 2, mode: str = "RGB") -> bytes:

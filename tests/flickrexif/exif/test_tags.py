@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from flickrexif.exif.tags import exif_from_flickr, flash_fired_from_text
 from flickrexif.exif.record import ExifRecord
+from flickrexif.exif.tags import exif_from_flickr, flash_fired_from_text
 
 
 def item(tag, raw=None, clean=None, tagspace="ExifIFD"):

@@ -6,14 +6,14 @@ import socket
 from pathlib import Path
 
 import pytest
-from flickrexif.testing.hub import GITATTRIBUTES, HubStandin
 from huggingface_hub import HfApi
 
 from flickrexif.dataset.builder import FlickrExifDataset
 from flickrexif.dataset.spec import BuildConfig
-from flickrexif.publish.release import release
 from flickrexif.publish.hub import PushConfig, PushError, push_release
 from flickrexif.publish.manifest import MANIFEST_NAME, read_manifest, write_manifest
+from flickrexif.publish.release import release
+from flickrexif.testing.hub import GITATTRIBUTES, HubStandin
 
 TOKEN = "hf_loopback_token"
 REPO = "flickrexif-org/FlickrExif"

@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import flickrapi
@@ -26,7 +26,6 @@ from flickrexif.exif.tags import exif_from_flickr
 from flickrexif.testing.flickr_server import FlickrStandin
 from flickrexif.testing.getexif import exif_items_from_file
 from flickrexif.testing.photos import StandinPhoto
-
 
 EXTRAS = "owner_name,license,date_taken,date_upload,o_dims,original_format,url_o,url_l,tags,media"
 BASE_FIELDS = {"id", "owner", "secret", "server", "farm", "title", "ispublic", "isfriend", "isfamily"}
@@ -142,7 +141,7 @@ def test_search_license_filter(flickr):
 def test_search_taken_dates_are_inclusive_in_three_formats(flickr):
     assert short(search_ids(flickr, min_taken_date="2015-02-01 12:00:00", max_taken_date="2015-03-01 12:00:00")) == {2, 3}
     assert short(search_ids(flickr, min_taken_date="2015-02-02", max_taken_date="2015-04-01")) == {3, 4}
-    unix = int(datetime(2015, 9, 1, tzinfo=timezone.utc).timestamp())
+    unix = int(datetime(2015, 9, 1, tzinfo=UTC).timestamp())
     assert short(search_ids(flickr, min_taken_date=str(unix))) == {9}
 
 
@@ -217,7 +216,7 @@ def test_extras_only_when_asked_with_flickr_field_names(flickr):
     assert full["license"] == "4"
     assert full["datetaken"] == "2015-01-01 00:00:00"
     assert full["datetakengranularity"] == 0 and full["datetakenunknown"] == "0"
-    assert full["dateupload"] == str(int(datetime(2015, 1, 5, tzinfo=timezone.utc).timestamp()))
+    assert full["dateupload"] == str(int(datetime(2015, 1, 5, tzinfo=UTC).timestamp()))
     assert (full["o_width"], full["o_height"], full["originalformat"]) == ("48", "32", "jpg")
     assert full["url_o"].endswith("/photos/10000000001_o.jpg") and (full["width_o"], full["height_o"]) == (48, 32)
     assert full["url_l"].endswith("/photos/10000000001_b.jpg") and (full["width_l"], full["height_l"]) == (48, 32)
