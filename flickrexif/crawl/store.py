@@ -24,11 +24,20 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from flickrexif.crawl.records import (
+    DownloadTarget,
+    KeptPhoto,
+    MissingStoreError,
+    NotACrawlStoreError,
+    SearchPhoto,
+    StoredPhoto,
+    StoreError,
+    Window,
+)
 from flickrexif.exif.record import ExifRecord
 
 SCHEMA_VERSION = 1
@@ -98,120 +107,6 @@ CREATE TABLE IF NOT EXISTS api_calls (
     PRIMARY KEY (method, outcome)
 );
 """
-
-
-class StoreError(ValueError):
-    """A file that cannot serve as a crawl database (a ``ValueError``: the command lines report it in one line)."""
-
-
-class MissingStoreError(StoreError):
-    """Nothing at the path: a read-only open never creates a database."""
-
-
-class NotACrawlStoreError(StoreError):
-    """The file is not SQLite, or has no ``photos`` table; ``cause`` is SQLite's own words."""
-
-    def __init__(self, path: Path, cause: str):
-        super().__init__(f"{path} is not a crawl database: {cause}")
-        self.cause = cause
-
-
-@dataclass(frozen=True)
-class SearchPhoto:
-    """The fields of one ``photos.search`` result the crawl keeps (from the requested extras)."""
-
-    id: str
-    owner: str
-    owner_name: str | None
-    title: str | None
-    license: int | None
-    date_taken: str | None
-    date_upload: int | None
-    tags: str | None
-    media: str | None
-    original_format: str | None
-    o_width: int | None
-    o_height: int | None
-    url_o: str | None
-    url_large: str | None
-
-    @property
-    def month(self) -> str | None:
-        return self.date_taken[:7] if self.date_taken and len(self.date_taken) >= 7 else None
-
-
-@dataclass(frozen=True)
-class Window:
-    """One date-taken slice of a query, small enough for Flickr's result cap once ``open``."""
-
-    query: str
-    min_taken: str
-    max_taken: str
-    total: int | None
-    next_page: int
-    status: str
-
-
-@dataclass(frozen=True)
-class StoredPhoto:
-    """One row of ``photos``, decoded.
-
-    ``exif_raw`` stays the stored JSON text: only re-labelling reads it, and it can be large.
-    """
-
-    id: str
-    seq: int
-    owner: str
-    owner_name: str | None
-    title: str | None
-    license: int | None
-    date_taken: str | None
-    month: str | None
-    date_upload: int | None
-    tags: str | None
-    media: str | None
-    original_format: str | None
-    o_width: int | None
-    o_height: int | None
-    url_o: str | None
-    url_large: str | None
-    status: str
-    filter_reason: str | None
-    exif_raw: str | None
-    exif: ExifRecord | None
-    labels: dict[str, str | None] | None
-    error: str | None
-    attempts: int
-    download_status: str | None
-    download_size: str | None
-    download_path: str | None
-    download_sha256: str | None
-    download_bytes: int | None
-    download_error: str | None
-    updated_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class KeptPhoto:
-    """What the dataset builder's scan of every kept photo needs, and no more: it streams millions."""
-
-    id: str
-    owner: str
-    license: int | None
-    labels: dict[str, str | None] | None
-    exif: ExifRecord | None
-    download_status: str | None
-    download_path: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DownloadTarget:
-    """A kept photo still to download: its id and the URLs to try (the whole list is held in memory)."""
-
-    id: str
-    url_o: str | None
-    url_large: str | None
-    original_format: str | None
 
 
 def _exif(text: str | None) -> ExifRecord | None:
@@ -296,7 +191,10 @@ class CrawlStore:
         return row["value"] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     # --- search windows --------------------------------------------------------------------
 
@@ -327,8 +225,15 @@ class CrawlStore:
                 self.add_window(window.query, min_taken, max_taken)
 
     def add_search_page(
-        self, window: Window, page: int, pages: int, total: int, photos: Iterable[SearchPhoto], *,
-        cap: int, allowed_licenses: frozenset[int],
+        self,
+        window: Window,
+        page: int,
+        pages: int,
+        total: int,
+        photos: Iterable[SearchPhoto],
+        *,
+        cap: int,
+        allowed_licenses: frozenset[int],
     ) -> list[str]:
         """Store one search page and advance its window; returns ids that now need ``getExif``.
 
@@ -378,9 +283,25 @@ class CrawlStore:
                 tags, media, original_format, o_width, o_height, url_o, url_large, status, filter_reason, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
-                photo.id, seq, photo.owner, photo.owner_name, photo.title, photo.license, photo.date_taken,
-                photo.month, photo.date_upload, photo.tags, photo.media, photo.original_format, photo.o_width,
-                photo.o_height, photo.url_o, photo.url_large, status, reason, time.time(),
+                photo.id,
+                seq,
+                photo.owner,
+                photo.owner_name,
+                photo.title,
+                photo.license,
+                photo.date_taken,
+                photo.month,
+                photo.date_upload,
+                photo.tags,
+                photo.media,
+                photo.original_format,
+                photo.o_width,
+                photo.o_height,
+                photo.url_o,
+                photo.url_large,
+                status,
+                reason,
+                time.time(),
             ),
         )
 
@@ -391,8 +312,15 @@ class CrawlStore:
         return [row["id"] for row in self.db.execute(sql, (PENDING, limit) if limit else (PENDING,))]
 
     def record_exif(
-        self, photo_id: str, status: str, *, exif_raw: Any = None, exif: ExifRecord | None = None,
-        labels: Mapping[str, str | None] | None = None, error: str | None = None, max_per_user_month: int,
+        self,
+        photo_id: str,
+        status: str,
+        *,
+        exif_raw: Any = None,
+        exif: ExifRecord | None = None,
+        labels: Mapping[str, str | None] | None = None,
+        error: str | None = None,
+        max_per_user_month: int,
     ) -> list[str]:
         """Store a getExif outcome; returns photos promoted from ``capped`` to ``pending``.
 
@@ -432,13 +360,17 @@ class CrawlStore:
             (owner, month, CAPPED, free),
         ).fetchall()
         ids = [row["id"] for row in rows]
-        self.db.executemany("UPDATE photos SET status = ?, updated_at = ? WHERE id = ?", [(PENDING, time.time(), i) for i in ids])
+        self.db.executemany(
+            "UPDATE photos SET status = ?, updated_at = ? WHERE id = ?", [(PENDING, time.time(), i) for i in ids]
+        )
         return ids
 
     def retry_failed(self) -> int:
         """Put photos whose getExif failed on an earlier run back in the queue."""
         with self.transaction():
-            return self.db.execute("UPDATE photos SET status = ?, updated_at = ? WHERE status = ?", (PENDING, time.time(), FAILED)).rowcount
+            return self.db.execute(
+                "UPDATE photos SET status = ?, updated_at = ? WHERE status = ?", (PENDING, time.time(), FAILED)
+            ).rowcount
 
     # --- API call counters -----------------------------------------------------------------
 
@@ -470,8 +402,15 @@ class CrawlStore:
         return [DownloadTarget(*row) for row in rows]
 
     def record_download(
-        self, photo_id: str, status: str, *, size: str | None = None, path: str | None = None,
-        sha256: str | None = None, nbytes: int | None = None, error: str | None = None,
+        self,
+        photo_id: str,
+        status: str,
+        *,
+        size: str | None = None,
+        path: str | None = None,
+        sha256: str | None = None,
+        nbytes: int | None = None,
+        error: str | None = None,
     ) -> None:
         with self.transaction():
             self.db.execute(
@@ -497,11 +436,19 @@ class CrawlStore:
     def kept_photos(self) -> Iterator[KeptPhoto]:
         """Every kept photo, streamed, with only the columns the dataset builder's selection reads."""
         rows = self.db.execute(
-            "SELECT id, owner, license, labels, exif, download_status, download_path FROM photos WHERE status = ?", (KEPT,)
+            "SELECT id, owner, license, labels, exif, download_status, download_path FROM photos WHERE status = ?",
+            (KEPT,),
         )
         for row in rows:
-            yield KeptPhoto(row["id"], row["owner"], row["license"], _labels(row["labels"]), _exif(row["exif"]),
-                            row["download_status"], row["download_path"])
+            yield KeptPhoto(
+                row["id"],
+                row["owner"],
+                row["license"],
+                _labels(row["labels"]),
+                _exif(row["exif"]),
+                row["download_status"],
+                row["download_path"],
+            )
 
     def last_update(self) -> float | None:
         """When any photo last changed (Unix time); ``None`` for an empty store."""
@@ -554,6 +501,9 @@ class CrawlStore:
 
     def max_kept_per_owner_month(self) -> int:
         """The most kept photos of any one owner-month (0 when none is kept): the cap as it turned out."""
-        return self.db.execute(
-            "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM photos WHERE status = ? GROUP BY owner, month)", (KEPT,)
-        ).fetchone()[0] or 0
+        return (
+            self.db.execute(
+                "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM photos WHERE status = ? GROUP BY owner, month)", (KEPT,)
+            ).fetchone()[0]
+            or 0
+        )

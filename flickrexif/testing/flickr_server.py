@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import calendar
 import io
-import json
 import logging
 import math
 import random
@@ -37,7 +36,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,6 +46,7 @@ from PIL import Image
 from flickrexif.testing.getexif import camera_name
 from flickrexif.testing.photos import StandinPhoto, _id_number
 from flickrexif.testing.render import _pixels
+from flickrexif.testing.replies import FAULT_REPLIES, ApiFailure, Reply, fail_answer, json_reply, plain_reply, truncated
 from flickrexif.testing.search import (
     _LIMITING_PARAMS,
     _comma_list,
@@ -80,59 +79,6 @@ def _large_size(width: int, height: int) -> tuple[int, int]:
     """The Large size's dimensions: longest side at most 1024, never upscaled."""
     scale = min(1.0, LARGE_MAX_SIDE / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-class _ApiFailure(Exception):
-    """A Flickr ``stat: fail`` answer, raised by a method handler."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class _Reply:
-    """What the HTTP handler writes; ``declared_length`` longer than the body cuts the transfer."""
-
-    status: int = 200
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: tuple[tuple[str, str], ...] = ()
-    declared_length: int | None = None
-    reset: bool = False
-
-
-def _json_reply(answer: Mapping[str, Any], params: Mapping[str, str]) -> _Reply:
-    """Flickr's JSON; without ``nojsoncallback=1`` it comes wrapped in ``jsonFlickrApi(...)``."""
-    text = json.dumps(answer, separators=(",", ":"))  # ASCII only: a cut body stays valid UTF-8
-    if params.get("nojsoncallback") != "1":
-        text = f"jsonFlickrApi({text})"
-    return _Reply(body=text.encode("ascii"), content_type="application/json; charset=utf-8")
-
-
-def _fail_answer(code: int, message: str) -> dict[str, Any]:
-    return {"stat": "fail", "code": code, "message": message}
-
-
-def _plain_reply(status: int, text: str, headers: tuple[tuple[str, str], ...] = ()) -> _Reply:
-    return _Reply(status=status, body=text.encode(), content_type="text/plain; charset=utf-8", headers=headers)
-
-
-_FAULT_REPLIES = {
-    "http500": _plain_reply(500, "Internal Server Error"),
-    "http503": _plain_reply(503, "Service Unavailable"),
-    "http429": _plain_reply(429, "Too Many Requests", (("Retry-After", "1"),)),
-    "reset": _Reply(reset=True),
-}
-
-
-def _truncated(reply: _Reply, *, api: bool) -> _Reply:
-    """API answers are cut in half (invalid JSON, consistent length); files are cut mid-transfer."""
-    half = reply.body[: len(reply.body) // 2]
-    if api:
-        return _Reply(reply.status, half, reply.content_type, reply.headers)
-    return _Reply(reply.status, half, reply.content_type, reply.headers, declared_length=len(reply.body))
 
 
 def _extras_table(standin: FlickrStandin) -> dict[str, Callable[[StandinPhoto], dict[str, Any]]]:
@@ -170,8 +116,16 @@ def _extras_table(standin: FlickrStandin) -> dict[str, Callable[[StandinPhoto], 
 
 _API_PATHS = frozenset({"/services/rest", "/services/rest/"})
 _FILE_PATH = re.compile(r"^/photos/([^/_]+)_(o|b)\.([A-Za-z0-9]+)$")
-_CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
-                  "heic": "image/heic", "heif": "image/heif", "tif": "image/tiff", "tiff": "image/tiff"}
+_CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "heic": "image/heic",
+    "heif": "image/heif",
+    "tif": "image/tiff",
+    "tiff": "image/tiff",
+}
 _CONSUMER_KEY = re.compile(r'oauth_consumer_key="([^"]*)"')
 
 
@@ -289,7 +243,7 @@ class FlickrStandin:
 
     # --- one request ---
 
-    def _respond(self, path: str, params: Mapping[str, str], authorization: str = "") -> _Reply:
+    def _respond(self, path: str, params: Mapping[str, str], authorization: str = "") -> Reply:
         """Answer one request (called by the HTTP handler, in the request's own thread)."""
         match = _FILE_PATH.match(path)
         is_api = path in _API_PATHS
@@ -301,17 +255,17 @@ class FlickrStandin:
         if self.latency_s:
             time.sleep(self.latency_s)
         fault = self._draw_fault(api=is_api)
-        if fault in _FAULT_REPLIES:
-            return _FAULT_REPLIES[fault]
+        if fault in FAULT_REPLIES:
+            return FAULT_REPLIES[fault]
         if fault == "code105":
-            return _json_reply(_fail_answer(105, "Service currently unavailable"), params)
+            return json_reply(fail_answer(105, "Service currently unavailable"), params)
         if is_api:
             reply = self._api(params, authorization)
         elif match:
             reply = self._file(*match.groups())
         else:
-            reply = _plain_reply(404, "Not Found")
-        return _truncated(reply, api=is_api) if fault == "truncated" else reply
+            reply = plain_reply(404, "Not Found")
+        return truncated(reply, api=is_api) if fault == "truncated" else reply
 
     def _draw_fault(self, *, api: bool) -> str | None:
         with self._lock:
@@ -324,21 +278,21 @@ class FlickrStandin:
             self.faults[kind] += 1
             return kind
 
-    def _api(self, params: Mapping[str, str], authorization: str) -> _Reply:
+    def _api(self, params: Mapping[str, str], authorization: str) -> Reply:
         try:
             answer_format = params.get("format", "json")
             if answer_format != "json":
-                raise _ApiFailure(111, f'Format "{answer_format}" not found')
+                raise ApiFailure(111, f'Format "{answer_format}" not found')
             if self._api_key(params, authorization) not in self.api_keys:
-                raise _ApiFailure(100, "Invalid API Key (Key has invalid format)")
+                raise ApiFailure(100, "Invalid API Key (Key has invalid format)")
             method = params.get("method", "")
             handler = self._methods.get(method)
             if handler is None:
-                raise _ApiFailure(112, f'Method "{method}" not found')
+                raise ApiFailure(112, f'Method "{method}" not found')
             answer = handler(params)
-        except _ApiFailure as failure:
-            answer = _fail_answer(failure.code, failure.message)
-        return _json_reply(answer, params)
+        except ApiFailure as failure:
+            answer = fail_answer(failure.code, failure.message)
+        return json_reply(answer, params)
 
     @staticmethod
     def _api_key(params: Mapping[str, str], authorization: str) -> str | None:
@@ -351,11 +305,12 @@ class FlickrStandin:
     def _search(self, params: Mapping[str, str]) -> dict[str, Any]:
         """``flickr.photos.search`` with the 4,000-result cap (``max_results``)."""
         if not any(params.get(name) for name in _LIMITING_PARAMS):
-            raise _ApiFailure(3, "Parameterless searches have been disabled. "
-                                 "Please use flickr.photos.getRecent instead.")
+            raise ApiFailure(
+                3, "Parameterless searches have been disabled. Please use flickr.photos.getRecent instead."
+            )
         query = _SearchQuery.parse(params)
         if query.user_id is not None and query.user_id not in self._owners:
-            raise _ApiFailure(2, "Unknown user")
+            raise ApiFailure(2, "Unknown user")
         key, descending = query.sort
         found = [entry for entry in self._index if query.matches(entry)]
         found.sort(key=lambda entry: (getattr(entry, key), entry.order), reverse=descending)
@@ -394,16 +349,16 @@ class FlickrStandin:
     def _photo(self, params: Mapping[str, str]) -> StandinPhoto:
         photo = self._photos.get(str(params.get("photo_id", "")))
         if photo is None:
-            raise _ApiFailure(1, "Photo not found")
+            raise ApiFailure(1, "Photo not found")
         return photo
 
     def _get_exif(self, params: Mapping[str, str]) -> dict[str, Any]:
         """``flickr.photos.getExif``: the items, or code 1 (not found) / 2 (owner hides Exif)."""
         photo = self._photo(params)
         if photo.exif_error == 2:
-            raise _ApiFailure(2, "Permission denied")
+            raise ApiFailure(2, "Permission denied")
         if photo.exif_error == 1 or photo.exif_items is None:
-            raise _ApiFailure(1, "Photo not found")
+            raise ApiFailure(1, "Photo not found")
         return {
             "photo": {
                 "id": photo.id,
@@ -421,11 +376,27 @@ class FlickrStandin:
         photo = self._photo(params)
         page = f"{self.base_url}/photos/{photo.owner}/{photo.id}"
         width, height = _large_size(photo.width, photo.height)
-        sizes = [{"label": "Large", "width": width, "height": height, "source": self.large_url(photo),
-                  "url": f"{page}/sizes/l/", "media": photo.media}]
+        sizes = [
+            {
+                "label": "Large",
+                "width": width,
+                "height": height,
+                "source": self.large_url(photo),
+                "url": f"{page}/sizes/l/",
+                "media": photo.media,
+            }
+        ]
         if photo.original is not None:
-            sizes.append({"label": "Original", "width": photo.width, "height": photo.height,
-                          "source": self.original_url(photo), "url": f"{page}/sizes/o/", "media": photo.media})
+            sizes.append(
+                {
+                    "label": "Original",
+                    "width": photo.width,
+                    "height": photo.height,
+                    "source": self.original_url(photo),
+                    "url": f"{page}/sizes/o/",
+                    "media": photo.media,
+                }
+            )
         offered = int(photo.original is not None)
         return {"sizes": {"canblog": 0, "canprint": 0, "candownload": offered, "size": sizes}, "stat": "ok"}
 
@@ -435,18 +406,18 @@ class FlickrStandin:
 
     # --- photo files ---
 
-    def _file(self, photo_id: str, size: str, extension: str) -> _Reply:
+    def _file(self, photo_id: str, size: str, extension: str) -> Reply:
         photo = self._photos.get(photo_id)
         if photo is None:
-            return _plain_reply(404, "Not Found")
+            return plain_reply(404, "Not Found")
         if size == "o":
             if photo.original is None or extension.lower() != photo.original_format.lower():
-                return _plain_reply(404, "Not Found")
+                return plain_reply(404, "Not Found")
             content_type = _CONTENT_TYPES.get(photo.original_format.lower(), "application/octet-stream")
-            return _Reply(body=photo.original, content_type=content_type)
+            return Reply(body=photo.original, content_type=content_type)
         if extension.lower() != "jpg":
-            return _plain_reply(404, "Not Found")
-        return _Reply(body=self._large(photo), content_type="image/jpeg")
+            return plain_reply(404, "Not Found")
+        return Reply(body=self._large(photo), content_type="image/jpeg")
 
     def _large(self, photo: StandinPhoto) -> bytes:
         """The Large JPEG, re-encoded at quality 80 without Exif, made once per photo."""
@@ -543,7 +514,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client went away; nothing to answer
             self.close_connection = True
 
-    def _send(self, reply: _Reply) -> None:
+    def _send(self, reply: Reply) -> None:
         if reply.reset:
             self._reset()
             return
