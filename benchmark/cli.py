@@ -23,29 +23,43 @@ VersionOption = version_option("trace-bench")
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Encoder alias or key (see `trace-bench models`).")]
 DatasetOption = Annotated[
     str,
-    typer.Option("--dataset", "-d", help="Image folder, dataset folder (FlickrExif/PairCams release), cached Hub id, "
-                 "or official:IMAGES_DIR:SPLITS_DIR."),
+    typer.Option(
+        "--dataset",
+        "-d",
+        help="Image folder, dataset folder (FlickrExif/PairCams release), cached Hub id, "
+        "or official:IMAGES_DIR:SPLITS_DIR.",
+    ),
 ]
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Results folder (one JSON per result).")]
 WeightsOption = Annotated[Optional[Path], typer.Option(help="Weights file (state dict / safetensors) for the model.")]
 CacheOption = Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default: OUT/cache).")]
 SeedsOption = Annotated[list[int], typer.Option("--seed", help="Seeds (repeat the option for several).")]
-MaskOption = Annotated[float, typer.Option(help="Masked share of the image area for acquisition probes "
-                                           f"(paper {DEFAULT_MASK_RATIO}; the released code {RELEASED_CODE_MASK_RATIO}).")]
+MaskOption = Annotated[
+    float,
+    typer.Option(
+        help="Masked share of the image area for acquisition probes "
+        f"(paper {DEFAULT_MASK_RATIO}; the released code {RELEASED_CODE_MASK_RATIO})."
+    ),
+]
 DeviceOption = Annotated[Optional[str], typer.Option(help="cuda, cpu, ... (default: cuda when available).")]
 BatchOption = Annotated[Optional[int], typer.Option(help="Images per batch (default: 256 on GPU, 32 on CPU).")]
 WorkersOption = Annotated[int, typer.Option(help="Data-loading worker processes.")]
 SkipOption = Annotated[bool, typer.Option(help="Keep result files that already exist.")]
-TuneOption = Annotated[Optional[int], typer.Option(
-    help="Probe: epochs of the lr x wd grid search (default: 100, as released). Shorter searches "
-         "emulate each point's 100-epoch run (learning rate scaled by 100/N) and the chosen point is "
-         "refit for 100 epochs; 10 with --probe-precision bfloat16 is ~25x faster than the released "
-         "sequential search on CPU at equal accuracy (scripts/bench_probe.py).")]
+TuneOption = Annotated[
+    Optional[int],
+    typer.Option(
+        help="Probe: epochs of the lr x wd grid search (default: 100, as released). Shorter searches "
+        "emulate each point's 100-epoch run (learning rate scaled by 100/N) and the chosen point is "
+        "refit for 100 epochs; 10 with --probe-precision bfloat16 is ~25x faster than the released "
+        "sequential search on CPU at equal accuracy (scripts/bench_probe.py)."
+    ),
+]
 PrecisionOption = Annotated[str, typer.Option(help="Probe matrix products: float32 or bfloat16.")]
 FamilyOption = Annotated[Optional[list[str]], typer.Option(help="Processing families (repeat; default: all).")]
 TargetOption = Annotated[Optional[list[str]], typer.Option(help="FlickrExif attributes (repeat; default: all).")]
-TemplateOption = Annotated[str, typer.Option(help="Result file name template (fields: encoder, dataset, task, "
-                                             "target, seed).")]
+TemplateOption = Annotated[
+    str, typer.Option(help="Result file name template (fields: encoder, dataset, task, target, seed).")
+]
 
 
 @app.callback()
@@ -66,8 +80,12 @@ def models_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    write_table(rows, {"alias": "alias", "key": "key", "group": "group", "description": "description"},
-                table_console(), title=f"{len(rows)} encoders (also: random:<timm model>, timm:<any>, open_clip:<any>)")
+    write_table(
+        rows,
+        {"alias": "alias", "key": "key", "group": "group", "description": "description"},
+        table_console(),
+        title=f"{len(rows)} encoders (also: random:<timm model>, timm:<any>, open_clip:<any>)",
+    )
 
 
 def _load_encoder(model: str, weights: Optional[Path], device: Optional[str]):
@@ -77,11 +95,26 @@ def _load_encoder(model: str, weights: Optional[Path], device: Optional[str]):
         return load_encoder(model, weights=weights, device=device or "cpu")
 
 
-def _run(model: str, dataset: str, out: Path, *, tasks: tuple[str, ...], seeds: list[int], mask_ratio: float,
-         weights: Optional[Path], cache: Optional[Path], device: Optional[str], batch_size: Optional[int],
-         workers: int, skip_existing: bool, template: str, families: Optional[list[str]] = None,
-         targets: Optional[list[str]] = None, probe_tune_epochs: Optional[int] = None,
-         probe_precision: str = "float32") -> None:
+def _run(
+    model: str,
+    dataset: str,
+    out: Path,
+    *,
+    tasks: tuple[str, ...],
+    seeds: list[int],
+    mask_ratio: float,
+    weights: Optional[Path],
+    cache: Optional[Path],
+    device: Optional[str],
+    batch_size: Optional[int],
+    workers: int,
+    skip_existing: bool,
+    template: str,
+    families: Optional[list[str]] = None,
+    targets: Optional[list[str]] = None,
+    probe_tune_epochs: Optional[int] = None,
+    probe_precision: str = "float32",
+) -> None:
     from benchmark.extract import EmbeddingCache
     from benchmark.probe import ProbeConfig
     from benchmark.processing import FAMILIES
@@ -91,18 +124,38 @@ def _run(model: str, dataset: str, out: Path, *, tasks: tuple[str, ...], seeds: 
 
     with reported_errors():
         probe = ProbeConfig(tune_epochs=probe_tune_epochs, precision=probe_precision, device=device)
-        config = RunConfig(seeds=tuple(seeds or [0]), mask_ratio=mask_ratio, tasks=tasks, skip_existing=skip_existing, probe=probe,
-                           families=tuple(families or FAMILIES), targets=tuple(targets) if targets else None)
+        config = RunConfig(
+            seeds=tuple(seeds or [0]),
+            mask_ratio=mask_ratio,
+            tasks=tasks,
+            skip_existing=skip_existing,
+            probe=probe,
+            families=tuple(families or FAMILIES),
+            targets=tuple(targets) if targets else None,
+        )
     encoder = _load_encoder(model, weights, device)
     stderr.print(f"Encoder {encoder.spec.key} ({encoder.weights}), embedding dim {encoder.embed_dim}")
     with progress_bar() as bar:
         images = bar.add_task("images", total=None)
-        options = ExtractOptions(cache=EmbeddingCache(cache or out / "cache"), batch_size=batch_size, device=device,
-                                 workers=workers, on_batch=lambda n: bar.advance(images, n))
-        with reported_errors(stop=bar.stop, interrupted="Finished embeddings and results are kept; run again with "
-                                                        "--skip-existing to continue."):
-            written = run(encoder, dataset, ResultStore(out, template), options, config,
-                          on_task=lambda name: bar.update(images, description=name))
+        options = ExtractOptions(
+            cache=EmbeddingCache(cache or out / "cache"),
+            batch_size=batch_size,
+            device=device,
+            workers=workers,
+            on_batch=lambda n: bar.advance(images, n),
+        )
+        with reported_errors(
+            stop=bar.stop,
+            interrupted="Finished embeddings and results are kept; run again with --skip-existing to continue.",
+        ):
+            written = run(
+                encoder,
+                dataset,
+                ResultStore(out, template),
+                options,
+                config,
+                on_task=lambda name: bar.update(images, description=name),
+            )
     for path in written:
         result = json.loads(path.read_text())
         headline = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if isinstance(v, float))
@@ -112,16 +165,21 @@ def _run(model: str, dataset: str, out: Path, *, tasks: tuple[str, ...], seeds: 
 
 @app.command("extract")
 def extract_command(
-    model: ModelOption, dataset: DatasetOption,
+    model: ModelOption,
+    dataset: DatasetOption,
     cache: Annotated[Path, typer.Option(help="Embedding cache folder.")],
     variant: Annotated[
         Optional[list[str]],
-        typer.Option(help="FAMILY/CLASS (e.g. jpeg/q75-420), FAMILY/all, or source; repeat for several (default: source)."),
+        typer.Option(
+            help="FAMILY/CLASS (e.g. jpeg/q75-420), FAMILY/all, or source; repeat for several (default: source)."
+        ),
     ] = None,
     split: Annotated[Optional[list[str]], typer.Option(help="Splits (default: every split).")] = None,
     mask_ratio: Annotated[float, typer.Option(help="Centre mask ratio applied to every variant (0 = none).")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the random processing draws.")] = 0,
-    weights: WeightsOption = None, device: DeviceOption = None, batch_size: BatchOption = None,
+    weights: WeightsOption = None,
+    device: DeviceOption = None,
+    batch_size: BatchOption = None,
     workers: WorkersOption = 0,
 ) -> None:
     """Compute (or find in the cache) embeddings of a dataset under processing variants."""
@@ -146,8 +204,18 @@ def extract_command(
     for split_name in split or image_set.splits:
         with progress_bar() as bar:
             task = bar.add_task(split_name, total=len(image_set.split(split_name)) * len(variants))
-            found = extract(encoder, image_set, split_name, variants, store, seed=seed, batch_size=batch_size,
-                            device=device, workers=workers, on_batch=lambda n, task=task: bar.advance(task, n))
+            found = extract(
+                encoder,
+                image_set,
+                split_name,
+                variants,
+                store,
+                seed=seed,
+                batch_size=batch_size,
+                device=device,
+                workers=workers,
+                on_batch=lambda n, task=task: bar.advance(task, n),
+            )
         for item_variant, embeddings in found.items():
             key = store.key(encoder.describe(), image_set, split_name, item_variant, seed)
             typer.echo(f"{split_name:10} {item_variant.name:28} {tuple(embeddings.vectors.shape)} {store.path(key)}")
@@ -155,15 +223,22 @@ def extract_command(
 
 @app.command("run")
 def run_command(
-    model: ModelOption, dataset: DatasetOption, out: OutOption,
+    model: ModelOption,
+    dataset: DatasetOption,
+    out: OutOption,
     seed: SeedsOption = [0],  # noqa: B006 - Typer reads the default
     mask_ratio: MaskOption = DEFAULT_MASK_RATIO,
     family: FamilyOption = None,
     target: TargetOption = None,
-    weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
-    batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
+    weights: WeightsOption = None,
+    cache: CacheOption = None,
+    device: DeviceOption = None,
+    batch_size: BatchOption = None,
+    workers: WorkersOption = 0,
+    skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
-    probe_tune_epochs: TuneOption = None, probe_precision: PrecisionOption = "float32",
+    probe_tune_epochs: TuneOption = None,
+    probe_precision: PrecisionOption = "float32",
 ) -> None:
     """Run every task that applies to the dataset.
 
@@ -172,54 +247,131 @@ def run_command(
     """
     from benchmark.runner import TASK_NAMES
 
-    _run(model, dataset, out, tasks=TASK_NAMES, seeds=seed, mask_ratio=mask_ratio, weights=weights, cache=cache,
-         device=device, batch_size=batch_size, workers=workers, skip_existing=skip_existing, template=name_template,
-         families=family, targets=target, probe_tune_epochs=probe_tune_epochs, probe_precision=probe_precision)
+    _run(
+        model,
+        dataset,
+        out,
+        tasks=TASK_NAMES,
+        seeds=seed,
+        mask_ratio=mask_ratio,
+        weights=weights,
+        cache=cache,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        skip_existing=skip_existing,
+        template=name_template,
+        families=family,
+        targets=target,
+        probe_tune_epochs=probe_tune_epochs,
+        probe_precision=probe_precision,
+    )
 
 
 @app.command("probe")
 def probe_command(
-    model: ModelOption, dataset: DatasetOption, out: OutOption,
+    model: ModelOption,
+    dataset: DatasetOption,
+    out: OutOption,
     seed: SeedsOption = [0],  # noqa: B006
     mask_ratio: MaskOption = DEFAULT_MASK_RATIO,
     family: FamilyOption = None,
     target: TargetOption = None,
-    weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
-    batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
+    weights: WeightsOption = None,
+    cache: CacheOption = None,
+    device: DeviceOption = None,
+    batch_size: BatchOption = None,
+    workers: WorkersOption = 0,
+    skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
-    probe_tune_epochs: TuneOption = None, probe_precision: PrecisionOption = "float32",
+    probe_tune_epochs: TuneOption = None,
+    probe_precision: PrecisionOption = "float32",
 ) -> None:
     """Linear probes only: processing labels, or acquisition labels on FlickrExif (masked)."""
-    _run(model, dataset, out, tasks=("probe-processing", "probe-acquisition"), seeds=seed, mask_ratio=mask_ratio,
-         weights=weights, cache=cache, device=device, batch_size=batch_size, workers=workers,
-         skip_existing=skip_existing, template=name_template, families=family, targets=target,
-         probe_tune_epochs=probe_tune_epochs, probe_precision=probe_precision)
+    _run(
+        model,
+        dataset,
+        out,
+        tasks=("probe-processing", "probe-acquisition"),
+        seeds=seed,
+        mask_ratio=mask_ratio,
+        weights=weights,
+        cache=cache,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        skip_existing=skip_existing,
+        template=name_template,
+        families=family,
+        targets=target,
+        probe_tune_epochs=probe_tune_epochs,
+        probe_precision=probe_precision,
+    )
 
 
 @app.command("knn")
 def knn_command(
-    model: ModelOption, dataset: DatasetOption, out: OutOption,
+    model: ModelOption,
+    dataset: DatasetOption,
+    out: OutOption,
     seed: SeedsOption = [0],  # noqa: B006
     family: FamilyOption = None,
-    weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
-    batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
+    weights: WeightsOption = None,
+    cache: CacheOption = None,
+    device: DeviceOption = None,
+    batch_size: BatchOption = None,
+    workers: WorkersOption = 0,
+    skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
 ) -> None:
     """kNN processing influence: all-same, all-diff, pos-same, neg-same, uniform (k=10 and k=1)."""
-    _run(model, dataset, out, tasks=("knn",), seeds=seed, mask_ratio=0.0, weights=weights, cache=cache, device=device,
-         batch_size=batch_size, workers=workers, skip_existing=skip_existing, template=name_template, families=family)
+    _run(
+        model,
+        dataset,
+        out,
+        tasks=("knn",),
+        seeds=seed,
+        mask_ratio=0.0,
+        weights=weights,
+        cache=cache,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        skip_existing=skip_existing,
+        template=name_template,
+        families=family,
+    )
 
 
 @app.command("retrieval")
 def retrieval_command(
-    model: ModelOption, dataset: DatasetOption, out: OutOption,
-    weights: WeightsOption = None, cache: CacheOption = None, device: DeviceOption = None,
-    batch_size: BatchOption = None, workers: WorkersOption = 0, skip_existing: SkipOption = False,
+    model: ModelOption,
+    dataset: DatasetOption,
+    out: OutOption,
+    weights: WeightsOption = None,
+    cache: CacheOption = None,
+    device: DeviceOption = None,
+    batch_size: BatchOption = None,
+    workers: WorkersOption = 0,
+    skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
 ) -> None:
     """PairCams recall@1 with distractors of the query's vs the target's camera type (SPD_a)."""
-    _run(model, dataset, out, tasks=("retrieval",), seeds=[0], mask_ratio=0.0, weights=weights, cache=cache,
-         device=device, batch_size=batch_size, workers=workers, skip_existing=skip_existing, template=name_template)
+    _run(
+        model,
+        dataset,
+        out,
+        tasks=("retrieval",),
+        seeds=[0],
+        mask_ratio=0.0,
+        weights=weights,
+        cache=cache,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        skip_existing=skip_existing,
+        template=name_template,
+    )
 
 
 @app.command("report")

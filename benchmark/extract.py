@@ -75,8 +75,12 @@ class Variant:
         return self.class_name
 
     def describe(self) -> dict[str, Any]:
-        return {"family": self.family, "class": self.class_name, "mask_ratio": self.mask_ratio,
-                "assigned": self.assigned}
+        return {
+            "family": self.family,
+            "class": self.class_name,
+            "mask_ratio": self.mask_ratio,
+            "assigned": self.assigned,
+        }
 
     def encoder_input(self, image: Image.Image, preprocess: Preprocess) -> torch.Tensor:
         """``image`` (already processed) as the encoder gets it: resize and crop, mask, normalise.
@@ -138,16 +142,20 @@ def _read(path: Path) -> Embeddings:
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata()
     tensors = load_file(str(path))
-    return Embeddings(ids=json.loads(metadata["ids"]), vectors=tensors["embeddings"],
-                      provenance=json.loads(metadata["provenance"]))
+    return Embeddings(
+        ids=json.loads(metadata["ids"]), vectors=tensors["embeddings"], provenance=json.loads(metadata["provenance"])
+    )
 
 
 def _write(path: Path, ids: Sequence[str], vectors: torch.Tensor, provenance: dict) -> None:
     """Write atomically: a killed process leaves the old file or none, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    save_file({"embeddings": vectors.contiguous()}, str(temporary),
-              metadata={"ids": json.dumps(list(ids)), "provenance": json.dumps(provenance, sort_keys=True)})
+    save_file(
+        {"embeddings": vectors.contiguous()},
+        str(temporary),
+        metadata={"ids": json.dumps(list(ids)), "provenance": json.dumps(provenance, sort_keys=True)},
+    )
     os.replace(temporary, path)
 
 
@@ -168,8 +176,10 @@ class _VariantImages(torch.utils.data.Dataset):
         for variant in self.variants:
             key = (variant.family, variant.class_for(item.id, self.seed))
             if key not in processed:
-                processed[key] = source if variant.family is None else process(
-                    source, variant.family, key[1], rng_key=(self.seed, item.id)
+                processed[key] = (
+                    source
+                    if variant.family is None
+                    else process(source, variant.family, key[1], rng_key=(self.seed, item.id))
                 )
             out[variant.name] = variant.encoder_input(processed[key], self.preprocess)
         return out

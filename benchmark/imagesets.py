@@ -95,8 +95,13 @@ def image_folder(root: str | Path) -> ImageSet:
         label = class_names.index(parts[0]) if class_names else None
         items.append(ImageItem(id=str(rel), split=split, read=_file_reader(path), label=label))
     stamp = [f"{rel}:{path.stat().st_size}:{item.label}" for rel, path, item in zip(relative, files, items)]
-    return ImageSet(name=root.name, items=tuple(items), class_names=class_names,
-                    target="class" if class_names else None, fingerprint=fingerprint(stamp))
+    return ImageSet(
+        name=root.name,
+        items=tuple(items),
+        class_names=class_names,
+        target="class" if class_names else None,
+        fingerprint=fingerprint(stamp),
+    )
 
 
 def _cell_reader(table: Any, image_column: str, index: int) -> Callable[[], bytes]:
@@ -113,8 +118,14 @@ def _cell_reader(table: Any, image_column: str, index: int) -> Callable[[], byte
     return read
 
 
-def hf_dataset(name_or_path: str, config: str | None = None, *, label_column: str = "label",
-               group_column: str | None = None, id_column: str | None = None) -> ImageSet:
+def hf_dataset(
+    name_or_path: str,
+    config: str | None = None,
+    *,
+    label_column: str = "label",
+    group_column: str | None = None,
+    id_column: str | None = None,
+) -> ImageSet:
     """A Hugging Face dataset from a local folder or the local cache (never the network).
 
     Images are read as encoded bytes (``Image(decode=False)``), so the benchmark decodes each
@@ -138,13 +149,25 @@ def hf_dataset(name_or_path: str, config: str | None = None, *, label_column: st
             item_id = str(row[id_column]) if id_column else f"{split_key}/{index}"
             label = row.get(label_column) if label_feature is not None else None
             group = str(row[group_column]) if group_column and row.get(group_column) is not None else None
-            items.append(ImageItem(id=item_id, split=split_key, read=_cell_reader(split, image_column, index),
-                                   label=label, group=group, extra=dict(row)))
+            items.append(
+                ImageItem(
+                    id=item_id,
+                    split=split_key,
+                    read=_cell_reader(split, image_column, index),
+                    label=label,
+                    group=group,
+                    extra=dict(row),
+                )
+            )
             stamp.append(f"{split_key}:{item_id}:{label}")
     stamp.append(json.dumps([name_or_path if not Path(name_or_path).exists() else Path(name_or_path).name, config]))
-    return ImageSet(name=f"{Path(name_or_path).name}{'/' + config if config else ''}", items=tuple(items),
-                    class_names=class_names, target=config or (label_column if class_names else None),
-                    fingerprint=fingerprint(stamp))
+    return ImageSet(
+        name=f"{Path(name_or_path).name}{'/' + config if config else ''}",
+        items=tuple(items),
+        class_names=class_names,
+        target=config or (label_column if class_names else None),
+        fingerprint=fingerprint(stamp),
+    )
 
 
 def official_flickrexif(images_dir: str | Path, splits_dir: str | Path, attribute: str) -> ImageSet:
@@ -169,9 +192,13 @@ def official_flickrexif(images_dir: str | Path, splits_dir: str | Path, attribut
                 stamp.append(f"{split}:{photo_id}:{label}:{path.stat().st_size}")
     if not items:
         raise ValueError(f"none of the photos of {split_file.name} are in {images_dir}")
-    return ImageSet(name=f"flickrexif-official/{attribute}", items=tuple(items),
-                    class_names=tuple(str(c) for c in spec["label_encoder_classes"]), target=attribute,
-                    fingerprint=fingerprint(stamp))
+    return ImageSet(
+        name=f"flickrexif-official/{attribute}",
+        items=tuple(items),
+        class_names=tuple(str(c) for c in spec["label_encoder_classes"]),
+        target=attribute,
+        fingerprint=fingerprint(stamp),
+    )
 
 
 def paircams_set(source: str) -> ImageSet:
@@ -185,5 +212,6 @@ def paircams_set(source: str) -> ImageSet:
         if extra.get("is_smartphone") is None:
             extra["is_smartphone"] = is_smartphone(extra.get("make"), extra.get("model"))
         items.append(replace(item, extra=extra))
-    return ImageSet(name=image_set.name, items=tuple(items), class_names=None, target="subject",
-                    fingerprint=image_set.fingerprint)
+    return ImageSet(
+        name=image_set.name, items=tuple(items), class_names=None, target="subject", fingerprint=image_set.fingerprint
+    )

@@ -63,8 +63,13 @@ def card_features(card: Card | None) -> set[str]:
     """Every feature name of every configuration the card describes."""
     infos = (card or {}).get("dataset_info", [])
     infos = infos if isinstance(infos, list) else [infos]
-    return {f.get("name") for info in infos if isinstance(info, dict)
-            for f in info.get("features", []) if isinstance(f, dict)}
+    return {
+        f.get("name")
+        for info in infos
+        if isinstance(info, dict)
+        for f in info.get("features", [])
+        if isinstance(f, dict)
+    }
 
 
 @dataclass(frozen=True)
@@ -102,11 +107,16 @@ class Detected:
             self._loaders[config] = lru_cache(maxsize=1)(lambda: self.open(config))
         return self._loaders[config]
 
-    def planned(self, tasks: Sequence[str], targets: Sequence[str] | None,
-                families: Sequence[str]) -> list[tuple[str, str, Loader]]:
+    def planned(
+        self, tasks: Sequence[str], targets: Sequence[str] | None, families: Sequence[str]
+    ) -> list[tuple[str, str, Loader]]:
         """``(task, target, loader)`` for every task of ``tasks`` that applies, in the kind's order."""
-        return [(task, target, self.loader(config)) for task in self.kind.tasks if task in tasks
-                for target, config in self.kind.targets(self, task, targets, families)]
+        return [
+            (task, target, self.loader(config))
+            for task in self.kind.tasks
+            if task in tasks
+            for target, config in self.kind.targets(self, task, targets, families)
+        ]
 
     @property
     def label(self) -> str:
@@ -135,8 +145,9 @@ def _open_official(found: Detected, config: str | None) -> ImageSet:
     return official_flickrexif(*_official_dirs(found), config)
 
 
-def _official_targets(found: Detected, task: str, targets: Sequence[str] | None,
-                      families: Sequence[str]) -> list[tuple[str, str | None]]:
+def _official_targets(
+    found: Detected, task: str, targets: Sequence[str] | None, families: Sequence[str]
+) -> list[tuple[str, str | None]]:
     splits_dir = Path(_official_dirs(found)[1])
     files = sorted(splits_dir.glob("split_data_target_attribute=*.json"))
     attributes = targets or [p.stem.split("=", 1)[1] for p in files]
@@ -149,28 +160,50 @@ def _open_hf(found: Detected, config: str | None) -> ImageSet:
     return hf_dataset(found.dataset, config or (configs[0] if len(configs) > 1 else None))
 
 
-def _attribute_targets(found: Detected, task: str, targets: Sequence[str] | None,
-                       families: Sequence[str]) -> list[tuple[str, str | None]]:
+def _attribute_targets(
+    found: Detected, task: str, targets: Sequence[str] | None, families: Sequence[str]
+) -> list[tuple[str, str | None]]:
     return [(c, c) for c in found.configs if c in (targets or FLICKREXIF_ATTRIBUTES)]
 
 
-def _family_targets(found: Detected, task: str, targets: Sequence[str] | None,
-                    families: Sequence[str]) -> list[tuple[str, str | None]]:
+def _family_targets(
+    found: Detected, task: str, targets: Sequence[str] | None, families: Sequence[str]
+) -> list[tuple[str, str | None]]:
     if task == "knn" and not found.loader()().has_labels:  # kNN classifies: it needs classes
         return []
     return [(family, None) for family in families]
 
 
 KINDS: tuple[DatasetKind, ...] = (
-    DatasetKind("official-flickrexif", lambda dataset, card: dataset.startswith(OFFICIAL_PREFIX), _open_official,
-                ("probe-acquisition",), _official_targets, label="flickrexif-official"),
-    DatasetKind("paircams", lambda dataset, card: "subject_idx" in card_features(card),
-                lambda found, config: paircams_set(found.dataset), ("retrieval",),
-                lambda found, task, targets, families: [("paircams", None)]),
-    DatasetKind("flickrexif", lambda dataset, card: any(c in FLICKREXIF_ATTRIBUTES for c in card_configs(card)),
-                _open_hf, ("probe-acquisition",), _attribute_targets),
-    DatasetKind("image-folder", lambda dataset, card: card is None and Path(dataset).is_dir(),
-                lambda found, config: image_folder(found.dataset), ("probe-processing", "knn"), _family_targets),
+    DatasetKind(
+        "official-flickrexif",
+        lambda dataset, card: dataset.startswith(OFFICIAL_PREFIX),
+        _open_official,
+        ("probe-acquisition",),
+        _official_targets,
+        label="flickrexif-official",
+    ),
+    DatasetKind(
+        "paircams",
+        lambda dataset, card: "subject_idx" in card_features(card),
+        lambda found, config: paircams_set(found.dataset),
+        ("retrieval",),
+        lambda found, task, targets, families: [("paircams", None)],
+    ),
+    DatasetKind(
+        "flickrexif",
+        lambda dataset, card: any(c in FLICKREXIF_ATTRIBUTES for c in card_configs(card)),
+        _open_hf,
+        ("probe-acquisition",),
+        _attribute_targets,
+    ),
+    DatasetKind(
+        "image-folder",
+        lambda dataset, card: card is None and Path(dataset).is_dir(),
+        lambda found, config: image_folder(found.dataset),
+        ("probe-processing", "knn"),
+        _family_targets,
+    ),
     DatasetKind("hf-dataset", lambda dataset, card: True, _open_hf, ("probe-processing", "knn"), _family_targets),
 )
 

@@ -72,8 +72,11 @@ class ProcessingDraws:
 
     def processing(self, view: str, p: int) -> torch.Tensor:
         """(N_db,) processing index of every database image under ``view`` for query processing p."""
-        views = {"same": lambda: torch.full_like(self.uniform, p), "other": lambda: self.other[p],
-                 "uniform": lambda: self.uniform}
+        views = {
+            "same": lambda: torch.full_like(self.uniform, p),
+            "other": lambda: self.other[p],
+            "uniform": lambda: self.uniform,
+        }
         return views[view]()
 
 
@@ -142,8 +145,9 @@ def _inputs(db, db_labels, queries, query_labels, k: int, seed: int, dtype, devi
     """Validate, L2-normalise the queries in ``dtype`` on ``device``; draw the db processings."""
     db_t, q_t = _embeddings(db, "db"), _embeddings(queries, "queries")
     if db_t.shape[1:] != q_t.shape[1:]:
-        raise ValueError(f"db is (N, P, D) = {tuple(db_t.shape)} but queries are {tuple(q_t.shape)}: "
-                         "P and D must match")
+        raise ValueError(
+            f"db is (N, P, D) = {tuple(db_t.shape)} but queries are {tuple(q_t.shape)}: P and D must match"
+        )
     if db_t.shape[1] < 2:
         raise ValueError("kNN setups need at least 2 processing classes (P >= 2)")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(db_t):
@@ -206,8 +210,9 @@ def _vote(sims: torch.Tensor, neighbours: torch.Tensor, db_labels: torch.Tensor,
     return summed.argmax(1)  # first maximum: the lower class index
 
 
-def _correct_counts(inp: _Inputs, setups: list[str], k: int, chunk_size: int | None,
-                    db_block_size: int | None) -> dict[str, int]:
+def _correct_counts(
+    inp: _Inputs, setups: list[str], k: int, chunk_size: int | None, db_block_size: int | None
+) -> dict[str, int]:
     """Correct predictions per setup, over all queries and query processings.
 
     Each database block is read once.  Device memory: one block, one similarity chunk, the queries
@@ -244,21 +249,54 @@ def _correct_counts(inp: _Inputs, setups: list[str], k: int, chunk_size: int | N
     return correct
 
 
-def knn_accuracy(db, db_labels, queries, query_labels, setup: str, k: int, seed: int = 0, device=None,
-                 *, chunk_size: int | None = None, db_block_size: int | None = None,
-                 dtype: torch.dtype = torch.float64) -> float:
+def knn_accuracy(
+    db,
+    db_labels,
+    queries,
+    query_labels,
+    setup: str,
+    k: int,
+    seed: int = 0,
+    device=None,
+    *,
+    chunk_size: int | None = None,
+    db_block_size: int | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> float:
     """kNN accuracy of one setup, averaged over queries and query processings.
 
     db: (N_db, P, D) embeddings with labels (N_db,); queries: (N_q, P, D) with labels (N_q,).
     Raises ValueError on unknown setups, k outside [1, N_db], shape or label problems.
     """
-    return knn_all_setups(db, db_labels, queries, query_labels, k, seed, device, setups=(setup,),
-                          chunk_size=chunk_size, db_block_size=db_block_size, dtype=dtype)[setup]
+    return knn_all_setups(
+        db,
+        db_labels,
+        queries,
+        query_labels,
+        k,
+        seed,
+        device,
+        setups=(setup,),
+        chunk_size=chunk_size,
+        db_block_size=db_block_size,
+        dtype=dtype,
+    )[setup]
 
 
-def knn_all_setups(db, db_labels, queries, query_labels, k: int, seed: int = 0, device=None, *,
-                   setups=tuple(SETUPS), chunk_size: int | None = None, db_block_size: int | None = None,
-                   dtype: torch.dtype = torch.float64) -> dict[str, float]:
+def knn_all_setups(
+    db,
+    db_labels,
+    queries,
+    query_labels,
+    k: int,
+    seed: int = 0,
+    device=None,
+    *,
+    setups=tuple(SETUPS),
+    chunk_size: int | None = None,
+    db_block_size: int | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> dict[str, float]:
     """Accuracy per setup plus ``spd_p`` (pos-same - neg-same) when both are computed.
 
     The similarities of a query chunk to a database block under every needed view are one GEMM,
@@ -291,8 +329,9 @@ def _vote_loop(labels: list[int], sims: list[float]) -> int:
     return max(votes, key=lambda c: (votes[c], summed[c], -c))
 
 
-def knn_accuracy_loop(db, db_labels, queries, query_labels, setup: str, k: int, seed: int = 0,
-                      *, dtype: torch.dtype = torch.float64) -> float:
+def knn_accuracy_loop(
+    db, db_labels, queries, query_labels, setup: str, k: int, seed: int = 0, *, dtype: torch.dtype = torch.float64
+) -> float:
     """Per-query reference for ``knn_accuracy`` (CPU): same draws, same ties, same numbers."""
     _check_setups([setup])
     inp = _inputs(db, db_labels, queries, query_labels, k, seed, dtype, torch.device("cpu"))

@@ -67,7 +67,9 @@ class Preprocess:
         object.__setattr__(self, "crop_size", int(self.crop_size))
         if self.resize_size is not None:
             if int(self.resize_size) != self.resize_size or self.resize_size < self.crop_size:
-                raise ValueError(f"resize_size must be an integer >= crop_size ({self.crop_size}), got {self.resize_size!r}")
+                raise ValueError(
+                    f"resize_size must be an integer >= crop_size ({self.crop_size}), got {self.resize_size!r}"
+                )
             object.__setattr__(self, "resize_size", int(self.resize_size))
         if any(s == 0 for s in self.std):
             raise ValueError(f"std must not contain 0, got {self.std}")
@@ -144,7 +146,9 @@ class Preprocess:
         Reads ``size`` (int or square pair), ``mean``, ``std``, ``interpolation``; ``resize_mode``
         is ignored, the paper's shorter-side rule applies (it equals open_clip's ``shortest``).
         """
-        config = dataclasses.asdict(preprocess_cfg) if dataclasses.is_dataclass(preprocess_cfg) else dict(preprocess_cfg)
+        config = (
+            dataclasses.asdict(preprocess_cfg) if dataclasses.is_dataclass(preprocess_cfg) else dict(preprocess_cfg)
+        )
         size = config.get("size")
         if size is None:
             raise ValueError(f"open_clip preprocess config has no size (keys: {', '.join(map(str, config))})")

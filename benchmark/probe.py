@@ -294,8 +294,17 @@ def _select(val: Evaluation) -> int:
     return int(candidates[torch.argmin(loss[candidates])])
 
 
-def _result(final: LinearModels, data: dict, n_classes: int, val_accuracy: float, lr: float, wd: float,
-            grid: list[dict], t0: float, method: str) -> ProbeResult:
+def _result(
+    final: LinearModels,
+    data: dict,
+    n_classes: int,
+    val_accuracy: float,
+    lr: float,
+    wd: float,
+    grid: list[dict],
+    t0: float,
+    method: str,
+) -> ProbeResult:
     """Test the refit model and record how it was chosen (shared by the grid and the baseline)."""
     test = evaluate(final, *data["test"])
     return ProbeResult(
@@ -325,12 +334,22 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeCo
     data = {k: (x.to(dev), y.to(dev)) for k, (x, y) in _splits(train_x, train_y, val_x, val_y, test_x, test_y).items()}
     n_classes = 1 + max(int(y.max()) for _, y in data.values())
     points = config.grid()
-    train_kw = dict(epochs=config.epochs, batch_size=config.batch_size, momentum=config.momentum,
-                    seed=config.seed, precision=config.precision)
+    train_kw = dict(
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        momentum=config.momentum,
+        seed=config.seed,
+        precision=config.precision,
+    )
     lrs = torch.tensor([lr for lr, _ in points])
     wds = torch.tensor([wd for _, wd in points])
-    grid_models = train_linear_models(*data["train"], n_classes, lrs * config.tune_learning_rate_scale, wds,
-                                      **{**train_kw, "epochs": config.tune_epochs or config.epochs})
+    grid_models = train_linear_models(
+        *data["train"],
+        n_classes,
+        lrs * config.tune_learning_rate_scale,
+        wds,
+        **{**train_kw, "epochs": config.tune_epochs or config.epochs},
+    )
     val = evaluate(grid_models, *data["val"])
     best = _select(val)
     lr, wd = points[best]
@@ -377,9 +396,21 @@ def _as_models(clf: torch.nn.Linear) -> LinearModels:
 
 
 def sequential_probe(
-    train_x, train_y, val_x, val_y, test_x, test_y, trials: int = 30, epochs: int = 100, seed: int = 0,
-    *, learning_rate_range: tuple[float, float] = (0.1, 100.0), weight_decay_range: tuple[float, float] = (1e-12, 1e-4),
-    batch_size: int = 1024, momentum: float = 0.9, device: str | None = None,
+    train_x,
+    train_y,
+    val_x,
+    val_y,
+    test_x,
+    test_y,
+    trials: int = 30,
+    epochs: int = 100,
+    seed: int = 0,
+    *,
+    learning_rate_range: tuple[float, float] = (0.1, 100.0),
+    weight_decay_range: tuple[float, float] = (1e-12, 1e-4),
+    batch_size: int = 1024,
+    momentum: float = 0.9,
+    device: str | None = None,
 ) -> ProbeResult:
     """Released protocol: ``trials`` separate models, (lr, wd) drawn log-uniformly (random search).
 
@@ -400,8 +431,14 @@ def sequential_probe(
         lr, wd = float(np.exp(rng.uniform(*log_lr))), float(np.exp(rng.uniform(*log_wd)))
         clf = _train_single_sequential(*data["train"], n_classes, lr, wd, seed=seed + trial, **kw)
         val = evaluate(_as_models(clf), *data["val"])
-        record.append({"learning_rate": lr, "weight_decay": wd, "val_accuracy": float(val.accuracy[0]),
-                       "val_loss": float(val.loss[0])})
+        record.append(
+            {
+                "learning_rate": lr,
+                "weight_decay": wd,
+                "val_accuracy": float(val.accuracy[0]),
+                "val_loss": float(val.loss[0]),
+            }
+        )
     best = max(range(trials), key=lambda i: (record[i]["val_accuracy"], -i))
     lr, wd = record[best]["learning_rate"], record[best]["weight_decay"]
     trainval_x = torch.cat([data["train"][0], data["val"][0]])

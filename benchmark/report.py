@@ -39,7 +39,13 @@ class Summary:
 def summarise(results_dir: str | Path) -> Summary:
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for result in read_results(results_dir):
-        key = (result.get("encoder", "?"), result.get("encoder_group"), result.get("dataset", "?"), result["task"], result["target"])
+        key = (
+            result.get("encoder", "?"),
+            result.get("encoder_group"),
+            result.get("dataset", "?"),
+            result["task"],
+            result["target"],
+        )
         groups[key].append(result)
     long_rows: list[dict[str, Any]] = []
     table: dict[str, dict[str, Any]] = {}
@@ -47,9 +53,19 @@ def summarise(results_dir: str | Path) -> Summary:
     for (encoder, group, dataset, task, target), runs in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
         for metric in sorted(runs[0]["metrics"]):
             values = [r["metrics"][metric] for r in runs if metric in r["metrics"]]
-            long_rows.append({"encoder": encoder, "group": group, "dataset": dataset, "task": task, "target": target,
-                              "metric": metric, "mean": statistics.fmean(values),
-                              "std": statistics.stdev(values) if len(values) > 1 else 0.0, "seeds": len(values)})
+            long_rows.append(
+                {
+                    "encoder": encoder,
+                    "group": group,
+                    "dataset": dataset,
+                    "task": task,
+                    "target": target,
+                    "metric": metric,
+                    "mean": statistics.fmean(values),
+                    "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                    "seeds": len(values),
+                }
+            )
         row = table.setdefault(encoder, {"encoder": encoder, "group": group})
         for name in headline_metrics(runs[0]):
             column = f"{task}:{target} {name}"
@@ -115,8 +131,12 @@ def _plot_probes(summary: Summary, out: Path) -> list[Path]:
         accuracy = [r for r in rows if r["metric"] == "accuracy"]
         chance = next((r["mean"] for r in rows if r["metric"] == "chance"), None)
         figure, axes = plt.subplots(figsize=(max(4, 0.5 * len(accuracy) + 2), 3.5))
-        axes.bar(range(len(accuracy)), [r["mean"] for r in accuracy], yerr=[r["std"] for r in accuracy],
-                 color=[GROUP_COLOURS.get(r["group"], GROUP_COLOURS[None]) for r in accuracy])
+        axes.bar(
+            range(len(accuracy)),
+            [r["mean"] for r in accuracy],
+            yerr=[r["std"] for r in accuracy],
+            color=[GROUP_COLOURS.get(r["group"], GROUP_COLOURS[None]) for r in accuracy],
+        )
         if chance is not None:
             axes.axhline(chance, color="black", linestyle="--", linewidth=1, label="chance")
         axes.set_xticks(range(len(accuracy)), [r["encoder"] for r in accuracy], rotation=45, ha="right", fontsize=7)
@@ -145,8 +165,11 @@ def _plot_retrieval(summary: Summary, out: Path) -> list[Path]:
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     for encoder, point in points.items():
-        axes.scatter(point["recall_same_as_query"], point["recall_same_as_target"],
-                     color=GROUP_COLOURS.get(point["group"], GROUP_COLOURS[None]))
+        axes.scatter(
+            point["recall_same_as_query"],
+            point["recall_same_as_target"],
+            color=GROUP_COLOURS.get(point["group"], GROUP_COLOURS[None]),
+        )
         axes.annotate(encoder, (point["recall_same_as_query"], point["recall_same_as_target"]), fontsize=6)
     axes.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1)
     axes.set_xlabel("recall@1, distractors share the query's camera type")

@@ -25,11 +25,14 @@ class ResultStore:
 
     def path(self, *, encoder: str, dataset: str, task: str, target: str, seed: int) -> Path:
         try:
-            name = self.template.format(encoder=slug(encoder), dataset=slug(dataset), task=slug(task),
-                                        target=slug(target), seed=seed)
+            name = self.template.format(
+                encoder=slug(encoder), dataset=slug(dataset), task=slug(task), target=slug(target), seed=seed
+            )
         except KeyError as error:
-            raise ValueError(f"unknown field {error} in the result name template {self.template!r}; "
-                             "fields: encoder, dataset, task, target, seed") from None
+            raise ValueError(
+                f"unknown field {error} in the result name template {self.template!r}; "
+                "fields: encoder, dataset, task, target, seed"
+            ) from None
         return self.root / name
 
     def write(self, path: Path, result: dict[str, Any]) -> None:

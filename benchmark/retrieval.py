@@ -69,8 +69,10 @@ def _pairs(phone_emb, camera_emb, device) -> tuple[torch.Tensor, torch.Tensor]:
         out.append(F.normalize(t, dim=1))
     phone, camera = out
     if phone.shape != camera.shape:
-        raise ValueError(f"phone_emb {tuple(phone.shape)} and camera_emb {tuple(camera.shape)} must have one row "
-                         "per subject, aligned, with the same dimension")
+        raise ValueError(
+            f"phone_emb {tuple(phone.shape)} and camera_emb {tuple(camera.shape)} must have one row "
+            "per subject, aligned, with the same dimension"
+        )
     if len(phone) < 2:
         raise ValueError("retrieval needs at least 2 subjects (one target plus distractors)")
     return phone, camera
@@ -97,9 +99,14 @@ def _direction(queries: torch.Tensor, targets: torch.Tensor) -> DirectionRecall:
 def _result(phone_to_camera: DirectionRecall, camera_to_phone: DirectionRecall, n: int) -> RetrievalResult:
     same_query = (phone_to_camera.same_as_query + camera_to_phone.same_as_query) / 2
     same_target = (phone_to_camera.same_as_target + camera_to_phone.same_as_target) / 2
-    return RetrievalResult(n_subjects=n, phone_to_camera=phone_to_camera, camera_to_phone=camera_to_phone,
-                           recall_same_as_query=same_query, recall_same_as_target=same_target,
-                           spd_a=same_target - same_query)
+    return RetrievalResult(
+        n_subjects=n,
+        phone_to_camera=phone_to_camera,
+        camera_to_phone=camera_to_phone,
+        recall_same_as_query=same_query,
+        recall_same_as_target=same_target,
+        spd_a=same_target - same_query,
+    )
 
 
 def paircams_recall(phone_emb, camera_emb, device=None) -> RetrievalResult:

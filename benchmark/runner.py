@@ -52,8 +52,10 @@ class RunConfig:
 def plan(dataset: str | Detected, config: RunConfig) -> list[PlannedTask]:
     """The tasks that apply to ``dataset`` (filtered by ``config.tasks``/``targets``/``families``)."""
     found = dataset if isinstance(dataset, Detected) else detect(dataset)
-    return [PlannedTask(task, target, load) for task, target, load in found.planned(config.tasks, config.targets,
-                                                                                      config.families)]
+    return [
+        PlannedTask(task, target, load)
+        for task, target, load in found.planned(config.tasks, config.targets, config.families)
+    ]
 
 
 def open_image_set(dataset: str, config: str | None = None) -> ImageSet:
@@ -66,13 +68,20 @@ def dataset_label(dataset: str) -> str:
     return detect(dataset).label
 
 
-def run_task(planned: PlannedTask, encoder, image_set: ImageSet, options: ExtractOptions, seed: int,
-             config: RunConfig) -> TaskResult:
+def run_task(
+    planned: PlannedTask, encoder, image_set: ImageSet, options: ExtractOptions, seed: int, config: RunConfig
+) -> TaskResult:
     return TASKS[planned.task].run(encoder, image_set, planned.target, options, seed, config)
 
 
-def run(encoder, dataset: str, results: ResultStore, options: ExtractOptions, config: RunConfig,
-        on_task: Callable[[str], None] | None = None) -> list[Path]:
+def run(
+    encoder,
+    dataset: str,
+    results: ResultStore,
+    options: ExtractOptions,
+    config: RunConfig,
+    on_task: Callable[[str], None] | None = None,
+) -> list[Path]:
     """Run every planned task for every seed; returns the result files written (or kept)."""
     found = detect(dataset)
     planned = plan(found, config)
@@ -82,8 +91,9 @@ def run(encoder, dataset: str, results: ResultStore, options: ExtractOptions, co
     dataset_name = found.label
     for task in planned:
         for seed in config.seeds:
-            path = results.path(encoder=encoder.spec.key, dataset=dataset_name, task=task.task, target=task.target,
-                                seed=seed)
+            path = results.path(
+                encoder=encoder.spec.key, dataset=dataset_name, task=task.task, target=task.target, seed=seed
+            )
             if config.skip_existing and path.is_file():
                 written.append(path)
                 continue
@@ -92,9 +102,14 @@ def run(encoder, dataset: str, results: ResultStore, options: ExtractOptions, co
             image_set = task.load()
             start = time.perf_counter()
             result = run_task(task, encoder, image_set, options, seed, config).to_json()
-            result.update(encoder=encoder.spec.key, encoder_group=encoder.spec.group, dataset=dataset_name,
-                          seed=seed, seconds=round(time.perf_counter() - start, 2),
-                          created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            result.update(
+                encoder=encoder.spec.key,
+                encoder_group=encoder.spec.group,
+                dataset=dataset_name,
+                seed=seed,
+                seconds=round(time.perf_counter() - start, 2),
+                created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            )
             results.write(path, result)
             written.append(path)
     return written

@@ -57,19 +57,43 @@ class ExtractOptions:
     on_batch: Callable[[int], None] | None = None
 
 
-def _embed(encoder, image_set: ImageSet, split: str, variants: Sequence[Variant], seed: int,
-           options: ExtractOptions) -> dict[Variant, Embeddings]:
-    return extract(encoder, image_set, split, variants, options.cache, seed=seed, batch_size=options.batch_size,
-                   device=options.device, workers=options.workers, on_batch=options.on_batch)
+def _embed(
+    encoder, image_set: ImageSet, split: str, variants: Sequence[Variant], seed: int, options: ExtractOptions
+) -> dict[Variant, Embeddings]:
+    return extract(
+        encoder,
+        image_set,
+        split,
+        variants,
+        options.cache,
+        seed=seed,
+        batch_size=options.batch_size,
+        device=options.device,
+        workers=options.workers,
+        on_batch=options.on_batch,
+    )
 
 
 def _probe_parameters(encoder, image_set: ImageSet, seed: int, config: ProbeConfig, **extra) -> dict[str, Any]:
-    return {"encoder": encoder.describe(), "dataset": image_set.name, "fingerprint": image_set.fingerprint,
-            "seed": seed, "probe": {k: v for k, v in asdict(config).items() if k != "device"}, **extra}
+    return {
+        "encoder": encoder.describe(),
+        "dataset": image_set.name,
+        "fingerprint": image_set.fingerprint,
+        "seed": seed,
+        "probe": {k: v for k, v in asdict(config).items() if k != "device"},
+        **extra,
+    }
 
 
-def processing_probe(encoder, image_set: ImageSet, family: str, options: ExtractOptions, *, seed: int = 0,
-                     probe_config: ProbeConfig = ProbeConfig()) -> TaskResult:
+def processing_probe(
+    encoder,
+    image_set: ImageSet,
+    family: str,
+    options: ExtractOptions,
+    *,
+    seed: int = 0,
+    probe_config: ProbeConfig = ProbeConfig(),
+) -> TaskResult:
     classes = FAMILIES[family]
     data = {}
     for split in ("train", "validation"):
@@ -85,15 +109,25 @@ def processing_probe(encoder, image_set: ImageSet, family: str, options: Extract
     return TaskResult(
         task="probe-processing",
         target=family,
-        metrics={"accuracy": result.test_accuracy, "mean_per_class_accuracy": result.test_mean_per_class_accuracy,
-                 "chance": 1 / len(classes)},
+        metrics={
+            "accuracy": result.test_accuracy,
+            "mean_per_class_accuracy": result.test_mean_per_class_accuracy,
+            "chance": 1 / len(classes),
+        },
         parameters=_probe_parameters(encoder, image_set, seed, probe_config, classes=list(classes)),
         details=result.to_json(),
     )
 
 
-def acquisition_probe(encoder, image_set: ImageSet, options: ExtractOptions, *, seed: int = 0,
-                      mask_ratio: float = DEFAULT_MASK_RATIO, probe_config: ProbeConfig = ProbeConfig()) -> TaskResult:
+def acquisition_probe(
+    encoder,
+    image_set: ImageSet,
+    options: ExtractOptions,
+    *,
+    seed: int = 0,
+    mask_ratio: float = DEFAULT_MASK_RATIO,
+    probe_config: ProbeConfig = ProbeConfig(),
+) -> TaskResult:
     if not image_set.has_labels:
         raise ValueError(f"{image_set.name} has no labels: acquisition probes need a FlickrExif configuration")
     variant = Variant(*ACQUISITION_ENCODING, mask_ratio=mask_ratio)
@@ -106,16 +140,27 @@ def acquisition_probe(encoder, image_set: ImageSet, options: ExtractOptions, *, 
     return TaskResult(
         task="probe-acquisition",
         target=image_set.target or image_set.name,
-        metrics={"accuracy": result.test_accuracy, "mean_per_class_accuracy": result.test_mean_per_class_accuracy,
-                 "chance": 1 / len(image_set.class_names or [None])},
-        parameters=_probe_parameters(encoder, image_set, seed, probe_config, mask_ratio=mask_ratio,
-                                     encoding=list(ACQUISITION_ENCODING), classes=list(image_set.class_names or [])),
+        metrics={
+            "accuracy": result.test_accuracy,
+            "mean_per_class_accuracy": result.test_mean_per_class_accuracy,
+            "chance": 1 / len(image_set.class_names or [None]),
+        },
+        parameters=_probe_parameters(
+            encoder,
+            image_set,
+            seed,
+            probe_config,
+            mask_ratio=mask_ratio,
+            encoding=list(ACQUISITION_ENCODING),
+            classes=list(image_set.class_names or []),
+        ),
         details=result.to_json(),
     )
 
 
-def knn_influence(encoder, image_set: ImageSet, family: str, options: ExtractOptions, *, seed: int = 0,
-                  ks: Sequence[int] = (10, 1)) -> TaskResult:
+def knn_influence(
+    encoder, image_set: ImageSet, family: str, options: ExtractOptions, *, seed: int = 0, ks: Sequence[int] = (10, 1)
+) -> TaskResult:
     if not image_set.has_labels:
         raise ValueError(f"{image_set.name} has no classes: kNN needs labelled images")
     variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
@@ -124,7 +169,10 @@ def knn_influence(encoder, image_set: ImageSet, family: str, options: ExtractOpt
         embeddings = _embed(encoder, image_set, split, variants, seed, options)
         labels = {item.id: item.label for item in image_set.split(split)}
         ids = embeddings[variants[0]].ids
-        stacked[split] = (torch.stack([embeddings[v].vectors for v in variants], dim=1), torch.tensor([labels[i] for i in ids]))
+        stacked[split] = (
+            torch.stack([embeddings[v].vectors for v in variants], dim=1),
+            torch.tensor([labels[i] for i in ids]),
+        )
     # float64 makes similarities exact (equal to the per-query reference); kNN streams the database
     # in blocks, so device memory stays bounded at any database size.
     dtype = torch.float64
@@ -133,10 +181,20 @@ def knn_influence(encoder, image_set: ImageSet, family: str, options: ExtractOpt
         k_used = min(k, len(stacked["train"][1]))
         found = knn_all_setups(*stacked["train"], *stacked["test"], k_used, seed, options.device, dtype=dtype)
         metrics.update({f"{setup}@k{k}": value for setup, value in found.items()})
-    return TaskResult(task="knn", target=family, metrics=metrics,
-                      parameters={"encoder": encoder.describe(), "dataset": image_set.name,
-                                  "fingerprint": image_set.fingerprint, "seed": seed, "ks": list(ks),
-                                  "classes": list(FAMILIES[family]), "similarity_dtype": str(dtype)})
+    return TaskResult(
+        task="knn",
+        target=family,
+        metrics=metrics,
+        parameters={
+            "encoder": encoder.describe(),
+            "dataset": image_set.name,
+            "fingerprint": image_set.fingerprint,
+            "seed": seed,
+            "ks": list(ks),
+            "classes": list(FAMILIES[family]),
+            "similarity_dtype": str(dtype),
+        },
+    )
 
 
 def paircams_pairs(image_set: ImageSet) -> tuple[list[str], list[str], list[Any]]:
@@ -158,15 +216,24 @@ def paircams_retrieval(encoder, image_set: ImageSet, options: ExtractOptions, *,
     for split in image_set.splits:
         found = _embed(encoder, image_set, split, [variant], seed, options)[variant]
         vectors.update(zip(found.ids, found.vectors))
-    result = paircams_recall(torch.stack([vectors[i] for i in phones]), torch.stack([vectors[i] for i in cameras]),
-                             device=options.device)
+    result = paircams_recall(
+        torch.stack([vectors[i] for i in phones]), torch.stack([vectors[i] for i in cameras]), device=options.device
+    )
     return TaskResult(
         task="retrieval",
         target="paircams",
-        metrics={"recall_same_as_query": result.recall_same_as_query,
-                 "recall_same_as_target": result.recall_same_as_target, "spd_a": result.spd_a},
-        parameters={"encoder": encoder.describe(), "dataset": image_set.name, "fingerprint": image_set.fingerprint,
-                    "seed": seed, "n_subjects": len(subjects)},
+        metrics={
+            "recall_same_as_query": result.recall_same_as_query,
+            "recall_same_as_target": result.recall_same_as_target,
+            "spd_a": result.spd_a,
+        },
+        parameters={
+            "encoder": encoder.describe(),
+            "dataset": image_set.name,
+            "fingerprint": image_set.fingerprint,
+            "seed": seed,
+            "n_subjects": len(subjects),
+        },
         details=result.to_json(),
     )
 
@@ -199,23 +266,41 @@ class Task:
         return {column: result["metrics"][metric.format(k=first_k)] for column, metric in self.headline}
 
 
-TASKS: dict[str, Task] = {task.name: task for task in (
-    Task("probe-processing",
-         lambda encoder, images, target, options, seed, settings: processing_probe(
-             encoder, images, target, options, seed=seed, probe_config=settings.probe),
-         headline=(("MP", "accuracy"),)),
-    Task("probe-acquisition",
-         lambda encoder, images, target, options, seed, settings: acquisition_probe(
-             encoder, images, options, seed=seed, mask_ratio=settings.mask_ratio, probe_config=settings.probe),
-         headline=(("MP", "accuracy"),)),
-    Task("knn",
-         lambda encoder, images, target, options, seed, settings: knn_influence(
-             encoder, images, target, options, seed=seed, ks=settings.ks),
-         headline=(("SP", "all-same@k{k}"), ("SPD_p", "spd_p@k{k}"))),
-    Task("retrieval",
-         lambda encoder, images, target, options, seed, settings: paircams_retrieval(
-             encoder, images, options, seed=seed),
-         headline=(("R@1 query-type", "recall_same_as_query"), ("R@1 target-type", "recall_same_as_target"),
-                   ("SPD_a", "spd_a"))),
-)}
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task(
+            "probe-processing",
+            lambda encoder, images, target, options, seed, settings: processing_probe(
+                encoder, images, target, options, seed=seed, probe_config=settings.probe
+            ),
+            headline=(("MP", "accuracy"),),
+        ),
+        Task(
+            "probe-acquisition",
+            lambda encoder, images, target, options, seed, settings: acquisition_probe(
+                encoder, images, options, seed=seed, mask_ratio=settings.mask_ratio, probe_config=settings.probe
+            ),
+            headline=(("MP", "accuracy"),),
+        ),
+        Task(
+            "knn",
+            lambda encoder, images, target, options, seed, settings: knn_influence(
+                encoder, images, target, options, seed=seed, ks=settings.ks
+            ),
+            headline=(("SP", "all-same@k{k}"), ("SPD_p", "spd_p@k{k}")),
+        ),
+        Task(
+            "retrieval",
+            lambda encoder, images, target, options, seed, settings: paircams_retrieval(
+                encoder, images, options, seed=seed
+            ),
+            headline=(
+                ("R@1 query-type", "recall_same_as_query"),
+                ("R@1 target-type", "recall_same_as_target"),
+                ("SPD_a", "spd_a"),
+            ),
+        ),
+    )
+}
 TASK_NAMES = tuple(TASKS)

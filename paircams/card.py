@@ -50,20 +50,29 @@ def card_metadata(name: str, config: PublishedConfig, license_id: str) -> Any:
 def _pairing_text(info: Mapping[str, Any]) -> tuple[str, str]:
     """How photos were paired (the layout) and what a pair needs (the rules), in words."""
     settings = info["settings"]
-    rules = ("one smartphone and one camera" if settings.get("require_phone_and_camera", True)
-             else "any two devices (two phones or two cameras allowed)")
+    rules = (
+        "one smartphone and one camera"
+        if settings.get("require_phone_and_camera", True)
+        else "any two devices (two phones or two cameras allowed)"
+    )
     if settings.get("require_different_devices", True):
         rules += ", two different devices (make and model)"
-    layout = ("one folder per subject holding its two photos" if info["layout"] == "folders" else
-              f"photos paired by Exif capture time, at most {settings.get('tolerance_s', 0):g} s apart, "
-              "a photo with more than one possible partner left out")
+    layout = (
+        "one folder per subject holding its two photos"
+        if info["layout"] == "folders"
+        else f"photos paired by Exif capture time, at most {settings.get('tolerance_s', 0):g} s apart, "
+        "a photo with more than one possible partner left out"
+    )
     return layout, rules
 
 
-def paircams_card(name: str, info: Mapping[str, Any], config: PublishedConfig, version: str | None, as_of: str,
-                  license_id: str) -> str:
+def paircams_card(
+    name: str, info: Mapping[str, Any], config: PublishedConfig, version: str | None, as_of: str, license_id: str
+) -> str:
     """The whole ``README.md``."""
-    devices = [[kind, f"`{device}`", count] for kind, counts in info["devices"].items() for device, count in counts.items()]
+    devices = [
+        [kind, f"`{device}`", count] for kind, counts in info["devices"].items() for device, count in counts.items()
+    ]
     layout, rules = _pairing_text(info)
     template = resources.files("paircams").joinpath(TEMPLATE)
     with resources.as_file(template) as path:

@@ -45,18 +45,29 @@ def main(version: VersionOption = False) -> None:
 def ingest_command(
     source: Annotated[Path, typer.Argument(help="Folder of photos: one sub-folder per subject, or all in one folder.")],
     out: Annotated[Path, typer.Option("--out", help="Ingested folder (pairs.json, report); re-use it to keep ids.")],
-    layout: Annotated[Layout, typer.Option(help="folders: one sub-folder per subject; flat: pair by capture time; "
-                                                "auto: folders if a sub-folder holds photos.")] = Layout.auto,
-    tolerance: Annotated[float, typer.Option(help="Flat layout: most seconds between a pair's two capture times.")
-                         ] = DEFAULT_TOLERANCE_S,
-    allow_same_kind: Annotated[bool, typer.Option(
-        "--allow-same-kind", help="Accept two smartphones or two cameras as a pair.")] = False,
-    allow_same_device: Annotated[bool, typer.Option(
-        "--allow-same-device", help="Accept two photos from the same make and model as a pair.")] = False,
-    copy: Annotated[bool, typer.Option(
-        "--copy", help="Copy the paired photos into OUT/photos, so a release no longer needs SOURCE.")] = False,
-    verify_decode: Annotated[bool, typer.Option(
-        help="Decode every photo's pixels to catch truncated files (slower on large photos).")] = True,
+    layout: Annotated[
+        Layout,
+        typer.Option(
+            help="folders: one sub-folder per subject; flat: pair by capture time; "
+            "auto: folders if a sub-folder holds photos."
+        ),
+    ] = Layout.auto,
+    tolerance: Annotated[
+        float, typer.Option(help="Flat layout: most seconds between a pair's two capture times.")
+    ] = DEFAULT_TOLERANCE_S,
+    allow_same_kind: Annotated[
+        bool, typer.Option("--allow-same-kind", help="Accept two smartphones or two cameras as a pair.")
+    ] = False,
+    allow_same_device: Annotated[
+        bool, typer.Option("--allow-same-device", help="Accept two photos from the same make and model as a pair.")
+    ] = False,
+    copy: Annotated[
+        bool,
+        typer.Option("--copy", help="Copy the paired photos into OUT/photos, so a release no longer needs SOURCE."),
+    ] = False,
+    verify_decode: Annotated[
+        bool, typer.Option(help="Decode every photo's pixels to catch truncated files (slower on large photos).")
+    ] = True,
 ) -> None:
     """Read, validate and pair the photos under SOURCE; write OUT/pairs.json and OUT/report.{txt,json}.
 
@@ -65,9 +76,16 @@ def ingest_command(
     listed with reasons and never stop the run. Subject ids in OUT are kept when ingesting again.
     """
     try:
-        config = IngestConfig(source, out, layout, tolerance, require_phone_and_camera=not allow_same_kind,
-                              require_different_devices=not allow_same_device, copy_files=copy,
-                              verify_decode=verify_decode)
+        config = IngestConfig(
+            source,
+            out,
+            layout,
+            tolerance,
+            require_phone_and_camera=not allow_same_kind,
+            require_different_devices=not allow_same_device,
+            copy_files=copy,
+            verify_decode=verify_decode,
+        )
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--tolerance") from None
     with progress_bar() as progress:
@@ -123,20 +141,27 @@ def release_command(
     with progress_bar() as progress:
         task = progress.add_task("Writing rows", total=None)
         with reported_errors(heading="Cannot release:", stop=progress.stop):
-            dataset = PairCamsDataset(ingested, license=license_id,
-                                      on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+            dataset = PairCamsDataset(
+                ingested,
+                license=license_id,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
             result = release(dataset, out, version, tuple(note or ()))
     counts = result.contents.details
-    stdout.print(f"PairCams v{result.version}: {counts['subjects']} subjects, {counts['rows']} rows in {result.path}",
-                 markup=False, highlight=False)
+    stdout.print(
+        f"PairCams v{result.version}: {counts['subjects']} subjects, {counts['rows']} rows in {result.path}",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command("push")
 def push_command(
     release_dir: Annotated[Path, typer.Argument(help="A release folder (RELEASES/vX.Y.Z) with its manifest.")],
     repo: Annotated[str, typer.Option("--repo", help="Dataset repository ORG/NAME on the Hub.")],
-    endpoint: Annotated[Optional[str], typer.Option(
-        "--endpoint", envvar="HF_ENDPOINT", help="Hub URL (default: huggingface.co).")] = None,
+    endpoint: Annotated[
+        Optional[str], typer.Option("--endpoint", envvar="HF_ENDPOINT", help="Hub URL (default: huggingface.co).")
+    ] = None,
     private: Annotated[bool, typer.Option("--private", help="Create the repository as private.")] = False,
 ) -> None:
     """Upload a release in one commit and tag it vX.Y.Z (token from HF_TOKEN).
@@ -147,5 +172,9 @@ def push_command(
 
     with reported_errors(heading="Push failed:"):
         result = push_release(PushConfig(release_dir, repo, endpoint=endpoint, private=private))
-    stdout.print(f"Pushed {len(result.added)} files to {result.repo_id} as {result.tag} (commit {result.commit[:12]}); "
-                 f"{len(result.deleted)} stale files removed", markup=False, highlight=False)
+    stdout.print(
+        f"Pushed {len(result.added)} files to {result.repo_id} as {result.tag} (commit {result.commit[:12]}); "
+        f"{len(result.deleted)} stale files removed",
+        markup=False,
+        highlight=False,
+    )

@@ -42,23 +42,25 @@ PAIRING_SETTINGS = ("tolerance_s", "require_phone_and_camera", "require_differen
 _EXIF_EXCLUDED = ("datetime_original",)
 
 #: The columns of every release, defined once.  The first three are the official release's.
-FEATURES = Features({
-    "image": Image(),
-    "subject_idx": Value("int64"),
-    "model": Value("string"),
-    "make": Value("string"),
-    "is_smartphone": Value("bool"),
-    "camera_type": Value("string"),
-    "datetime_original": Value("string"),
-    "capture_delta_s": Value("float64"),
-    **{name: Value("string") for name in LABEL_COLUMNS},
-    **exif_features(exclude=_EXIF_EXCLUDED),
-    "image_format": Value("string"),
-    "width": Value("int32"),
-    "height": Value("int32"),
-    "jpeg_quality": Value("int32"),
-    "chroma_subsampling": Value("string"),
-})
+FEATURES = Features(
+    {
+        "image": Image(),
+        "subject_idx": Value("int64"),
+        "model": Value("string"),
+        "make": Value("string"),
+        "is_smartphone": Value("bool"),
+        "camera_type": Value("string"),
+        "datetime_original": Value("string"),
+        "capture_delta_s": Value("float64"),
+        **{name: Value("string") for name in LABEL_COLUMNS},
+        **exif_features(exclude=_EXIF_EXCLUDED),
+        "image_format": Value("string"),
+        "width": Value("int32"),
+        "height": Value("int32"),
+        "jpeg_quality": Value("int32"),
+        "chroma_subsampling": Value("string"),
+    }
+)
 
 
 # --- rows --------------------------------------------------------------------------------------------
@@ -73,8 +75,10 @@ def photo_row(ingested: Ingested, subject: Subject, position: int, photo: Photo)
     data = ingested.photo_bytes(photo)  # sha256-checked
     exif = photo.exif
     return {
-        "image": {"bytes": publishable_bytes(data, exif.image_format or ""),
-                  "path": _image_name(subject, position, photo)},
+        "image": {
+            "bytes": publishable_bytes(data, exif.image_format or ""),
+            "path": _image_name(subject, position, photo),
+        },
         "subject_idx": subject.subject_idx,
         "model": photo.model,
         "make": photo.make,
@@ -140,8 +144,11 @@ def changelog_lines(info: Mapping[str, Any], previous: Path | None) -> list[str]
     """Subject and photo counts, and the subjects added and removed since the previous release."""
     lines = []
     kinds = info["camera_types"]
-    lines.append(f"{info['subjects']} subjects, {info['photos']} photos ("
-                 + ", ".join(f"{kind} {count}" for kind, count in kinds.items()) + ")")
+    lines.append(
+        f"{info['subjects']} subjects, {info['photos']} photos ("
+        + ", ".join(f"{kind} {count}" for kind, count in kinds.items())
+        + ")"
+    )
     old_path = previous / BUILD_INFO_NAME if previous is not None else None
     if old_path is not None and old_path.is_file():
         try:
@@ -151,11 +158,10 @@ def changelog_lines(info: Mapping[str, Any], previous: Path | None) -> list[str]
         now = set(info["subject_idx"])
         added, removed = sorted(now - old), sorted(old - now)
         lines.append(f"subjects added since {previous.name}: {len(added)}" + (f" ({_id_list(added)})" if added else ""))
-        lines.append(f"subjects removed since {previous.name}: {len(removed)}"
-                     + (f" ({_id_list(removed)})" if removed else ""))
+        lines.append(
+            f"subjects removed since {previous.name}: {len(removed)}" + (f" ({_id_list(removed)})" if removed else "")
+        )
     return lines
-
-
 
 
 class PairCamsDataset:
@@ -169,8 +175,14 @@ class PairCamsDataset:
     name = DATASET_NAME
     packages = ("pillow-heif",)
 
-    def __init__(self, ingested: Path, *, license: str = "other", layout: ParquetLayout | None = None,
-                 on_progress: Callable[[int, int], None] | None = None):
+    def __init__(
+        self,
+        ingested: Path,
+        *,
+        license: str = "other",
+        layout: ParquetLayout | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ):
         self.ingested_dir = Path(ingested)
         self.license = license
         self.layout = layout or image_layout()
@@ -182,15 +194,25 @@ class PairCamsDataset:
             raise ReleaseError(f"{self.ingested_dir} holds no pairs; nothing to release (see its report.txt)")
         total = 2 * len(ingested.subjects)
         report = None if self.on_progress is None else (lambda _split, done: self.on_progress(done, total))
-        config = write_config({SPLIT: rows(ingested)}, FEATURES, folder, CONFIG_NAME, DATA_FOLDER, self.layout,
-                              default=True, row_bytes=_row_bytes, on_row_group=report)
+        config = write_config(
+            {SPLIT: rows(ingested)},
+            FEATURES,
+            folder,
+            CONFIG_NAME,
+            DATA_FOLDER,
+            self.layout,
+            default=True,
+            row_bytes=_row_bytes,
+            on_row_group=report,
+        )
         info = build_info(ingested)
         counts = {"subjects": len(ingested.subjects), "rows": config.rows}
         return DatasetContents((config,), info, data_as_of(ingested), manifest=counts, details=counts)
 
     def card(self, contents: DatasetContents, version: str | None) -> str:
-        return paircams_card(self.name, contents.build_info, contents.configs[0], version, contents.data_as_of,
-                             self.license)
+        return paircams_card(
+            self.name, contents.build_info, contents.configs[0], version, contents.data_as_of, self.license
+        )
 
     def changelog_lines(self, contents: DatasetContents, previous: Path | None) -> list[str]:
         return changelog_lines(contents.build_info, previous)

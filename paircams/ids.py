@@ -39,8 +39,12 @@ class Subject:
         return tuple(sorted(photo.sha256 for photo in self.photos))  # type: ignore[return-value]
 
     def to_json(self) -> dict[str, Any]:
-        return {"subject_idx": self.subject_idx, "key": self.key, "capture_delta_s": self.capture_delta_s,
-                "photos": [photo.to_json() for photo in self.photos]}
+        return {
+            "subject_idx": self.subject_idx,
+            "key": self.key,
+            "capture_delta_s": self.capture_delta_s,
+            "photos": [photo.to_json() for photo in self.photos],
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Subject:
@@ -116,6 +120,9 @@ def assign_ids(candidates: Sequence[Candidate], state: IdState) -> tuple[list[Su
         if entry.subject_idx not in claimed and entry.subject_idx not in retired:
             retired[entry.subject_idx] = entry
     changes = IdChanges(
-        kept=len(claimed & current), new=len(fresh), revived=len(claimed - current), retired=len(current - claimed),
+        kept=len(claimed & current),
+        new=len(fresh),
+        revived=len(claimed - current),
+        retired=len(current - claimed),
     )
     return subjects, IdState(tuple(subjects), tuple(retired[i] for i in sorted(retired)), next_idx), changes

@@ -172,11 +172,13 @@ class Ingested:
         try:
             data = path.read_bytes()
         except OSError as error:
-            raise PhotoChangedError(f"{path}: cannot be read ({error.strerror or error}); "
-                                    "run `paircams ingest` again") from None
+            raise PhotoChangedError(
+                f"{path}: cannot be read ({error.strerror or error}); run `paircams ingest` again"
+            ) from None
         if hashlib.sha256(data).hexdigest() != photo.sha256:
-            raise PhotoChangedError(f"{path} changed since it was ingested (its sha256 differs); "
-                              "run `paircams ingest` again")
+            raise PhotoChangedError(
+                f"{path} changed since it was ingested (its sha256 differs); run `paircams ingest` again"
+            )
         return data
 
     def id_state(self) -> IdState:
@@ -188,8 +190,10 @@ def load_ingested(folder: Path) -> Ingested:
     folder = Path(folder)
     path = folder / PAIRS_NAME
     if not path.is_file():
-        raise IngestError(f"{folder} is not an ingested PairCams folder: it has no {PAIRS_NAME} "
-                          "(create it with `paircams ingest DIR --out FOLDER`)")
+        raise IngestError(
+            f"{folder} is not an ingested PairCams folder: it has no {PAIRS_NAME} "
+            "(create it with `paircams ingest DIR --out FOLDER`)"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != FORMAT:
@@ -198,8 +202,15 @@ def load_ingested(folder: Path) -> Ingested:
             raise ValueError(f"format_version {data.get('format_version')!r} is not {FORMAT_VERSION}")
         subjects = tuple(Subject.from_json(s) for s in data["subjects"])
         retired = tuple(Retired.from_json(entry) for entry in data.get("retired", []))
-        return Ingested(folder, Path(data["source"]), data["layout"], dict(data["settings"]), subjects, retired,
-                        int(data["next_subject_idx"]))
+        return Ingested(
+            folder,
+            Path(data["source"]),
+            data["layout"],
+            dict(data["settings"]),
+            subjects,
+            retired,
+            int(data["next_subject_idx"]),
+        )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise IngestError(f"{path} cannot be read: {error}") from None
 
@@ -236,8 +247,12 @@ def report_json(result: IngestResult) -> dict[str, Any]:
 def report_text(result: IngestResult) -> str:
     """The report for people: a summary line per count, then each problem file with its reason."""
     counts = result.counts()
-    lines = [f"PairCams ingest of {result.source} ({result.layout} layout)", "",
-             f"files: {counts['files']}", f"pairs: {counts['pairs']}"]
+    lines = [
+        f"PairCams ingest of {result.source} ({result.layout} layout)",
+        "",
+        f"files: {counts['files']}",
+        f"pairs: {counts['pairs']}",
+    ]
     lines += [f"{status}: {counts[status]}" for status in STATUSES]
     ids = result.ids
     lines += [f"subject ids: {ids.kept} kept, {ids.new} new, {ids.revived} revived, {ids.retired} retired", ""]
@@ -293,8 +308,13 @@ def ingest(config: IngestConfig, on_progress: Callable[[IngestProgress], None] |
             photo_files.append(path)
         else:
             suffix = path.suffix or "none"
-            problems.append(Problem(relative_path(path, source), IGNORED,
-                                    f"not a photo file name (JPEG or HEIC suffix expected, got {suffix!r})"))
+            problems.append(
+                Problem(
+                    relative_path(path, source),
+                    IGNORED,
+                    f"not a photo file name (JPEG or HEIC suffix expected, got {suffix!r})",
+                )
+            )
     photos: list[Photo] = []
     by_hash: dict[str, str] = {}
     for done, path in enumerate(photo_files, start=1):

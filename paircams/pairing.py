@@ -208,8 +208,9 @@ class Candidate:
     order: tuple[str, ...]  # new subjects get ids in this order: folder name, or capture time then paths
 
 
-def pair_folders(groups: Mapping[str, Sequence[Photo]], config: PairingRules,
-                 unusable: Mapping[str, Sequence[str]] | None = None) -> tuple[list[Candidate], list[Problem]]:
+def pair_folders(
+    groups: Mapping[str, Sequence[Photo]], config: PairingRules, unusable: Mapping[str, Sequence[str]] | None = None
+) -> tuple[list[Candidate], list[Problem]]:
     """Folder layout: each group (subject folder) must hold exactly two photos forming a valid pair.
 
     ``unusable`` names, per folder, the photo files found invalid, so an unpaired photo's reason says
@@ -224,15 +225,20 @@ def pair_folders(groups: Mapping[str, Sequence[Photo]], config: PairingRules,
         if len(photos) == 1:
             bad = (unusable or {}).get(folder, ())
             why = f"its partner is unusable ({', '.join(bad)}, see invalid)" if bad else "its partner is missing"
-            problems.append(Problem(photos[0].path, UNPAIRED,
-                                    f"the only usable photo in subject folder {folder!r}: {why}"))
+            problems.append(
+                Problem(photos[0].path, UNPAIRED, f"the only usable photo in subject folder {folder!r}: {why}")
+            )
             continue
         if len(photos) > 2:
             listed = ", ".join(f"{p.path} ({p.camera_type}, {p.device_name})" for p in photos)
             for photo in photos:
-                problems.append(Problem(photo.path, AMBIGUOUS,
-                                        f"subject folder {folder!r} holds {len(photos)} usable photos ({listed}); "
-                                        "keep exactly two"))
+                problems.append(
+                    Problem(
+                        photo.path,
+                        AMBIGUOUS,
+                        f"subject folder {folder!r} holds {len(photos)} usable photos ({listed}); keep exactly two",
+                    )
+                )
             continue
         a, b = photos
         reason = pair_problem(a, b, config)
@@ -292,15 +298,21 @@ def pair_by_time(photos: Sequence[Photo], config: PairingRules) -> tuple[list[Ca
         elif len(group) > 2:
             listed = ", ".join(f"{p.path} ({p.camera_type} at {p.exif.datetime_original})" for p in members)
             for photo in members:
-                problems.append(Problem(photo.path, AMBIGUOUS,
-                                        f"{len(group)} photos could pair with each other within {tolerance:g} s "
-                                        f"({listed}); use the folder layout or a smaller tolerance"))
+                problems.append(
+                    Problem(
+                        photo.path,
+                        AMBIGUOUS,
+                        f"{len(group)} photos could pair with each other within {tolerance:g} s "
+                        f"({listed}); use the folder layout or a smaller tolerance",
+                    )
+                )
         else:
             photo = members[0]
             if near[start]:
                 other, reason = near[start][0]
                 problems.append(Problem(photo.path, INVALID, f"invalid pair with {timed[other].path}: {reason}"))
             else:
-                problems.append(Problem(photo.path, UNPAIRED,
-                                        f"no photo from another device taken within {tolerance:g} s"))
+                problems.append(
+                    Problem(photo.path, UNPAIRED, f"no photo from another device taken within {tolerance:g} s")
+                )
     return pairs, problems

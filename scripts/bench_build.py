@@ -35,7 +35,8 @@ import numpy as np
 from PIL import Image
 
 from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
-from flickrexif.crawl.store import KEPT, CrawlStore, SearchPhoto
+from flickrexif.crawl.records import SearchPhoto
+from flickrexif.crawl.store import KEPT, CrawlStore
 from flickrexif.exif.labels import label_record
 from flickrexif.exif.record import ExifRecord
 
@@ -48,8 +49,25 @@ CAMERAS = (
     ("Apple", "iPhone 12", True), ("Apple", "iPhone 11", True), ("Apple", "iPhone 8", True),
     ("samsung", "SM-G991B", True), ("Google", "Pixel 4a", True),
 )  # fmt: skip
-EXPOSURES = ("1/30", "1/60", "1/100", "1/125", "1/160", "1/200", "1/250", "1/320", "1/400", "1/500", "1/640",
-             "1/800", "1/1000", "1/1250", "1/2000", "1/4000", "2")
+EXPOSURES = (
+    "1/30",
+    "1/60",
+    "1/100",
+    "1/125",
+    "1/160",
+    "1/200",
+    "1/250",
+    "1/320",
+    "1/400",
+    "1/500",
+    "1/640",
+    "1/800",
+    "1/1000",
+    "1/1250",
+    "1/2000",
+    "1/4000",
+    "2",
+)
 APERTURES = (1.8, 2.0, 2.2, 2.8, 3.2, 3.5, 4.0, 4.5, 5.0, 5.6, 6.3, 7.1, 8.0, 9.0, 10.0, 11.0, 16.0)
 ISOS = (50, 100, 125, 160, 200, 250, 320, 400, 500, 640, 800, 1000, 1600, 3200, 6400, 12800)
 FOCALS = (4.2, 4.3, 5.4, 18.0, 24.0, 28.0, 35.0, 50.0, 55.0, 70.0, 85.0, 105.0, 200.0)
@@ -98,8 +116,16 @@ def generate(folder: Path, photos: int, owners: int, seed: int) -> tuple[Path, P
     drawn = rng.choices(range(owners), weights=zipf, k=photos)
     total_bytes = 0
     with CrawlStore(db) as store:
-        query = json.dumps({"licenses": LICENSES, "max_taken": "2025-01-01 00:00:00", "min_taken": "2004-01-01 00:00:00",
-                            "tags": None, "text": None}, sort_keys=True)
+        query = json.dumps(
+            {
+                "licenses": LICENSES,
+                "max_taken": "2025-01-01 00:00:00",
+                "min_taken": "2004-01-01 00:00:00",
+                "tags": None,
+                "text": None,
+            },
+            sort_keys=True,
+        )
         store.add_window(query, "2004-01-01 00:00:00", "2025-01-01 00:00:00")
         window = store.open_windows(query)[0]
         photo_id = 20_000_000_000
@@ -121,13 +147,19 @@ def generate(folder: Path, photos: int, owners: int, seed: int) -> tuple[Path, P
         for pid, _, camera, taken in rows:
             make, model, phone = CAMERAS[camera]
             record = ExifRecord(
-                make=make, model=model, datetime_original=taken.replace(" ", "T"),
-                exposure_time=Fraction(skewed(rng, EXPOSURES)), f_number=skewed(rng, APERTURES[:4] if phone else APERTURES),
-                iso=skewed(rng, ISOS), focal_length_mm=skewed(rng, FOCALS[:3] if phone else FOCALS[3:]),
-                flash_fired=rng.random() < 0.3, orientation=1, width=1280, height=960,
+                make=make,
+                model=model,
+                datetime_original=taken.replace(" ", "T"),
+                exposure_time=Fraction(skewed(rng, EXPOSURES)),
+                f_number=skewed(rng, APERTURES[:4] if phone else APERTURES),
+                iso=skewed(rng, ISOS),
+                focal_length_mm=skewed(rng, FOCALS[:3] if phone else FOCALS[3:]),
+                flash_fired=rng.random() < 0.3,
+                orientation=1,
+                width=1280,
+                height=960,
             )
-            store.record_exif(pid, KEPT, exif=record, labels=label_record(record).values(),
-                              max_per_user_month=10**9)
+            store.record_exif(pid, KEPT, exif=record, labels=label_record(record).values(), max_per_user_month=10**9)
             base, sha256, size = base_files[camera]
             relative = Path(pid[-2:]) / f"{pid}.jpg"
             (images / relative).parent.mkdir(exist_ok=True)
@@ -168,12 +200,20 @@ def main() -> None:
     try:
         started = time.perf_counter()
         db, images, image_bytes = generate(work / "input", args.photos, args.owners, args.seed)
-        print(f"generated {args.photos} kept photos from {args.owners} owners "
-              f"({image_bytes / 2**30:.2f} GiB of JPEG, {image_bytes / args.photos / 1024:.0f} KB each) "
-              f"in {time.perf_counter() - started:.1f} s")
-        payload = json.dumps({"db": str(db), "images": str(images), "out": str(work / "FlickrExif"),
-                              "images_on": not args.no_images,
-                              "attributes": [a for a in args.attributes.split(",") if a]})
+        print(
+            f"generated {args.photos} kept photos from {args.owners} owners "
+            f"({image_bytes / 2**30:.2f} GiB of JPEG, {image_bytes / args.photos / 1024:.0f} KB each) "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        payload = json.dumps(
+            {
+                "db": str(db),
+                "images": str(images),
+                "out": str(work / "FlickrExif"),
+                "images_on": not args.no_images,
+                "attributes": [a for a in args.attributes.split(",") if a],
+            }
+        )
         child = subprocess.run([sys.executable, "-c", CHILD.format(), payload], capture_output=True, text=True)
         if child.returncode != 0:
             sys.exit(f"build failed:\n{child.stderr[-4000:]}")
@@ -182,10 +222,14 @@ def main() -> None:
         output = sum(p.stat().st_size for p in (work / "FlickrExif").rglob("*") if p.is_file())
         seconds = stats["seconds"]
         print(f"configurations: {stats['configs']}")
-        print(f"build: {stats['eligible']} eligible photos, {stats['rows']} rows written "
-              f"({output / 2**30:.2f} GiB of Parquet) in {seconds:.1f} s")
-        print(f"photos/s: {stats['eligible'] / seconds:.0f}   rows/s: {stats['rows'] / seconds:.0f}   "
-              f"MB/s written: {output / 1e6 / seconds:.0f}")
+        print(
+            f"build: {stats['eligible']} eligible photos, {stats['rows']} rows written "
+            f"({output / 2**30:.2f} GiB of Parquet) in {seconds:.1f} s"
+        )
+        print(
+            f"photos/s: {stats['eligible'] / seconds:.0f}   rows/s: {stats['rows'] / seconds:.0f}   "
+            f"MB/s written: {output / 1e6 / seconds:.0f}"
+        )
         print(f"peak RSS of the build process: {peak:.0f} MiB (target < 1024 MiB)")
     finally:
         if not args.keep and args.work is None:

@@ -99,9 +99,15 @@ def main() -> None:
 
     megabytes = sum(p.stat().st_size for p in files) / 1e6
     print(f"{len(files)} files, {megabytes:.1f} MB, {args.repeat} passes each")
-    print(f"flickrexif.exif.read_exif      : {files_per_second(ours, files, args.repeat):8.0f} files/s  (Exif + JPEG quality/subsampling)")
-    print(f"PIL Image.open(...).getexif()  : {files_per_second(pillow_getexif, files, args.repeat):8.0f} files/s  (Exif only)")
-    print(f"PIL getexif() + Exif sub-IFD   : {files_per_second(pillow_getexif_with_subifd, files, args.repeat):8.0f} files/s  (the same tags we read)")
+    print(
+        f"flickrexif.exif.read_exif      : {files_per_second(ours, files, args.repeat):8.0f} files/s  (Exif + JPEG quality/subsampling)"
+    )
+    print(
+        f"PIL Image.open(...).getexif()  : {files_per_second(pillow_getexif, files, args.repeat):8.0f} files/s  (Exif only)"
+    )
+    print(
+        f"PIL getexif() + Exif sub-IFD   : {files_per_second(pillow_getexif_with_subifd, files, args.repeat):8.0f} files/s  (the same tags we read)"
+    )
     print(f"pixel decodes by read_exif     : {decodes[0]}")
 
 

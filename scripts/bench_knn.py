@@ -63,8 +63,10 @@ def bench_knn(data, k: int, db_block: int) -> bool:
     slow, t_slow = timed(lambda: {s: knn_accuracy_loop(*data, s, k) for s in SETUPS})
     same = all(fast[s] == streamed[s] == slow[s] for s in SETUPS)
     print(f"k={k:<2} " + "  ".join(f"{s} {fast[s]:.4f}" for s in SETUPS) + f"  spd_p {fast['spd_p']:+.4f}")
-    print(f"     matrix {t_fast:7.2f} s   in blocks of {db_block} rows {t_streamed:7.2f} s   loop {t_slow:7.2f} s   "
-          f"speed-up {t_slow / t_fast:6.1f}x   identical: {same}")
+    print(
+        f"     matrix {t_fast:7.2f} s   in blocks of {db_block} rows {t_streamed:7.2f} s   loop {t_slow:7.2f} s   "
+        f"speed-up {t_slow / t_fast:6.1f}x   identical: {same}"
+    )
     return same
 
 
@@ -72,10 +74,11 @@ def bench_retrieval(phone, camera) -> bool:
     fast, t_fast = timed(lambda: paircams_recall(phone, camera, device="cpu"))
     slow, t_slow = timed(lambda: paircams_recall_loop(phone, camera))
     same = fast == slow
-    print(f"PairCams ({len(phone)} pairs): recall same-as-query {fast.recall_same_as_query:.4f}  "
-          f"same-as-target {fast.recall_same_as_target:.4f}  spd_a {fast.spd_a:+.4f}")
-    print(f"     matrix {t_fast:7.3f} s   loop {t_slow:7.3f} s   speed-up {t_slow / t_fast:6.1f}x   "
-          f"identical: {same}")
+    print(
+        f"PairCams ({len(phone)} pairs): recall same-as-query {fast.recall_same_as_query:.4f}  "
+        f"same-as-target {fast.recall_same_as_target:.4f}  spd_a {fast.spd_a:+.4f}"
+    )
+    print(f"     matrix {t_fast:7.3f} s   loop {t_slow:7.3f} s   speed-up {t_slow / t_fast:6.1f}x   identical: {same}")
     return same
 
 
@@ -95,8 +98,10 @@ def main() -> None:
     db_block = args.db_block or max(1, args.db // 8)
 
     data = knn_embeddings(args.db, args.queries, args.processings, args.dim, args.classes)
-    print(f"kNN: database {args.db} x {args.processings} processings x {args.dim}, {args.queries} queries, "
-          f"{args.classes} classes; torch threads {torch.get_num_threads()}")
+    print(
+        f"kNN: database {args.db} x {args.processings} processings x {args.dim}, {args.queries} queries, "
+        f"{args.classes} classes; torch threads {torch.get_num_threads()}"
+    )
     ok = [bench_knn(data, k, db_block) for k in (10, 1)]
     ok.append(bench_retrieval(*pair_embeddings(args.pairs, args.dim)))
     if not all(ok):

@@ -96,27 +96,37 @@ def full_runs(data: Splits, args) -> dict[str, tuple[float, float]]:
         name = precision if tune is None else f"{precision}, tuned on {tune}-epoch runs"
         run = grid[name] = timed(lambda config=config: linear_probe(*data.args(), config))
         res = run.result
-        print(f"batched grid ({len(config.grid())} points, {name}): {run.wall:7.1f} s wall {run.cpu:7.1f} s cpu  "
-              f"test acc {res.test_accuracy:.4f}  mean/class {res.test_mean_per_class_accuracy:.4f}  "
-              f"val acc {res.val_accuracy:.4f}  lr {res.learning_rate:g} wd {res.weight_decay:g}", flush=True)
+        print(
+            f"batched grid ({len(config.grid())} points, {name}): {run.wall:7.1f} s wall {run.cpu:7.1f} s cpu  "
+            f"test acc {res.test_accuracy:.4f}  mean/class {res.test_mean_per_class_accuracy:.4f}  "
+            f"val acc {res.val_accuracy:.4f}  lr {res.learning_rate:g} wd {res.weight_decay:g}",
+            flush=True,
+        )
 
     n_timed = args.trials if args.sequential_trials is None else min(args.sequential_trials, args.trials)
     seq = timed(lambda: sequential_probe(*data.args(), trials=n_timed, epochs=args.epochs, device="cpu"))
     scale = (args.trials + 1) / (n_timed + 1)  # trials + the refit model
     if n_timed < args.trials:
-        print(f"NOTE: only {n_timed} of {args.trials} sequential trials were run; times extrapolated linearly "
-              f"(x{scale:.2f}) and the accuracy comes from {n_timed} trials")
+        print(
+            f"NOTE: only {n_timed} of {args.trials} sequential trials were run; times extrapolated linearly "
+            f"(x{scale:.2f}) and the accuracy comes from {n_timed} trials"
+        )
     res = seq.result
-    print(f"sequential ({args.trials} trials x {args.epochs} epochs): {seq.wall * scale:7.1f} s wall "
-          f"{seq.cpu * scale:7.1f} s cpu  test acc {res.test_accuracy:.4f}  mean/class "
-          f"{res.test_mean_per_class_accuracy:.4f}  val acc {res.val_accuracy:.4f}  "
-          f"lr {res.learning_rate:g} wd {res.weight_decay:g}")
+    print(
+        f"sequential ({args.trials} trials x {args.epochs} epochs): {seq.wall * scale:7.1f} s wall "
+        f"{seq.cpu * scale:7.1f} s cpu  test acc {res.test_accuracy:.4f}  mean/class "
+        f"{res.test_mean_per_class_accuracy:.4f}  val acc {res.val_accuracy:.4f}  "
+        f"lr {res.learning_rate:g} wd {res.weight_decay:g}"
+    )
     outcome = {}
     for name, run in grid.items():
         speed_up, gap = seq.wall * scale / run.wall, run.result.test_accuracy - res.test_accuracy
         outcome[name] = (speed_up, gap)
-        print(f"speed-up ({name} grid vs sequential): {speed_up:6.1f}x wall "
-              f"{seq.cpu * scale / run.cpu:6.1f}x cpu   test accuracy grid - sequential: {gap:+.4f}", flush=True)
+        print(
+            f"speed-up ({name} grid vs sequential): {speed_up:6.1f}x wall "
+            f"{seq.cpu * scale / run.cpu:6.1f}x cpu   test accuracy grid - sequential: {gap:+.4f}",
+            flush=True,
+        )
     return outcome
 
 
@@ -126,8 +136,10 @@ def summarise(outcomes: list[dict[str, tuple[float, float]]]) -> None:
     for name in outcomes[0]:
         speeds = [o[name][0] for o in outcomes]
         gaps = [o[name][1] for o in outcomes]
-        print(f"  {name:32s} speed-up mean {sum(speeds) / len(speeds):5.1f}x (min {min(speeds):5.1f}x)   "
-              f"accuracy gap mean {sum(gaps) / len(gaps):+.4f} (min {min(gaps):+.4f}, max {max(gaps):+.4f})")
+        print(
+            f"  {name:32s} speed-up mean {sum(speeds) / len(speeds):5.1f}x (min {min(speeds):5.1f}x)   "
+            f"accuracy gap mean {sum(gaps) / len(gaps):+.4f} (min {min(gaps):+.4f}, max {max(gaps):+.4f})"
+        )
 
 
 def steady_state(data: Splits, args) -> None:
@@ -138,10 +150,14 @@ def steady_state(data: Splits, args) -> None:
     points = ProbeConfig().grid()
     lrs, wds = torch.tensor([p[0] for p in points]), torch.tensor([p[1] for p in points])
     e, c = args.unit_epochs, args.classes
-    units = {"sequential trial": lambda: _train_single_sequential(
-                 x, y, c, 1.0, 1e-6, epochs=e, batch_size=1024, momentum=0.9, seed=0),
-             "sequential refit": lambda: _train_single_sequential(
-                 x_all, y_all, c, 1.0, 1e-6, epochs=e, batch_size=1024, momentum=0.9, seed=0)}
+    units = {
+        "sequential trial": lambda: _train_single_sequential(
+            x, y, c, 1.0, 1e-6, epochs=e, batch_size=1024, momentum=0.9, seed=0
+        ),
+        "sequential refit": lambda: _train_single_sequential(
+            x_all, y_all, c, 1.0, 1e-6, epochs=e, batch_size=1024, momentum=0.9, seed=0
+        ),
+    }
     for precision in ("float32", "bfloat16"):
         kw = dict(epochs=e, batch_size=1024, precision=precision)
         units[f"grid {precision}"] = lambda kw=kw: train_linear_models(x, y, c, lrs, wds, **kw)
@@ -152,17 +168,23 @@ def steady_state(data: Splits, args) -> None:
             best[name] = min(best[name], timed(fn).wall)
     scale = args.epochs / e
     sequential = (args.trials * best["sequential trial"] + best["sequential refit"]) * scale
-    print(f"steady state (fastest of {args.rounds} interleaved rounds of {e}-epoch runs, projected to "
-          f"{args.epochs} epochs; training only):")
+    print(
+        f"steady state (fastest of {args.rounds} interleaved rounds of {e}-epoch runs, projected to "
+        f"{args.epochs} epochs; training only):"
+    )
     print(f"  sequential ({args.trials} trials + refit): {sequential:7.1f} s")
     for precision in ("float32", "bfloat16"):
         grid = (best[f"grid {precision}"] + best[f"refit {precision}"]) * scale
-        print(f"  batched grid ({len(points)} points + refit, {precision}): {grid:7.1f} s   "
-              f"speed-up {sequential / grid:6.1f}x")
+        print(
+            f"  batched grid ({len(points)} points + refit, {precision}): {grid:7.1f} s   "
+            f"speed-up {sequential / grid:6.1f}x"
+        )
     for tune in args.tune_epochs:
-        tuned = (best["grid bfloat16"] * tune / e + best["refit bfloat16"] * scale)
-        print(f"  batched grid tuned on {tune}-epoch runs + {args.epochs}-epoch refit, bfloat16: "
-              f"{tuned:7.1f} s   speed-up {sequential / tuned:6.1f}x")
+        tuned = best["grid bfloat16"] * tune / e + best["refit bfloat16"] * scale
+        print(
+            f"  batched grid tuned on {tune}-epoch runs + {args.epochs}-epoch refit, bfloat16: "
+            f"{tuned:7.1f} s   speed-up {sequential / tuned:6.1f}x"
+        )
 
 
 def main() -> None:
@@ -173,16 +195,26 @@ def main() -> None:
     parser.add_argument("--separation", type=float, default=2.6, help="norm of the class means, in noise units")
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--sequential-trials", type=int, default=None,
-                        help="time only this many sequential trials and extrapolate to --trials")
+    parser.add_argument(
+        "--sequential-trials",
+        type=int,
+        default=None,
+        help="time only this many sequential trials and extrapolate to --trials",
+    )
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the steady-state timing")
     parser.add_argument("--unit-epochs", type=int, default=5, help="epochs per steady-state timing run")
     parser.add_argument("--skip-full", action="store_true", help="only the steady-state timing")
-    parser.add_argument("--tune-epochs", type=int, nargs="+", default=[10, 20],
-                        help="epochs of the grid search in the fast variants (each point's run emulates its full "
-                             "run: learning rate x epochs/tune; the chosen point is refit for --epochs)")
-    parser.add_argument("--seeds", type=int, default=1,
-                        help="full runs on this many synthetic data sets (seeds 0..N-1), then a summary")
+    parser.add_argument(
+        "--tune-epochs",
+        type=int,
+        nargs="+",
+        default=[10, 20],
+        help="epochs of the grid search in the fast variants (each point's run emulates its full "
+        "run: learning rate x epochs/tune; the chosen point is refit for --epochs)",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="full runs on this many synthetic data sets (seeds 0..N-1), then a summary"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = parser.parse_args()
     if args.quick:
@@ -190,8 +222,10 @@ def main() -> None:
         args.tune_epochs = [2, 4]
 
     data = synthetic_features(args.n, args.dim, args.classes, args.separation)
-    print(f"features: {args.n} x {args.dim}, {args.classes} classes; train {len(data.train_y)}, "
-          f"val {len(data.val_y)}, test {len(data.test_y)}; torch threads {torch.get_num_threads()}")
+    print(
+        f"features: {args.n} x {args.dim}, {args.classes} classes; train {len(data.train_y)}, "
+        f"val {len(data.val_y)}, test {len(data.test_y)}; torch threads {torch.get_num_threads()}"
+    )
     warm_up(data)
     print(load())
     if not args.skip_full:

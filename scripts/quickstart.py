@@ -28,8 +28,10 @@ SAMPLES = Path(os.environ.get("FLICKREXIF_SHARED_DATA", REPO.parent / "shared" /
 
 # Class sizes the demo crawl can fill (the defaults follow the paper: thousands of photos per class).
 DEMO_PHOTOS, DEMO_OWNERS = 1200, 240
-DEMO_SPECS = {name: {"top_k": 4, "min_photos": 40, "val_per_class": 10, "test_per_class": 15}
-              for name in ("Make", "Is Smartphone", "Flash")}
+DEMO_SPECS = {
+    name: {"top_k": 4, "min_photos": 40, "val_per_class": 10, "test_per_class": 15}
+    for name in ("Make", "Is Smartphone", "Flash")
+}
 # Large enough that each profile's noise, sharpening and JPEG traces survive the benchmark's resize
 # to 224 pixels (at the stand-in's default 96x64 they are blown up 3.5 times and blurred away).
 DEMO_PHOTO_SIZE = (320, 240)
@@ -56,14 +58,31 @@ def main() -> None:
     samples = SAMPLES if SAMPLES.is_dir() else None
     # Many owners: the release's splits are owner-disjoint.
     photos = generate_photos(DEMO_PHOTOS, seed=0, samples=samples, owners=DEMO_OWNERS, size=DEMO_PHOTO_SIZE)
-    print(f"Local Flickr stand-in: {len(photos)} generated photos "
-          f"(Exif from {'the real sample files in ' + str(samples) if samples else 'built-in camera profiles'})")
+    print(
+        f"Local Flickr stand-in: {len(photos)} generated photos "
+        f"(Exif from {'the real sample files in ' + str(samples) if samples else 'built-in camera profiles'})"
+    )
     with FlickrStandin(photos, latency_s=0.01, fault_rate=0.02) as standin:
-        env = {**os.environ, "FLICKR_API_KEY": "test-key", "FLICKR_API_SECRET": "quickstart",
-               "FLICKR_API_URL": standin.api_url}
+        env = {
+            **os.environ,
+            "FLICKR_API_KEY": "test-key",
+            "FLICKR_API_SECRET": "quickstart",
+            "FLICKR_API_URL": standin.api_url,
+        }
         common = ["--db", str(db)]
-        run("crawl", *common, "--min-taken-date", "2009-01-01", "--max-taken-date", "2025-01-01",
-            "--max-per-user-month", "5", "--rate", "360000", env=env)  # the stand-in is local: 100 calls/s
+        run(
+            "crawl",
+            *common,
+            "--min-taken-date",
+            "2009-01-01",
+            "--max-taken-date",
+            "2025-01-01",
+            "--max-per-user-month",
+            "5",
+            "--rate",
+            "360000",
+            env=env,
+        )  # the stand-in is local: 100 calls/s
         run("download", *common, "--out", str(images), env=env)
     run("status", *common, env=env)
     with (out / "photos.jsonl").open("w") as jsonl:
@@ -76,9 +95,22 @@ def main() -> None:
     releases = out / "releases"
     release = releases / "v1.0.0"
     if not release.exists():
-        run("release", *common, "--images", str(images), "--out", str(releases), "--version", "1.0.0",
-            "--specs", str(specs), *(a for name in DEMO_SPECS for a in ("--attribute", name)),
-            "--note", "quickstart demo release", env=env)
+        run(
+            "release",
+            *common,
+            "--images",
+            str(images),
+            "--out",
+            str(releases),
+            "--version",
+            "1.0.0",
+            "--specs",
+            str(specs),
+            *(a for name in DEMO_SPECS for a in ("--attribute", name)),
+            "--note",
+            "quickstart demo release",
+            env=env,
+        )
     show_dataset(release)
 
     pairs_release = make_paircams(out, env)
@@ -87,15 +119,29 @@ def main() -> None:
     results = out / "results"
     for model in BENCH_MODELS:
         for dataset in (release, pairs_release, photo_folder):
-            run("run", "--model", model, "--dataset", str(dataset), "--out", str(results), "--skip-existing",
-                "--mask-ratio", "0.9", env=env, tool=bin_tool("trace-bench"))
+            run(
+                "run",
+                "--model",
+                model,
+                "--dataset",
+                str(dataset),
+                "--out",
+                str(results),
+                "--skip-existing",
+                "--mask-ratio",
+                "0.9",
+                env=env,
+                tool=bin_tool("trace-bench"),
+            )
     run("report", str(results), env=env, tool=bin_tool("trace-bench"))
-    print(f"\nDone. Crawl database: {db}\nPhotos: {images}\nExport: {out / 'photos.jsonl'}\n"
-          f"Exif and labels of the downloaded files: {out / 'exif.csv'}\n"
-          f"FlickrExif release (card: README.md): {release}\n"
-          f"PairCams-like release: {pairs_release}\n"
-          f"Image folder for the processing probes: {photo_folder}\n"
-          f"Benchmark results: {results}\nReport (tables, plots): {results / 'report'}")
+    print(
+        f"\nDone. Crawl database: {db}\nPhotos: {images}\nExport: {out / 'photos.jsonl'}\n"
+        f"Exif and labels of the downloaded files: {out / 'exif.csv'}\n"
+        f"FlickrExif release (card: README.md): {release}\n"
+        f"PairCams-like release: {pairs_release}\n"
+        f"Image folder for the processing probes: {photo_folder}\n"
+        f"Benchmark results: {results}\nReport (tables, plots): {results / 'report'}"
+    )
 
 
 def make_paircams(out: Path, env: dict[str, str]) -> Path:
@@ -107,8 +153,10 @@ def make_paircams(out: Path, env: dict[str, str]) -> Path:
         folder = photos / f"subject-{subject:03d}"
         folder.mkdir(parents=True, exist_ok=True)
         taken = datetime(2023, 5, 1, 9, 0) + timedelta(hours=subject)
-        for name, profile, when in (("phone", phones[subject % len(phones)], taken),
-                                    ("camera", cameras[subject % len(cameras)], taken + timedelta(seconds=20))):
+        for name, profile, when in (
+            ("phone", phones[subject % len(phones)], taken),
+            ("camera", cameras[subject % len(cameras)], taken + timedelta(seconds=20)),
+        ):
             (folder / f"{name}.jpg").write_bytes(render_photo(subject, profile, when, size=DEMO_PHOTO_SIZE))
     ingested, releases = out / "paircams-ingested", out / "paircams-releases"
     run("ingest", str(photos), "--out", str(ingested), env=env, tool=bin_tool("paircams"))
@@ -138,9 +186,11 @@ def show_dataset(release: Path) -> None:
     make = datasets.load_dataset(str(release), "Make")
     print(make)
     first = make["train"][0]
-    print(f"classes: {make['train'].features['label'].names}; first image: {first['image'].size} pixels, "
-          f"label {make['train'].features['label'].int2str(first['label'])}, owner {first['owner']}, "
-          f"license {first['license']}")
+    print(
+        f"classes: {make['train'].features['label'].names}; first image: {first['image'].size} pixels, "
+        f"label {make['train'].features['label'].int2str(first['label'])}, owner {first['owner']}, "
+        f"license {first['license']}"
+    )
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ def imports_of(path: Path) -> Iterator[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             names = [base] + [f"{base}.{alias.name}" for alias in node.names]
         else:
             continue
@@ -106,7 +108,7 @@ def test_no_import_cycles():
         state[node] = 1
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                cycles.append(" -> ".join([*stack[stack.index(nxt):], nxt]))
+                cycles.append(" -> ".join([*stack[stack.index(nxt) :], nxt]))
             elif nxt not in state:
                 visit(nxt, [*stack, nxt])
         state[node] = 2
@@ -124,19 +126,29 @@ def test_no_module_is_over_600_lines(path):
 
 
 def test_one_release_sequence():
-    found = [f"{path.relative_to(REPO)}" for path in product_files()
-             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-             if isinstance(node, ast.FunctionDef) and node.name == "release"]
+    found = [
+        f"{path.relative_to(REPO)}"
+        for path in product_files()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef) and node.name == "release"
+    ]
     assert found == ["flickrexif/publish/release.py"]
 
 
-SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE TABLE)\b.*\b(FROM|INTO|SET|WHERE)\b|sqlite3\.connect|\.execute\(")
+SQL = re.compile(
+    r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE TABLE)\b.*\b(FROM|INTO|SET|WHERE)\b|sqlite3\.connect|\.execute\("
+)
 
 
 def test_sql_only_in_the_crawl_store():
     store = REPO / "flickrexif" / "crawl" / "store.py"
-    speaking = [f"{path.relative_to(REPO)}:{number}" for path in product_files() if path != store
-                for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if SQL.search(line)]
+    speaking = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in product_files()
+        if path != store
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if SQL.search(line)
+    ]
     assert speaking == [], "SQL outside flickrexif/crawl/store.py:\n" + "\n".join(speaking)
 
 

@@ -15,8 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_quickstart_runs_the_whole_pipeline_offline(tmp_path):
     out = tmp_path / "quickstart"
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "quickstart.py"), str(out)],
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "quickstart.py"), str(out)], capture_output=True, text=True, timeout=900
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (out / "releases" / "v1.0.0" / "manifest.json").is_file()
     assert (out / "paircams-releases" / "v1.0.0" / "manifest.json").is_file()

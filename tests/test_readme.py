@@ -53,10 +53,18 @@ _BY_CI = "exercised by CI (.ci/run runs scripts/test.sh) and tests/test_quicksta
 NOT_RUN: dict[tuple[str, ...], str] = {
     ("scripts/quickstart.sh",): _BY_CI + " (too slow to run again here)",
     ("scripts/test.sh",): _BY_CI + " (it runs this very test: recursive)",
-    **{("python", f"scripts/{name}"): "performance benchmark printing the figures quoted in the issues "
-       "(minutes each at the quoted sizes); run by hand, not by the test suite"
-       for name in ("bench_exif.py", "bench_crawl.py", "bench_extract.py", "bench_build.py",
-                    "bench_probe.py", "bench_knn.py")},
+    **{
+        ("python", f"scripts/{name}"): "performance benchmark printing the figures quoted in the issues "
+        "(minutes each at the quoted sizes); run by hand, not by the test suite"
+        for name in (
+            "bench_exif.py",
+            "bench_crawl.py",
+            "bench_extract.py",
+            "bench_build.py",
+            "bench_probe.py",
+            "bench_knn.py",
+        )
+    },
 }
 
 # --- README placeholders and the option changes ------------------------------------------------------
@@ -78,18 +86,28 @@ ENV_PLACEHOLDERS = {"FLICKR_API_KEY": FLICKR_KEY, "FLICKR_API_SECRET": FLICKR_SE
 
 # (tool, subcommand) → (README option and value, what the test passes instead, why)
 OPTION_CHANGES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], str]] = {
-    ("flickrexif", "crawl"): (("--rate", "3600"), ("--rate", "1000000"),
-                              "the stand-in is local; at Flickr's rate a crawl takes minutes"),
-    ("flickrexif", "build"): ((), ("--specs", "readme-specs.json"),
-                              "the default class sizes need thousands of photos per class"),
-    ("flickrexif", "release"): ((), ("--specs", "readme-specs.json"),
-                                "the default class sizes need thousands of photos per class"),
+    ("flickrexif", "crawl"): (
+        ("--rate", "3600"),
+        ("--rate", "1000000"),
+        "the stand-in is local; at Flickr's rate a crawl takes minutes",
+    ),
+    ("flickrexif", "build"): (
+        (),
+        ("--specs", "readme-specs.json"),
+        "the default class sizes need thousands of photos per class",
+    ),
+    ("flickrexif", "release"): (
+        (),
+        ("--specs", "readme-specs.json"),
+        "the default class sizes need thousands of photos per class",
+    ),
 }
 
 OFFLINE_ENCODERS = ("effnet-lite0", "random:")  # everything else needs downloaded weights
 
 
 # --- parsing README.md -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Block:
@@ -181,8 +199,10 @@ def readme_commands(text: str) -> list[tuple[Block, list[Command]]]:
 def inline_commands(text: str) -> list[Command]:
     """Commands shown in running text (`python scripts/...`), outside code blocks."""
     outside = re.sub(r"```.*?```", "", text, flags=re.S)
-    return [parse_command(m[1], text[: text.find(m[0])].count("\n") + 1)
-            for m in re.finditer(r"`(python scripts/[^`]+)`", outside)]
+    return [
+        parse_command(m[1], text[: text.find(m[0])].count("\n") + 1)
+        for m in re.finditer(r"`(python scripts/[^`]+)`", outside)
+    ]
 
 
 def python_statements(block: Block) -> list[str]:
@@ -190,6 +210,7 @@ def python_statements(block: Block) -> list[str]:
 
 
 # --- checks: one per command kind ----------------------------------------------------------------------
+
 
 @dataclass
 class Ran:
@@ -368,6 +389,7 @@ def _assert_dataset(value: object) -> None:
 
 # --- running -----------------------------------------------------------------------------------------
 
+
 @dataclass
 class Context:
     work: Path
@@ -380,15 +402,23 @@ class Context:
 
 def base_env(tmp: Path) -> dict[str, str]:
     """No real credentials, caches or config leak in; pretrained weights are absent (empty hub cache)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("FLICKR_", "HF_", "HUGGINGFACE_")) and k != "FLICKREXIF_CONFIG"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FLICKR_", "HF_", "HUGGINGFACE_")) and k != "FLICKREXIF_CONFIG"
+    }
     (tmp / "empty-hub-cache").mkdir(exist_ok=True)
-    return env | {"HF_HOME": str(tmp / "hf-home"), "HF_HUB_CACHE": str(tmp / "empty-hub-cache"),
-                  "HF_HUB_DISABLE_TELEMETRY": "1", "FLICKREXIF_CONFIG": str(tmp / "no-config.toml"),
-                  "COLUMNS": "200", "PYTHONUNBUFFERED": "1",
-                  # The probes here fit tiny matrices: one thread is 3-4x faster than several fighting
-                  # over a shared CI machine's cores (measured on 2 busy cores).
-                  "OMP_NUM_THREADS": "1"}
+    return env | {
+        "HF_HOME": str(tmp / "hf-home"),
+        "HF_HUB_CACHE": str(tmp / "empty-hub-cache"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "FLICKREXIF_CONFIG": str(tmp / "no-config.toml"),
+        "COLUMNS": "200",
+        "PYTHONUNBUFFERED": "1",
+        # The probes here fit tiny matrices: one thread is 3-4x faster than several fighting
+        # over a shared CI machine's cores (measured on 2 busy cores).
+        "OMP_NUM_THREADS": "1",
+    }
 
 
 def substituted(command: Command, ctx: Context) -> list[str]:
@@ -429,8 +459,15 @@ def run_shell(command: Command, ctx: Context) -> None:
     stdout = (ctx.work / command.stdout).open("w") if command.stdout else subprocess.PIPE
     start = time.perf_counter()
     try:
-        done = subprocess.run([str(executable), *argv[1:]], cwd=ctx.work, env=env, stdout=stdout,
-                              stderr=subprocess.PIPE, text=True, timeout=900)
+        done = subprocess.run(
+            [str(executable), *argv[1:]],
+            cwd=ctx.work,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=900,
+        )
     finally:
         if command.stdout:
             stdout.close()
@@ -441,7 +478,7 @@ def run_shell(command: Command, ctx: Context) -> None:
     ctx.ran.append(str(command))
 
 
-HARNESS = r'''
+HARNESS = r"""
 import ast, json, sys
 
 def show(value):
@@ -464,7 +501,7 @@ for node in ast.parse(source).body:
         names = [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)]
         value = namespace[names[0]] if names else None
     print(json.dumps({"statement": ast.get_source_segment(source, node), "value": show(value)}), flush=True)
-'''
+"""
 
 
 def run_python(block: Block, ctx: Context) -> None:
@@ -472,8 +509,15 @@ def run_python(block: Block, ctx: Context) -> None:
     for old, new in PYTHON_SUBSTITUTIONS.items():
         if old in source:
             source = source.replace(old, new(ctx.samples))
-    done = subprocess.run([sys.executable, "-c", HARNESS], input=source, cwd=ctx.work, env=ctx.env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", HARNESS],
+        input=source,
+        cwd=ctx.work,
+        env=ctx.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, f"README.md:{block.line} python block failed:\n{done.stderr[-4000:]}"
     values = [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{"statement"')]
     statements = python_statements(block)
@@ -489,13 +533,22 @@ def check_config_file(block: Block, ctx: Context, crawl: Command) -> None:
     config = tomllib.loads(block.body)
     assert set(config["flickr"]) == {"api_key", "api_secret"}, config
     path = ctx.work / "readme-config.toml"
-    path.write_text(block.body.replace('api_key = "..."', f'api_key = "{FLICKR_KEY}"')
-                    .replace('api_secret = "..."', f'api_secret = "{FLICKR_SECRET}"'))
+    path.write_text(
+        block.body.replace('api_key = "..."', f'api_key = "{FLICKR_KEY}"').replace(
+            'api_secret = "..."', f'api_secret = "{FLICKR_SECRET}"'
+        )
+    )
     env = {k: v for k, v in ctx.env.items() if k not in ("FLICKR_API_KEY", "FLICKR_API_SECRET")}
     argv = substituted(crawl, ctx)
     argv[argv.index("--db") + 1] = "config-check.db"
-    done = subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=ctx.work, env=env | {"FLICKREXIF_CONFIG": str(path)},
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [str(BIN / argv[0]), *argv[1:]],
+        cwd=ctx.work,
+        env=env | {"FLICKREXIF_CONFIG": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0 and "Crawl finished" in done.stdout + done.stderr, done.stdout + done.stderr
     ctx.ran.append(f"README.md:{block.line}: the config file")
 
@@ -527,11 +580,16 @@ def make_pairs(work: Path) -> None:
     for subject in range(PAIR_SUBJECTS):
         taken = datetime(2023, 5, 1, 9, 0) + timedelta(hours=subject)
         for layout, offset in (("my_pairs", 0), ("my_shots", 100)):
-            shots = (("phone", phones[subject % len(phones)], taken),
-                     ("camera", cameras[subject % len(cameras)], taken + timedelta(seconds=20)))
+            shots = (
+                ("phone", phones[subject % len(phones)], taken),
+                ("camera", cameras[subject % len(cameras)], taken + timedelta(seconds=20)),
+            )
             for name, profile, when in shots:
-                path = (work / layout / f"subject-{subject:02d}" / f"{name}.jpg" if layout == "my_pairs"
-                        else work / layout / f"{name}-{subject:02d}.jpg")
+                path = (
+                    work / layout / f"subject-{subject:02d}" / f"{name}.jpg"
+                    if layout == "my_pairs"
+                    else work / layout / f"{name}-{subject:02d}.jpg"
+                )
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(render_photo(subject + offset, profile, when, size=(160, 120)))
 
@@ -552,22 +610,30 @@ def make_images(work: Path) -> None:
 
 # --- the tests ---------------------------------------------------------------------------------------
 
+
 def test_every_readme_command_is_run_or_listed():
     text = readme_text()
     commands = [c for _, cs in readme_commands(text) for c in cs] + inline_commands(text)
     keys = {c.key for c in commands}
     uncovered = [str(c) for c in commands if c.key not in CHECKS and c.key not in NOT_RUN]
-    assert not uncovered, "README commands that no test runs (add a check here, or a reason to NOT_RUN):\n" + \
-        "\n".join(uncovered)
+    assert not uncovered, "README commands that no test runs (add a check here, or a reason to NOT_RUN):\n" + "\n".join(
+        uncovered
+    )
     assert not set(NOT_RUN) - keys, f"NOT_RUN lists commands the README no longer shows: {set(NOT_RUN) - keys}"
     assert not set(OPTION_CHANGES) - keys, "OPTION_CHANGES for commands the README no longer shows"
     for command in commands:  # every option change still matches what the README shows
         old = OPTION_CHANGES.get(command.key, ((),))[0]
-        assert not old or any(command.argv[i : i + len(old)] == old for i in range(len(command.argv))), \
+        assert not old or any(command.argv[i : i + len(old)] == old for i in range(len(command.argv))), (
             f"{command}: OPTION_CHANGES expects {old}"
+        )
     blocks = readme_blocks(text)
-    unchecked = [f"README.md:{b.line}: {s}" for b in blocks if b.lang == "python" for s in python_statements(b)
-                 if not s.startswith(("import ", "from ")) and s not in PYTHON_CHECKS]
+    unchecked = [
+        f"README.md:{b.line}: {s}"
+        for b in blocks
+        if b.lang == "python"
+        for s in python_statements(b)
+        if not s.startswith(("import ", "from ")) and s not in PYTHON_CHECKS
+    ]
     assert not unchecked, "README Python statements that no test checks:\n" + "\n".join(unchecked)
     others = {b.lang for b in blocks} - {"bash", "python", "toml", ""}
     assert not others, f"code blocks this test does not read: {others}"
@@ -596,7 +662,8 @@ def test_readme_commands_in_order(tmp_path):
         run_readme(ctx, lambda c: c.key not in EXIF_ONLY, lambda b: "read_exif" not in b.body)
     for command, seconds in ctx.seconds.items():
         print(f"{seconds:6.1f} s  {command}")
-    expected = [c for _, cs in readme_commands(readme_text()) for c in cs
-                if c.key not in NOT_RUN and c.key not in EXIF_ONLY]
+    expected = [
+        c for _, cs in readme_commands(readme_text()) for c in cs if c.key not in NOT_RUN and c.key not in EXIF_ONLY
+    ]
     assert [line for line in ctx.ran if line in map(str, expected)] == [str(c) for c in expected]
     assert any("revision=" in line for line in ctx.ran)  # the "after push" load from the (loopback) Hub

@@ -106,7 +106,11 @@ def package_state_dict() -> dict[str, torch.Tensor]:
 def block_positions(depths: tuple[int, ...] = STAGE_DEPTHS) -> list[tuple[int, int]]:
     """``(stage, index in stage)`` for each entry of the package's flat block list."""
     starts = [0, *accumulate(depths)]
-    return [(stage, i - starts[stage]) for stage, depth in enumerate(depths) for i in range(starts[stage], starts[stage] + depth)]
+    return [
+        (stage, i - starts[stage])
+        for stage, depth in enumerate(depths)
+        for i in range(starts[stage], starts[stage] + depth)
+    ]
 
 
 def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -156,7 +160,9 @@ def _load_effnet_lite0(spec: EncoderSpec, request: LoadRequest) -> Built:
     from benchmark.preprocess import Preprocess
 
     if request.weights is not None:
-        raise ValueError(f"{spec.key} loads the packaged weights; to load a file use timm:{TIMM_ARCHITECTURE} with weights=FILE")
+        raise ValueError(
+            f"{spec.key} loads the packaged weights; to load a file use timm:{TIMM_ARCHITECTURE} with weights=FILE"
+        )
     try:
         model = load_effnet_lite0(num_classes=0)
         weights = provenance()

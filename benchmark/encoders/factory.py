@@ -105,7 +105,14 @@ def load_encoder(
         torch.manual_seed(request.seed)
         built = family.loader(spec, request)
     model = built.model.to(device).eval()
-    return Encoder(spec=spec, model=model, preprocess=built.preprocess, embed_dim=built.embed_dim, weights=built.weights, device=str(device))
+    return Encoder(
+        spec=spec,
+        model=model,
+        preprocess=built.preprocess,
+        embed_dim=built.embed_dim,
+        weights=built.weights,
+        device=str(device),
+    )
 
 
 def preprocess_overrides(spec: EncoderSpec) -> dict[str, Any]:

@@ -63,7 +63,9 @@ def _load_open_clip(spec: EncoderSpec, request: LoadRequest) -> Built:
         pretrained_cfg = open_clip.get_pretrained_cfg(model_name, tag)
         if not pretrained_cfg:
             tags = open_clip.list_pretrained_tags_by_model(model_name)
-            raise ValueError(f"open_clip model {model_name} has no pretrained tag {tag!r}; known: {', '.join(tags) or 'none'}")
+            raise ValueError(
+                f"open_clip model {model_name} has no pretrained tag {tag!r}; known: {', '.join(tags) or 'none'}"
+            )
     if request.weights is not None:
         checkpoint, provenance = request.weights, file_provenance(request.weights)
     elif not tag:
@@ -72,7 +74,9 @@ def _load_open_clip(spec: EncoderSpec, request: LoadRequest) -> Built:
         checkpoint, provenance = _find_open_clip_weights(spec, pretrained_cfg, request.hf_cache)
     options = {
         "force_quick_gelu": bool(pretrained_cfg.get("quick_gelu", False)),  # OpenAI weights were trained with QuickGELU
-        "force_preprocess_cfg": {k: v for k, v in pretrained_cfg.items() if k in ("mean", "std", "interpolation", "resize_mode")},
+        "force_preprocess_cfg": {
+            k: v for k, v in pretrained_cfg.items() if k in ("mean", "std", "interpolation", "resize_mode")
+        },
     }
     # pretrained_text=False: never fetch a Hugging Face text tower; the checkpoint holds every weight.
     with _quiet_random_init_warning():  # the weights are loaded right below
@@ -111,7 +115,9 @@ def _find_open_clip_weights(spec: EncoderSpec, cfg: Mapping[str, Any], hf_cache:
 
     repo_id, filename = os.path.split(cfg.get("hf_hub", ""))
     if not repo_id:
-        raise MissingWeightsError(f"open_clip names no Hugging Face repository for {spec.key}; pass weights=FILE (--weights FILE)")
+        raise MissingWeightsError(
+            f"open_clip names no Hugging Face repository for {spec.key}; pass weights=FILE (--weights FILE)"
+        )
     filename = filename or HF_WEIGHTS_NAME
     if filename == HF_WEIGHTS_NAME:
         names = [HF_SAFE_WEIGHTS_NAME, filename]

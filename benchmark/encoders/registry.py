@@ -42,7 +42,9 @@ class EncoderSpec:
     paper: bool = False  # one of the paper's 47 encoders
     weights_from: str | None = None  # no hub has the weights: where a checkpoint for weights=FILE comes from
     input_size: int | None = None  # overrides the model's image size and the crop size
-    preprocess: tuple[tuple[str, Any], ...] = ()  # overrides of the eval transform, e.g. (("interpolation", "bilinear"),)
+    preprocess: tuple[
+        tuple[str, Any], ...
+    ] = ()  # overrides of the eval transform, e.g. (("interpolation", "bilinear"),)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -90,10 +92,14 @@ def register_family(
 
     def register(loader: Loader) -> Loader:
         previous = _FAMILIES.get(name)
-        if previous is not None and _qualified(previous.loader) != _qualified(loader):  # a module reload may re-register
+        if previous is not None and _qualified(previous.loader) != _qualified(
+            loader
+        ):  # a module reload may re-register
             raise ValueError(f"encoder family {name!r} is already registered by {_qualified(previous.loader)}")
         form = key_form or (name if bare else f"{name}:NAME")
-        _FAMILIES[name] = Family(name=name, loader=loader, key_form=form, name_pattern=pattern, expected=expected, bare=bare)
+        _FAMILIES[name] = Family(
+            name=name, loader=loader, key_form=form, name_pattern=pattern, expected=expected, bare=bare
+        )
         return loader
 
     return register
@@ -140,7 +146,9 @@ def _spec_from_row(row: Mapping[str, Any]) -> EncoderSpec:
         raise ValueError(f"encoders.json row {row['alias']!r}: group must be one of {', '.join(GROUPS)}")
     overrides = row.get("preprocess", {})
     if unknown := set(overrides) - _PREPROCESS_OVERRIDES:
-        raise ValueError(f"encoders.json row {row['alias']!r}: preprocess takes {sorted(_PREPROCESS_OVERRIDES)}, not {sorted(unknown)}")
+        raise ValueError(
+            f"encoders.json row {row['alias']!r}: preprocess takes {sorted(_PREPROCESS_OVERRIDES)}, not {sorted(unknown)}"
+        )
     return EncoderSpec(
         key=row["key"],
         family=family,

@@ -54,9 +54,13 @@ def _load_timm(spec: EncoderSpec, request: LoadRequest) -> Built:
         pretrained_cfg = get_pretrained_cfg(spec.name)
         if pretrained_cfg is None:
             check_timm_name(spec.name)
-            raise MissingWeightsError(f"timm has no pretrained weights for {spec.name}; pass weights=FILE (--weights FILE)")
+            raise MissingWeightsError(
+                f"timm has no pretrained weights for {spec.name}; pass weights=FILE (--weights FILE)"
+            )
         path, provenance = _find_timm_weights(spec, pretrained_cfg.to_dict(), request.hf_cache)
-        model = timm.create_model(spec.name, pretrained=True, pretrained_cfg_overlay={**overlay, "file": str(path)}, **kwargs)
+        model = timm.create_model(
+            spec.name, pretrained=True, pretrained_cfg_overlay={**overlay, "file": str(path)}, **kwargs
+        )
     return Built(model, timm_preprocess(model, spec), timm_embed_dim(model), provenance)
 
 

@@ -38,7 +38,9 @@ def default_hf_cache() -> Path:
     return Path(home).expanduser() / "hub"
 
 
-def find_in_hf_cache(repo_id: str, filenames: Iterable[str], cache: Path, revision: str | None = None) -> tuple[Path, str] | None:
+def find_in_hf_cache(
+    repo_id: str, filenames: Iterable[str], cache: Path, revision: str | None = None
+) -> tuple[Path, str] | None:
     """A file of a model repo in the local hub cache (no network), with ``hf-cache:`` provenance."""
     from huggingface_hub import try_to_load_from_cache
 
@@ -51,7 +53,11 @@ def find_in_hf_cache(repo_id: str, filenames: Iterable[str], cache: Path, revisi
             snapshots = sorted(repo_dir.glob(f"snapshots/*/{filename}"), key=lambda p: p.stat().st_mtime, reverse=True)
             path = next((p for p in snapshots if p.is_file()), None)
         if path is not None:
-            snapshot = path.relative_to(repo_dir / "snapshots").parts[0] if path.is_relative_to(repo_dir / "snapshots") else "?"
+            snapshot = (
+                path.relative_to(repo_dir / "snapshots").parts[0]
+                if path.is_relative_to(repo_dir / "snapshots")
+                else "?"
+            )
             return path, f"hf-cache:{repo_id}@{snapshot}/{filename}"
     return None
 
@@ -59,7 +65,9 @@ def find_in_hf_cache(repo_id: str, filenames: Iterable[str], cache: Path, revisi
 def missing_weights_message(spec: EncoderSpec, repo_id: str, filenames: Sequence[str], cache: Path) -> str:
     """How to bring ``repo_id``'s weights file into ``cache`` from a machine with internet."""
     name = spec.alias or spec.key
-    alternatives = f" (or {', '.join(filenames[1:])} where the repository has no {filenames[0]})" if len(filenames) > 1 else ""
+    alternatives = (
+        f" (or {', '.join(filenames[1:])} where the repository has no {filenames[0]})" if len(filenames) > 1 else ""
+    )
     return (
         f"No local weights for {name} ({spec.key}): {repo_id}/{filenames[0]} is not in the Hugging Face cache at "
         f"{cache}, and nothing is downloaded here.\n"

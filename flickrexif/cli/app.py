@@ -90,7 +90,9 @@ def exif_command(
             root = os.path.commonpath([p.parent.resolve() for p in files])
             for row in collected:
                 row["file"] = os.path.relpath(Path(row["path"]).resolve(), root)
-            write_table(collected, EXIF_TABLE_COLUMNS, table_console(), title=f"Exif of {len(collected)} files under {root}")
+            write_table(
+                collected, EXIF_TABLE_COLUMNS, table_console(), title=f"Exif of {len(collected)} files under {root}"
+            )
     stderr.print(f"{len(files)} files read, {errors} with errors (see the error column)")
 
 
@@ -112,7 +114,9 @@ def _parse_licenses(text: str) -> frozenset[int]:
     try:
         ids = frozenset(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a comma-separated list of license ids", param_hint="--licenses") from None
+        raise typer.BadParameter(
+            f"{text!r} is not a comma-separated list of license ids", param_hint="--licenses"
+        ) from None
     if not ids:
         raise typer.BadParameter("at least one license id is needed", param_hint="--licenses")
     return ids
@@ -129,9 +133,7 @@ def crawl_command(
     text: Annotated[Optional[str], typer.Option(help="Free-text search (title, description, tags).")] = None,
     tags: Annotated[Optional[str], typer.Option(help="Comma-separated tags (any of them).")] = None,
     min_taken_date: Annotated[str, typer.Option(help="Earliest date taken, YYYY-MM-DD[ HH:MM:SS].")] = "2000-01-01",
-    max_taken_date: Annotated[
-        Optional[str], typer.Option(help="Latest date taken (inclusive); default: now.")
-    ] = None,
+    max_taken_date: Annotated[Optional[str], typer.Option(help="Latest date taken (inclusive); default: now.")] = None,
     licenses: Annotated[
         str, typer.Option(help="Comma-separated Flickr license ids; default: the permissive ones.")
     ] = ",".join(str(i) for i in sorted(PERMISSIVE_LICENSES)),
@@ -160,9 +162,16 @@ def crawl_command(
     with reported_errors():
         crawl_config = CrawlConfig(
             min_taken=_parse_date(min_taken_date, "--min-taken-date"),
-            max_taken=_parse_date(max_taken_date, "--max-taken-date") if max_taken_date else datetime.now().replace(microsecond=0),
-            text=text, tags=tags, licenses=_parse_licenses(licenses), max_per_user_month=max_per_user_month,
-            max_photos=max_photos, workers=workers, result_cap=result_cap,
+            max_taken=_parse_date(max_taken_date, "--max-taken-date")
+            if max_taken_date
+            else datetime.now().replace(microsecond=0),
+            text=text,
+            tags=tags,
+            licenses=_parse_licenses(licenses),
+            max_per_user_month=max_per_user_month,
+            max_photos=max_photos,
+            workers=workers,
+            result_cap=result_cap,
         )
         credentials = load_flickr_credentials(config_path=config)
         limiter = RateLimiter(rate)
@@ -176,12 +185,17 @@ def crawl_command(
 
         def show(progress: CrawlProgress) -> None:
             queued = progress.exif_done + len(crawler._queue) + len(crawler._in_flight)
-            bar.update(task, completed=progress.exif_done, total=queued or None,
-                       info=f"kept {progress.kept}, search pages {progress.search_pages}")
+            bar.update(
+                task,
+                completed=progress.exif_done,
+                total=queued or None,
+                info=f"kept {progress.kept}, search pages {progress.search_pages}",
+            )
 
         crawler = Crawler(store, client, crawl_config, calls, on_progress=show)
-        with reported_errors(stop=bar.stop,
-                             interrupted="Everything answered so far is stored; run the same command to resume."):
+        with reported_errors(
+            stop=bar.stop, interrupted="Everything answered so far is stored; run the same command to resume."
+        ):
             progress = crawler.run()
         summary = crawl_status(store)
     stderr.print(
@@ -210,8 +224,9 @@ def download_command(
         with Progress(console=stderr) as bar:
             task = bar.add_task("Downloading", total=todo)
             with reported_errors(stop=bar.stop, interrupted="Finished files are recorded; run again to resume."):
-                counts = download_photos(store, DownloadConfig(out_dir=out, workers=workers),
-                                         on_result=lambda result: bar.advance(task))
+                counts = download_photos(
+                    store, DownloadConfig(out_dir=out, workers=workers), on_result=lambda result: bar.advance(task)
+                )
     stderr.print(f"Downloads: {counts or 'nothing to do'}")
 
 
@@ -267,9 +282,12 @@ def export_command(
 
 # --- build, release, push ------------------------------------------------------------------
 
-ImagesOption = Annotated[Path, typer.Option("--images", help="Folder of downloaded photos (`flickrexif download --out`).")]
+ImagesOption = Annotated[
+    Path, typer.Option("--images", help="Folder of downloaded photos (`flickrexif download --out`).")
+]
 SpecsOption = Annotated[
-    Optional[Path], typer.Option("--specs", help="JSON overriding per-attribute class/split settings (shape of data/build.json).")
+    Optional[Path],
+    typer.Option("--specs", help="JSON overriding per-attribute class/split settings (shape of data/build.json)."),
 ]
 ExcludeOption = Annotated[
     Optional[Path], typer.Option("--exclude", help="Takedown list: one Flickr id or photo page URL per line.")
@@ -279,16 +297,27 @@ AttributeOption = Annotated[
 ]
 
 
-def _build_config(db: Path, images: Path, seed: int, specs: Optional[Path], exclude: Optional[Path],
-                  attributes: Optional[list[str]], no_images: bool):
+def _build_config(
+    db: Path,
+    images: Path,
+    seed: int,
+    specs: Optional[Path],
+    exclude: Optional[Path],
+    attributes: Optional[list[str]],
+    no_images: bool,
+):
     from flickrexif.dataset.spec import BuildConfig, load_exclusions, load_specs  # datasets/pyarrow: import when used
     from flickrexif.exif.labels import ATTRIBUTES
 
     with reported_errors():
         return BuildConfig(
-            db=db, images=images, seed=seed, include_images=not no_images,
+            db=db,
+            images=images,
+            seed=seed,
+            include_images=not no_images,
             attributes=tuple(attributes or ATTRIBUTES),
-            specs=load_specs(specs) if specs else {}, exclude_ids=load_exclusions(exclude) if exclude else frozenset(),
+            specs=load_specs(specs) if specs else {},
+            exclude_ids=load_exclusions(exclude) if exclude else frozenset(),
         )
 
 
@@ -297,8 +326,12 @@ def _print_build(result) -> None:
         {"config": c.name, "classes": len(c.classes), "rows": c.rows, "skipped": c.skipped or ""}
         for c in result.configs
     ]
-    write_table(rows, {"configuration": "config", "classes": "classes", "rows": "rows", "skipped": "skipped"},
-                table_console(), title=f"{result.photos_eligible} eligible of {result.photos_kept} kept photos")
+    write_table(
+        rows,
+        {"configuration": "config", "classes": "classes", "rows": "rows", "skipped": "skipped"},
+        table_console(),
+        title=f"{result.photos_eligible} eligible of {result.photos_kept} kept photos",
+    )
 
 
 def _with_build_progress(function, *args):
@@ -306,8 +339,9 @@ def _with_build_progress(function, *args):
         task = bar.add_task("building", total=None)
 
         def show(progress) -> None:
-            bar.update(task, description=f"{progress.config} / {progress.split}", completed=progress.rows,
-                       total=progress.total)
+            bar.update(
+                task, description=f"{progress.config} / {progress.split}", completed=progress.rows, total=progress.total
+            )
 
         with reported_errors(stop=bar.stop):
             return function(*args, on_progress=show)
@@ -315,10 +349,13 @@ def _with_build_progress(function, *args):
 
 @app.command("build")
 def build_command(
-    db: DbOption, images: ImagesOption,
+    db: DbOption,
+    images: ImagesOption,
     out: Annotated[Path, typer.Option("--out", help="Output folder (a Hugging Face dataset folder).")],
     seed: Annotated[int, typer.Option(help="Seed of the owner-disjoint split.")] = 0,
-    specs: SpecsOption = None, exclude: ExcludeOption = None, attribute: AttributeOption = None,
+    specs: SpecsOption = None,
+    exclude: ExcludeOption = None,
+    attribute: AttributeOption = None,
     no_images: Annotated[bool, typer.Option("--no-images", help="Keep photo URLs instead of image bytes.")] = False,
 ) -> None:
     """Build FlickrExif: one configuration per attribute, balanced, owner-disjoint splits, Parquet + card.
@@ -335,12 +372,15 @@ def build_command(
 
 @app.command("release")
 def release_command(
-    db: DbOption, images: ImagesOption,
+    db: DbOption,
+    images: ImagesOption,
     out: Annotated[Path, typer.Option("--out", help="Releases folder; the release goes to OUT/vX.Y.Z/.")],
     version: Annotated[str, typer.Option(help="Release version X.Y.Z.")],
     note: Annotated[Optional[list[str]], typer.Option(help="Changelog line (repeat for several).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the owner-disjoint split.")] = 0,
-    specs: SpecsOption = None, exclude: ExcludeOption = None, attribute: AttributeOption = None,
+    specs: SpecsOption = None,
+    exclude: ExcludeOption = None,
+    attribute: AttributeOption = None,
     no_images: Annotated[bool, typer.Option("--no-images", help="Keep photo URLs instead of image bytes.")] = False,
 ) -> None:
     """Build a versioned, reproducible release folder: card, data, split files, manifest, changelog.
@@ -356,14 +396,18 @@ def release_command(
     config = _build_config(db, images, seed, specs, exclude, attribute, no_images)
     result = _with_build_progress(publish, config)
     _print_build(result.contents.details)
-    stderr.print(f"Release {result.version} in {result.path} ({len(result.manifest.get('files', []))} files in the manifest)")
+    stderr.print(
+        f"Release {result.version} in {result.path} ({len(result.manifest.get('files', []))} files in the manifest)"
+    )
 
 
 @app.command("push")
 def push_command(
     release_dir: Annotated[Path, typer.Argument(help="A release folder (RELEASES/vX.Y.Z).")],
     repo: Annotated[str, typer.Option("--repo", help="Hub dataset repository ORG/NAME.")],
-    endpoint: Annotated[Optional[str], typer.Option(envvar="HF_ENDPOINT", help="Hub URL (default: the public Hub).")] = None,
+    endpoint: Annotated[
+        Optional[str], typer.Option(envvar="HF_ENDPOINT", help="Hub URL (default: the public Hub).")
+    ] = None,
     private: Annotated[bool, typer.Option(help="Create the repository as private.")] = False,
 ) -> None:
     """Upload a release to the Hugging Face Hub and tag it vX.Y.Z (token from HF_TOKEN).
@@ -374,5 +418,7 @@ def push_command(
 
     with reported_errors():
         result = push_release(PushConfig(release_dir=release_dir, repo_id=repo, endpoint=endpoint, private=private))
-    stderr.print(f"Pushed {release_dir} to {result.repo_id} as tag {result.tag} (commit {result.commit[:12]}, "
-                 f"{len(result.added)} files added, {len(result.deleted)} removed)")
+    stderr.print(
+        f"Pushed {release_dir} to {result.repo_id} as tag {result.tag} (commit {result.commit[:12]}, "
+        f"{len(result.added)} files added, {len(result.deleted)} removed)"
+    )

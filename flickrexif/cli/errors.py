@@ -107,8 +107,7 @@ def error_message(error: BaseException, report: ErrorReport, heading: str | None
     return f"{line} {report.hint}" if report.hint else line
 
 
-def exit_for(error: BaseException, *, heading: str | None = None,
-             stop: Callable[[], object] | None = None) -> NoReturn:
+def exit_for(error: BaseException, *, heading: str | None = None, stop: Callable[[], object] | None = None) -> NoReturn:
     """Print ``error`` on stderr as :data:`ERRORS` says and raise ``typer.Exit`` with its code.
 
     ``stop`` (a progress bar's) runs first so the line is not drawn over.  An unmapped ``error`` is
@@ -124,8 +123,9 @@ def exit_for(error: BaseException, *, heading: str | None = None,
 
 
 @contextmanager
-def reported_errors(*, heading: str | None = None, interrupted: str | None = None,
-                    stop: Callable[[], object] | None = None) -> Iterator[None]:
+def reported_errors(
+    *, heading: str | None = None, interrupted: str | None = None, stop: Callable[[], object] | None = None
+) -> Iterator[None]:
     """Report mapped exceptions raised in the block and exit; let the others through.
 
     ``heading``: the red prefix for entries without their own (``"Cannot release:"``).

@@ -42,5 +42,12 @@ def progress_bar(*extra: ProgressColumn, transient: bool = True) -> Progress:
 
     Transient by default: it vanishes when done, leaving the command's own summary lines.
     """
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), *extra, TimeElapsedColumn(),
-                    console=stderr, transient=transient)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *extra,
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=transient,
+    )

@@ -51,8 +51,9 @@ def write_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
     return count
 
 
-def write_table(rows: Iterable[dict[str, Any]], columns: Mapping[str, str], console: Console,
-                title: str | None = None) -> int:
+def write_table(
+    rows: Iterable[dict[str, Any]], columns: Mapping[str, str], console: Console, title: str | None = None
+) -> int:
     """A rich table: ``columns`` maps header → (flattened) row key; missing values stay empty."""
     table = Table(title=title)
     for header in columns:

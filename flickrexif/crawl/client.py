@@ -119,8 +119,11 @@ class FlickrClient:
         api = getattr(self._local, "api", None)
         if api is None:
             api = flickrapi.FlickrAPI(
-                self.credentials.api_key, self.credentials.api_secret, format="parsed-json",
-                store_token=False, timeout=self.timeout,
+                self.credentials.api_key,
+                self.credentials.api_secret,
+                format="parsed-json",
+                store_token=False,
+                timeout=self.timeout,
             )
             api.REST_URL = self.api_url
             self._local.api = api

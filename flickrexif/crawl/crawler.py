@@ -28,8 +28,9 @@ from typing import Any
 
 from flickrexif.crawl import store as states
 from flickrexif.crawl.client import FlickrApiError, FlickrClient, TransientFlickrError
+from flickrexif.crawl.records import Window
 from flickrexif.crawl.search import DATE_FORMAT, CrawlConfig, parse_search_photo, search_params, split_range
-from flickrexif.crawl.store import CrawlStore, Window
+from flickrexif.crawl.store import CrawlStore
 from flickrexif.exif.labels import label_record
 from flickrexif.exif.record import ExifRecord
 from flickrexif.exif.tags import exif_from_flickr, flickr_exif_items
@@ -99,7 +100,14 @@ def fetch_exif(client: FlickrClient, photo_id: str) -> ExifOutcome:
         return ExifOutcome(photo_id, states.FAILED, error=str(error))
     items = flickr_exif_items(answer)
     record = exif_from_flickr(items)
-    camera_fields = (record.make, record.model, record.exposure_time, record.f_number, record.iso, record.focal_length_mm)
+    camera_fields = (
+        record.make,
+        record.model,
+        record.exposure_time,
+        record.f_number,
+        record.iso,
+        record.focal_length_mm,
+    )
     status = states.KEPT if any(value is not None for value in camera_fields) else states.NO_CAMERA_EXIF
     return ExifOutcome(photo_id, status, items=[dict(item) for item in items], record=record)
 
@@ -107,8 +115,14 @@ def fetch_exif(client: FlickrClient, photo_id: str) -> ExifOutcome:
 class Crawler:
     """One crawl run over a store; :meth:`run` is resumable and stops cleanly on Ctrl-C."""
 
-    def __init__(self, store: CrawlStore, client: FlickrClient, config: CrawlConfig, calls: CallCounter,
-                 on_progress: Callable[[CrawlProgress], None] | None = None):
+    def __init__(
+        self,
+        store: CrawlStore,
+        client: FlickrClient,
+        config: CrawlConfig,
+        calls: CallCounter,
+        on_progress: Callable[[CrawlProgress], None] | None = None,
+    ):
         self.store, self.client, self.config, self.calls = store, client, config, calls
         self.on_progress = on_progress or (lambda progress: None)
         self.progress = CrawlProgress()
@@ -137,8 +151,13 @@ class Crawler:
         last_page = reachable if items else page
         self._queue.extend(
             self.store.add_search_page(
-                window, page, last_page, total, items,
-                cap=self.config.max_per_user_month, allowed_licenses=self.config.licenses,
+                window,
+                page,
+                last_page,
+                total,
+                items,
+                cap=self.config.max_per_user_month,
+                allowed_licenses=self.config.licenses,
             )
         )
 

@@ -38,8 +38,9 @@ def mask(secret: str) -> str:
     return secret[:4] + "…" if len(secret) > 8 else "***"
 
 
-def load_flickr_credentials(api_key: str | None = None, api_secret: str | None = None,
-                            config_path: Path | None = None) -> FlickrCredentials:
+def load_flickr_credentials(
+    api_key: str | None = None, api_secret: str | None = None, config_path: Path | None = None
+) -> FlickrCredentials:
     key = api_key or os.environ.get("FLICKR_API_KEY")
     secret = api_secret or os.environ.get("FLICKR_API_SECRET")
     path = config_path or default_config_path()

@@ -22,7 +22,8 @@ import requests
 from PIL import Image
 
 from flickrexif.crawl.client import RetryPolicy
-from flickrexif.crawl.store import CrawlStore, DownloadTarget
+from flickrexif.crawl.records import DownloadTarget
+from flickrexif.crawl.store import CrawlStore
 from flickrexif.exif.read import DEFAULT_MAX_PIXELS
 
 ORIGINAL, LARGE = "Original", "Large"
@@ -91,8 +92,9 @@ def _fetch(session: requests.Session, url: str, target: Path, timeout: float) ->
     return digest.hexdigest(), size
 
 
-def download_one(session: requests.Session, photo: DownloadTarget, config: DownloadConfig,
-                 rng: random.Random) -> DownloadResult:
+def download_one(
+    session: requests.Session, photo: DownloadTarget, config: DownloadConfig, rng: random.Random
+) -> DownloadResult:
     """Download one photo with retries; every failure becomes a result, never an exception."""
     photo_id = photo.id
     if photo.url_o:
@@ -118,8 +120,9 @@ class _Failed(Exception):
     """This photo's download failed for now; the message goes on its row."""
 
 
-def _fetch_with_retries(session: requests.Session, url: str, target: Path, config: DownloadConfig,
-                        rng: random.Random) -> tuple[str, int]:
+def _fetch_with_retries(
+    session: requests.Session, url: str, target: Path, config: DownloadConfig, rng: random.Random
+) -> tuple[str, int]:
     for attempt in range(1, config.retry.max_attempts + 1):
         try:
             return _fetch(session, url, target, config.timeout)
@@ -141,8 +144,9 @@ def _verify_or_reject(path: Path, max_pixels: int) -> None:
         raise _Failed(f"downloaded file does not decode: {failure}") from None
 
 
-def download_photos(store: CrawlStore, config: DownloadConfig,
-                    on_result: Callable[[DownloadResult], None] | None = None) -> dict[str, int]:
+def download_photos(
+    store: CrawlStore, config: DownloadConfig, on_result: Callable[[DownloadResult], None] | None = None
+) -> dict[str, int]:
     """Download every kept photo not yet downloaded (failed ones are retried); returns counts."""
     targets = store.photos_to_download()
     counts: dict[str, int] = {}
@@ -157,8 +161,13 @@ def download_photos(store: CrawlStore, config: DownloadConfig,
         for future in done:
             result = future.result()
             store.record_download(
-                result.photo_id, result.status, size=result.size, path=result.path,
-                sha256=result.sha256, nbytes=result.nbytes, error=result.error,
+                result.photo_id,
+                result.status,
+                size=result.size,
+                path=result.path,
+                sha256=result.sha256,
+                nbytes=result.nbytes,
+                error=result.error,
             )
             counts[result.status] = counts.get(result.status, 0) + 1
             if on_result:

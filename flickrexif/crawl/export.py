@@ -9,10 +9,28 @@ from flickrexif.crawl.store import CrawlStore
 from flickrexif.exif.record import ExifRecord
 
 _EXIF_FIELDS = tuple(ExifRecord.__dataclass_fields__)
-_PHOTO_COLUMNS = ("id", "owner", "owner_name", "title", "date_taken", "date_upload", "license", "status",
-                  "filter_reason", "error", "url_o", "url_large")
-_DOWNLOAD_COLUMNS = ("download_status", "download_size", "download_path", "download_sha256", "download_bytes",
-                     "download_error")
+_PHOTO_COLUMNS = (
+    "id",
+    "owner",
+    "owner_name",
+    "title",
+    "date_taken",
+    "date_upload",
+    "license",
+    "status",
+    "filter_reason",
+    "error",
+    "url_o",
+    "url_large",
+)
+_DOWNLOAD_COLUMNS = (
+    "download_status",
+    "download_size",
+    "download_path",
+    "download_sha256",
+    "download_bytes",
+    "download_error",
+)
 
 
 def export_rows(store: CrawlStore) -> Iterator[dict[str, Any]]:

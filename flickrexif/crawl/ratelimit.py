@@ -13,8 +13,13 @@ from collections.abc import Callable
 
 
 class RateLimiter:
-    def __init__(self, calls_per_hour: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        calls_per_hour: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if calls_per_hour <= 0:
             raise ValueError(f"the call rate must be positive, got {calls_per_hour} calls/hour")
         self.interval = 3600.0 / calls_per_hour

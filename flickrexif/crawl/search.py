@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
-from flickrexif.crawl.store import SearchPhoto, Window
+from flickrexif.crawl.records import SearchPhoto, Window
 
 SEARCH_EXTRAS = "owner_name,license,date_taken,date_upload,o_dims,original_format,url_o,url_l,tags,media"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -49,8 +49,11 @@ class CrawlConfig:
         """Canonical JSON naming this search, so windows of different searches never mix."""
         return json.dumps(
             {
-                "text": self.text, "tags": self.tags, "licenses": sorted(self.licenses),
-                "min_taken": self.min_taken.strftime(DATE_FORMAT), "max_taken": self.max_taken.strftime(DATE_FORMAT),
+                "text": self.text,
+                "tags": self.tags,
+                "licenses": sorted(self.licenses),
+                "min_taken": self.min_taken.strftime(DATE_FORMAT),
+                "max_taken": self.max_taken.strftime(DATE_FORMAT),
             },
             sort_keys=True,
         )

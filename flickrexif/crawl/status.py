@@ -39,7 +39,9 @@ def crawl_status(store: CrawlStore) -> dict[str, Any]:
         errors["download_failed"] = downloads["failed"]
 
     seconds = float(store.get_meta("crawl_seconds") or 0.0)
-    processed = sum(n for state, n in by_status.items() if state not in (states.PENDING, states.CAPPED, states.FILTERED))
+    processed = sum(
+        n for state, n in by_status.items() if state not in (states.PENDING, states.CAPPED, states.FILTERED)
+    )
     rate = processed / seconds if seconds > 0 else None
     remaining = store.remaining_estimate() + by_status.get(states.PENDING, 0)
     return {

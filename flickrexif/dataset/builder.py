@@ -31,7 +31,8 @@ from typing import Any
 from PIL import Image as PILImage
 
 from flickrexif.crawl.licenses import LICENSES, PERMISSIVE_LICENSES
-from flickrexif.crawl.store import CrawlStore, KeptPhoto, MissingStoreError, NotACrawlStoreError, StoredPhoto
+from flickrexif.crawl.records import KeptPhoto, MissingStoreError, NotACrawlStoreError, StoredPhoto
+from flickrexif.crawl.store import CrawlStore
 from flickrexif.dataset.card import flickrexif_card
 from flickrexif.dataset.features import DATASET_NAME, LABEL_COLUMNS, config_folder, dataset_features, paper_split_name
 from flickrexif.dataset.result import BuildError, BuildProgress, BuildResult, ConfigResult
@@ -116,12 +117,18 @@ def _load_candidates(store: CrawlStore, images: Path, exclude_ids: frozenset[str
     labels_by_field = {name: [entry[4][i] for entry in found] for i, name in enumerate(fields)}
     as_of = datetime.fromtimestamp(store.last_update() or 0, tz=UTC).strftime("%Y-%m-%d")
     return _Candidates(
-        ids=[entry[1] for entry in found], owners=[entry[2] for entry in found], kinds=[entry[3] for entry in found],
-        labels=labels_by_field, kept=kept, excluded=excluded, data_as_of=as_of,
+        ids=[entry[1] for entry in found],
+        owners=[entry[2] for entry in found],
+        kinds=[entry[3] for entry in found],
+        labels=labels_by_field,
+        kept=kept,
+        excluded=excluded,
+        data_as_of=as_of,
     )
 
 
 # --- rows ------------------------------------------------------------------------------------------
+
 
 class _Unusable(Exception):
     """A selected photo's bytes cannot be published (not a walkable JPEG); it is dropped, split redone."""
@@ -145,7 +152,9 @@ def _jpeg_facts(data: bytes) -> _FileFacts:
         warnings.simplefilter("ignore")
         with PILImage.open(io.BytesIO(data), formats=("JPEG",)) as image:
             return _FileFacts(
-                image.size[0], image.size[1], estimate_quality(getattr(image, "quantization", None) or {}),
+                image.size[0],
+                image.size[1],
+                estimate_quality(getattr(image, "quantization", None) or {}),
                 chroma_subsampling(getattr(image, "layer", None) or []),
             )
 
@@ -193,8 +202,9 @@ def _make_row(photo: StoredPhoto, key: int, label: int, kind: str | None, config
     return row
 
 
-def _rows(store: CrawlStore, candidates: _Candidates, chosen: Sequence[tuple[int, int]],
-          config: BuildConfig, chunk: int = 256) -> Iterator[dict[str, Any]]:
+def _rows(
+    store: CrawlStore, candidates: _Candidates, chosen: Sequence[tuple[int, int]], config: BuildConfig, chunk: int = 256
+) -> Iterator[dict[str, Any]]:
     """Rows of ``chosen`` ``(key, label)`` in order; the store reads their photos a chunk at a time."""
     photos = store.photos_by_id((candidates.ids[key] for key, _ in chosen), chunk=chunk)
     for (key, label), photo in zip(chosen, photos, strict=True):
@@ -223,17 +233,35 @@ def _write_paper_split(root: Path, attribute: str, split: SplitResult, candidate
     path.write_text(json.dumps(data, separators=(", ", ": ")) + "\n", encoding="utf-8")
 
 
-def _build_config(store: CrawlStore, root: Path, attribute: str, candidates: _Candidates, config: BuildConfig,
-                  on_progress: Callable[[BuildProgress], None] | None) -> ConfigResult:
+def _build_config(
+    store: CrawlStore,
+    root: Path,
+    attribute: str,
+    candidates: _Candidates,
+    config: BuildConfig,
+    on_progress: Callable[[BuildProgress], None] | None,
+) -> ConfigResult:
     spec = config.spec(attribute)
     unusable: set[int] = set()
     layout = config.parquet_layout()
     for _ in range(MAX_REBUILDS):
-        split = owner_disjoint_split(candidates.items(attribute, spec, unusable), spec,
-                                     seed=f"{config.seed}/{attribute}", balance=config.balance)
+        split = owner_disjoint_split(
+            candidates.items(attribute, spec, unusable), spec, seed=f"{config.seed}/{attribute}", balance=config.balance
+        )
         if split.skipped is not None:
-            return ConfigResult(attribute, (), (), split.per_class, dict.fromkeys(SPLITS, 0), split.available,
-                                {s: {} for s in SPLITS}, split.dropped_classes, spec, len(unusable), split.skipped)
+            return ConfigResult(
+                attribute,
+                (),
+                (),
+                split.per_class,
+                dict.fromkeys(SPLITS, 0),
+                split.available,
+                {s: {} for s in SPLITS},
+                split.dropped_classes,
+                spec,
+                len(unusable),
+                split.skipped,
+            )
         features = dataset_features(split.classes, config.include_images)
         folder = config_folder(attribute)
 
@@ -243,8 +271,9 @@ def _build_config(store: CrawlStore, root: Path, attribute: str, candidates: _Ca
 
         try:
             rows = {name: _rows(store, candidates, split.rows[name], config) for name in SPLITS}
-            written = write_config(rows, features, root, attribute, folder, layout, row_bytes=_row_bytes,
-                                   on_row_group=report)
+            written = write_config(
+                rows, features, root, attribute, folder, layout, row_bytes=_row_bytes, on_row_group=report
+            )
         except _Unusable as failure:
             unusable.add(failure.key)
             for path in (root / folder).glob("*"):
@@ -256,9 +285,16 @@ def _build_config(store: CrawlStore, root: Path, attribute: str, candidates: _Ca
             for name, rows in split.rows.items()
         }
         return ConfigResult(
-            attribute, split.classes, written.splits, split.per_class,
-            {name: len(owners) for name, owners in split.owners.items()}, split.available, counts,
-            split.dropped_classes, spec, len(unusable),
+            attribute,
+            split.classes,
+            written.splits,
+            split.per_class,
+            {name: len(owners) for name, owners in split.owners.items()},
+            split.available,
+            counts,
+            split.dropped_classes,
+            spec,
+            len(unusable),
         )
     raise BuildError(f"{attribute}: more than {MAX_REBUILDS} selected photos have unusable bytes; check the images")
 
@@ -324,13 +360,22 @@ class FlickrExifDataset:
         store = _open_db(config.db)
         try:
             candidates = _load_candidates(store, Path(config.images), frozenset(config.exclude_ids))
-            results = tuple(_build_config(store, folder, attribute, candidates, config, self.on_progress)
-                            for attribute in config.attributes)
+            results = tuple(
+                _build_config(store, folder, attribute, candidates, config, self.on_progress)
+                for attribute in config.attributes
+            )
             self._crawl = crawl_summary(store)
         finally:
             store.close()
-        result = BuildResult(folder, results, candidates.kept, len(candidates.ids), dict(candidates.excluded),
-                             candidates.data_as_of, time.monotonic() - started)
+        result = BuildResult(
+            folder,
+            results,
+            candidates.kept,
+            len(candidates.ids),
+            dict(candidates.excluded),
+            candidates.data_as_of,
+            time.monotonic() - started,
+        )
         if not result.built:
             reasons = "; ".join(f"{c.name}: {c.skipped}" for c in results)
             raise BuildError(f"no configuration could be built from {len(candidates.ids)} eligible photos ({reasons})")
@@ -339,8 +384,13 @@ class FlickrExifDataset:
             for i, c in enumerate(result.built)
         )
         counts = {c.name: {s.split: s.num_examples for s in c.splits} for c in result.built}
-        return DatasetContents(configs, build_info(result, config), result.data_as_of,
-                               manifest={"seed": config.seed, "configs": counts}, details=result)
+        return DatasetContents(
+            configs,
+            build_info(result, config),
+            result.data_as_of,
+            manifest={"seed": config.seed, "configs": counts},
+            details=result,
+        )
 
     def card(self, contents: DatasetContents, version: str | None) -> str:
         return flickrexif_card(contents, self.config, self._crawl, version)
@@ -371,7 +421,9 @@ class FlickrExifDataset:
         return lines
 
 
-def build(config: BuildConfig, out_dir: Path, on_progress: Callable[[BuildProgress], None] | None = None) -> BuildResult:
+def build(
+    config: BuildConfig, out_dir: Path, on_progress: Callable[[BuildProgress], None] | None = None
+) -> BuildResult:
     """Build every configuration into ``out_dir`` (must not exist): card, data shards, split files.
 
     The folder appears complete or not at all (it is written next to ``out_dir`` and renamed).

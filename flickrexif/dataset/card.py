@@ -74,12 +74,16 @@ def _crawl_text(crawl: Mapping[str, Any]) -> str:
             f"   - search {' and '.join(what) or 'without text or tags'}, taken {query.get('min_taken')} to "
             f"{query.get('max_taken')}, licenses: {licenses}"
         )
-    lines.append(f"   - at most {crawl['max_photos_per_owner_month']} photos were kept per photographer and month "
-                 "(the crawl's cap, applied before any Exif request)")
+    lines.append(
+        f"   - at most {crawl['max_photos_per_owner_month']} photos were kept per photographer and month "
+        "(the crawl's cap, applied before any Exif request)"
+    )
     return "\n".join(lines)
 
 
-def flickrexif_card(contents: DatasetContents, config: BuildConfig, crawl: Mapping[str, Any], version: str | None) -> str:
+def flickrexif_card(
+    contents: DatasetContents, config: BuildConfig, crawl: Mapping[str, Any], version: str | None
+) -> str:
     """The whole ``README.md``."""
     result: BuildResult = contents.details
     built = result.built

@@ -18,8 +18,9 @@ from flickrexif.exif.tables import load_table
 from flickrexif.publish.parquet import ParquetLayout, image_layout
 
 
-def specs_from_table(table: Mapping[str, Mapping[str, Any]], base: Mapping[str, SplitSpec] | None = None
-                     ) -> dict[str, SplitSpec]:
+def specs_from_table(
+    table: Mapping[str, Mapping[str, Any]], base: Mapping[str, SplitSpec] | None = None
+) -> dict[str, SplitSpec]:
     """Specs from a ``build.json``-style ``{"Make": {"top_k": 9, ...}}``; missing keys come from ``base``."""
     specs = dict(base or {})
     for name, entry in table.items():
@@ -40,8 +41,11 @@ def specs_from_table(table: Mapping[str, Mapping[str, Any]], base: Mapping[str, 
         if missing:
             raise ValueError(f"{name}: missing setting(s) {missing}")
         specs[name] = SplitSpec(
-            top_k=merged["top_k"], min_photos=merged["min_photos"], validation_per_class=merged["val_per_class"],
-            test_per_class=merged["test_per_class"], train_per_class=merged["train_per_class"],
+            top_k=merged["top_k"],
+            min_photos=merged["min_photos"],
+            validation_per_class=merged["val_per_class"],
+            test_per_class=merged["test_per_class"],
+            train_per_class=merged["train_per_class"],
             device_kinds=tuple(merged["device_kinds"]),
         )
     return specs
@@ -102,7 +106,9 @@ class BuildConfig:
         return self.specs.get(attribute) or default_specs()[attribute]
 
     def parquet_layout(self) -> ParquetLayout:
-        raw = self.layout.raw_columns if self.include_images else tuple(
-            c for c in self.layout.raw_columns if not c.startswith("image.")
+        raw = (
+            self.layout.raw_columns
+            if self.include_images
+            else tuple(c for c in self.layout.raw_columns if not c.startswith("image."))
         )
         return replace(self.layout, raw_columns=raw)

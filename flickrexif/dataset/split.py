@@ -107,8 +107,9 @@ def select_classes(counts: Mapping[str, int], top_k: int, min_photos: int) -> tu
     return kept, dropped
 
 
-def _assign_owners(by_owner: Mapping[str, Counter], classes: Sequence[str], spec: SplitSpec,
-                   rng: random.Random) -> dict[str, str]:
+def _assign_owners(
+    by_owner: Mapping[str, Counter], classes: Sequence[str], spec: SplitSpec, rng: random.Random
+) -> dict[str, str]:
     """Owner → split, greedily filling test and validation toward their per-class targets."""
     order = sorted(by_owner)
     rng.shuffle(order)
@@ -130,8 +131,9 @@ def _assign_owners(by_owner: Mapping[str, Counter], classes: Sequence[str], spec
     return assignment
 
 
-def owner_disjoint_split(items: Sequence[Item], spec: SplitSpec, seed: str,
-                         balance: Sequence[str] = SPLITS) -> SplitResult:
+def owner_disjoint_split(
+    items: Sequence[Item], spec: SplitSpec, seed: str, balance: Sequence[str] = SPLITS
+) -> SplitResult:
     """Select classes, split ``items`` by owner and balance them (see the module docstring)."""
     unknown = set(balance) - set(SPLITS)
     if unknown:
@@ -186,5 +188,12 @@ def owner_disjoint_split(items: Sequence[Item], spec: SplitSpec, seed: str,
 
 def _empty(dropped: Mapping[str, str], reason: str) -> SplitResult:
     nothing = {split: () for split in SPLITS}
-    return SplitResult((), nothing, dict.fromkeys(SPLITS, 0), {s: frozenset() for s in SPLITS},
-                       {s: {} for s in SPLITS}, dict(dropped), reason)
+    return SplitResult(
+        (),
+        nothing,
+        dict.fromkeys(SPLITS, 0),
+        {s: frozenset() for s in SPLITS},
+        {s: {} for s in SPLITS},
+        dict(dropped),
+        reason,
+    )

@@ -85,7 +85,9 @@ def read_exif(source: str | Path | bytes, *, max_pixels: int = DEFAULT_MAX_PIXEL
         raise ExifReadError("permission denied") from None
     except Exception as error:  # noqa: BLE001 - any parser failure on hostile input is a row error
         if "truncated" in str(error).lower():
-            raise ExifReadError(f"truncated {_sniff_format(source) or 'image'} file: it ends inside its header") from None
+            raise ExifReadError(
+                f"truncated {_sniff_format(source) or 'image'} file: it ends inside its header"
+            ) from None
         raise ExifReadError(f"unreadable image: {type(error).__name__}: {error}") from None
 
 
@@ -127,8 +129,7 @@ def _record_from_image(image: Image.Image, max_pixels: int) -> ExifRecord:
         make=clean_text(ifd0.get(_MAKE)),
         model=clean_text(ifd0.get(_MODEL)),
         lens=clean_text(sub.get(_LENS_MODEL)),
-        datetime_original=to_iso_datetime(sub.get(_DATETIME_ORIGINAL))
-        or to_iso_datetime(sub.get(_DATETIME_DIGITIZED)),
+        datetime_original=to_iso_datetime(sub.get(_DATETIME_ORIGINAL)) or to_iso_datetime(sub.get(_DATETIME_DIGITIZED)),
         exposure_time=to_fraction(sub.get(_EXPOSURE_TIME)),
         f_number=to_float(sub.get(_F_NUMBER)),
         iso=to_int(sub.get(_ISO)),

@@ -300,8 +300,9 @@ def _heif_items(data: bytes) -> dict[int, _Item]:
     return items
 
 
-_EMPTY_XMP = (b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>'
-              b'<x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>')
+_EMPTY_XMP = (
+    b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>'
+)
 _XMP_END = b'<?xpacket end="w"?>'
 
 

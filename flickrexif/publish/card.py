@@ -60,8 +60,9 @@ def card_data(configs: Sequence[PublishedConfig], **fields: Any) -> Any:
         splits = SplitDict()
         for split in config.splits:
             splits.add(SplitInfo(name=split.split, num_bytes=split.num_bytes, num_examples=split.num_examples))
-        infos[config.name] = DatasetInfo(features=config.features, splits=splits,
-                                         dataset_size=sum(split.num_bytes for split in config.splits))
+        infos[config.name] = DatasetInfo(
+            features=config.features, splits=splits, dataset_size=sum(split.num_bytes for split in config.splits)
+        )
     DatasetInfosDict(infos).to_dataset_card_data(data)
     return data
 

@@ -47,7 +47,9 @@ def _fsync_tree(folder: Path) -> None:
     for path in [*dataset_files(folder)]:
         with path.open("rb") as file:
             os.fsync(file.fileno())
-    for directory in sorted({p.parent for p in dataset_files(folder)} | {folder}, key=lambda p: len(p.parts), reverse=True):
+    for directory in sorted(
+        {p.parent for p in dataset_files(folder)} | {folder}, key=lambda p: len(p.parts), reverse=True
+    ):
         descriptor = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(descriptor)

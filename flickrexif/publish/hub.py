@@ -78,8 +78,10 @@ def _check_locally(config: PushConfig) -> tuple[dict, str, str]:
             raise PushError(f"{config.release_dir} does not match its manifest ({listed}); rebuild the release")
     token = config.token or os.environ.get("HF_TOKEN")
     if not token:
-        raise PushError("no Hugging Face token: set HF_TOKEN to a token with write access "
-                        "(https://huggingface.co/settings/tokens); nothing was pushed")
+        raise PushError(
+            "no Hugging Face token: set HF_TOKEN to a token with write access "
+            "(https://huggingface.co/settings/tokens); nothing was pushed"
+        )
     if _offline():
         raise PushError("offline mode is on (HF_HUB_OFFLINE); unset it to push; nothing was pushed")
     return manifest, tag, token
@@ -94,7 +96,9 @@ def _reach(api: HfApi, endpoint: str) -> None:
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else None
         if status in (401, 403):
-            raise PushError(f"{endpoint} refused the token (HTTP {status}); check HF_TOKEN; nothing was pushed") from None
+            raise PushError(
+                f"{endpoint} refused the token (HTTP {status}); check HF_TOKEN; nothing was pushed"
+            ) from None
         raise PushError(f"{endpoint} answered HTTP {status} to a login check; nothing was pushed") from None
     except Exception as error:  # noqa: BLE001 - connection refused, DNS, TLS: all mean "cannot reach"
         raise PushError(f"cannot reach {endpoint} ({type(error).__name__}: {error}); nothing was pushed") from None
@@ -121,7 +125,10 @@ def push_release(config: PushConfig) -> PushResult:
         operations += [CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(folder / path)) for path in files]
         name = manifest.get("name") or "dataset"
         commit = api.create_commit(
-            repo, operations, commit_message=f"{name} {tag}", repo_type="dataset",
+            repo,
+            operations,
+            commit_message=f"{name} {tag}",
+            repo_type="dataset",
             commit_description=f"Release {tag}: {len(files)} files from the release manifest.",
         )
         api.create_tag(repo, tag=tag, revision=commit.oid, repo_type="dataset", tag_message=f"{name} {tag}")

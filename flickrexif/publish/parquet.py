@@ -217,6 +217,7 @@ def write_config(
     written = []
     for split, split_rows in rows.items():
         report = None if on_row_group is None else (lambda done, split=split: on_row_group(split, done))
-        written.append(write_split(split_rows, schema, root, folder, split, layout, row_bytes=row_bytes,
-                                   on_row_group=report))
+        written.append(
+            write_split(split_rows, schema, root, folder, split, layout, row_bytes=row_bytes, on_row_group=report)
+        )
     return PublishedConfig(name, features, tuple(written), default)

@@ -40,13 +40,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--api-key", default="test-key", help="the API key the server accepts")
     parser.add_argument("--max-results", type=int, default=4000, help="search results reachable per query")
-    parser.add_argument("--size", type=_size_argument, default=DEFAULT_PHOTO_SIZE, metavar="WxH",
-                        help="pixel size of the generated photos (landscape; some are turned to portrait)")
+    parser.add_argument(
+        "--size",
+        type=_size_argument,
+        default=DEFAULT_PHOTO_SIZE,
+        metavar="WxH",
+        help="pixel size of the generated photos (landscape; some are turned to portrait)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     photos = generate_photos(args.photos, seed=args.seed, samples=args.samples, size=args.size)
-    standin = FlickrStandin(photos, api_keys={args.api_key}, latency_s=args.latency, fault_rate=args.fault_rate,
-                            seed=args.seed, max_results=args.max_results, port=args.port)
+    standin = FlickrStandin(
+        photos,
+        api_keys={args.api_key},
+        latency_s=args.latency,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        max_results=args.max_results,
+        port=args.port,
+    )
     print(standin.api_url, flush=True)
     LOG.info("serving %d photos with API key %r; Ctrl-C stops", len(photos), args.api_key)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a plain kill also closes cleanly

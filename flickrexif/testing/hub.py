@@ -26,7 +26,9 @@ import yaml
 GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"
 _RESOLVE = re.compile(r"^/datasets/([^/]+)/([^/]+)/resolve/([^/]+)/(.+)$")
 _INFO = re.compile(r"^/api/datasets/([^/]+)/([^/]+)/revision/([^/]+)$")
-_REPO_PATH = re.compile(r"^/api/(models|datasets|spaces)/([^/]+)/([^/]+)/(preupload|commit|tag|tree|refs)(?:/([^/]+))?(/.*)?$")
+_REPO_PATH = re.compile(
+    r"^/api/(models|datasets|spaces)/([^/]+)/([^/]+)/(preupload|commit|tag|tree|refs)(?:/([^/]+))?(/.*)?$"
+)
 
 
 @dataclass
@@ -89,8 +91,12 @@ class HubStandin:
         if repo_id in self.repos:
             return 409, {"error": "You already created this dataset repo", "url": self._repo_url(repo_id, repo_type)}
         repo = Repo(repo_type)
-        first = Commit(self._oid(None, "initial commit", {".gitattributes": GITATTRIBUTES}), None, "initial commit",
-                       {".gitattributes": GITATTRIBUTES})
+        first = Commit(
+            self._oid(None, "initial commit", {".gitattributes": GITATTRIBUTES}),
+            None,
+            "initial commit",
+            {".gitattributes": GITATTRIBUTES},
+        )
         repo.commits[first.oid] = first
         repo.branches["main"] = first.oid
         self.repos[repo_id] = repo
@@ -125,8 +131,11 @@ class HubStandin:
         commit = Commit(self._oid(parent.oid, message, files), parent.oid, message, files)
         repo.commits[commit.oid] = commit
         repo.branches[revision] = commit.oid
-        return 200, {"commitUrl": f"{self._repo_url(repo_id, repo.repo_type)}/commit/{commit.oid}",
-                     "commitOid": commit.oid, "pullRequestUrl": None}
+        return 200, {
+            "commitUrl": f"{self._repo_url(repo_id, repo.repo_type)}/commit/{commit.oid}",
+            "commitOid": commit.oid,
+            "pullRequestUrl": None,
+        }
 
     def tag(self, repo_id: str, revision: str, tag: str) -> tuple[int, dict]:
         repo = self.repos[repo_id]
@@ -219,9 +228,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._tree(repo, revision, unquote(rest or "").lstrip("/"), parse_qs(url.query))
             if action == "preupload" and method == "POST":
                 files = json.loads(body)["files"]
-                return self._send(200, {"files": [
-                    {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None} for f in files
-                ]})
+                return self._send(
+                    200,
+                    {
+                        "files": [
+                            {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None}
+                            for f in files
+                        ]
+                    },
+                )
             if action == "commit" and method == "POST":
                 lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
                 status, answer = hub.commit(repo_id, revision, lines)
@@ -239,9 +254,16 @@ class _Handler(BaseHTTPRequestHandler):
         if commit is None:
             return self._reply(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
         if match.re is _INFO:
-            info = {"id": f"{org}/{name}", "sha": commit.oid, "private": False, "disabled": False, "gated": False,
-                    "tags": [], "lastModified": "2025-01-01T00:00:00.000Z",
-                    "siblings": [{"rfilename": p} for p in sorted(commit.files)]}
+            info = {
+                "id": f"{org}/{name}",
+                "sha": commit.oid,
+                "private": False,
+                "disabled": False,
+                "gated": False,
+                "tags": [],
+                "lastModified": "2025-01-01T00:00:00.000Z",
+                "siblings": [{"rfilename": p} for p in sorted(commit.files)],
+            }
             return self._reply(200, json.dumps(info).encode(), {"Content-Type": "application/json"})
         content = commit.files.get(unquote(match[4]))
         if content is None:
@@ -289,7 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
         for path, content in sorted(commit.files.items()):
             if not path.startswith(base):
                 continue
-            relative = path[len(base):]
+            relative = path[len(base) :]
             parts = relative.split("/")
             for depth in range(1, len(parts)):
                 folder = base + "/".join(parts[:depth])

@@ -84,12 +84,61 @@ def _id_number(photo_id: str) -> int:
     return int(photo_id) if photo_id.isdigit() else int(hashlib.sha1(photo_id.encode()).hexdigest()[:12], 16)
 
 
-_WORDS = ("sunset", "harbour", "street", "market", "mountain", "lake", "forest", "bridge", "cathedral",
-          "portrait", "dog", "cat", "flowers", "beach", "snow", "train", "night", "festival", "river",
-          "garden", "city", "old town", "museum", "birds", "autumn", "spring", "fog", "desert", "café", "rain")
+_WORDS = (
+    "sunset",
+    "harbour",
+    "street",
+    "market",
+    "mountain",
+    "lake",
+    "forest",
+    "bridge",
+    "cathedral",
+    "portrait",
+    "dog",
+    "cat",
+    "flowers",
+    "beach",
+    "snow",
+    "train",
+    "night",
+    "festival",
+    "river",
+    "garden",
+    "city",
+    "old town",
+    "museum",
+    "birds",
+    "autumn",
+    "spring",
+    "fog",
+    "desert",
+    "café",
+    "rain",
+)
 _TITLE_FORMS = ("{a} and {b}", "{a}", "{a} at dusk", "IMG_{n:04d}", "DSC{n:05d}", "{a} in {year}", "Untitled")
-_FIRST_NAMES = ("Anna", "Ben", "Chiara", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
-                "Kofi", "Lena", "Marta", "Noor", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tomás")
+_FIRST_NAMES = (
+    "Anna",
+    "Ben",
+    "Chiara",
+    "Dmitri",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kofi",
+    "Lena",
+    "Marta",
+    "Noor",
+    "Oskar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tomás",
+)
 _PERMISSIVE_WEIGHTS = {4: 35, 5: 20, 7: 5, 8: 5, 9: 10, 10: 8, 11: 12, 12: 5}
 _NONPERMISSIVE_WEIGHTS = {0: 40, 1: 15, 2: 15, 3: 10, 6: 5, 13: 5, 14: 4, 15: 3, 16: 3}
 

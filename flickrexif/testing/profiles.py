@@ -34,16 +34,43 @@ _DATE_TAGS = {"DateTimeOriginal", "CreateDate", "ModifyDate"}
 
 # Built-in cameras: (make, model, software, lens, serial, fixed f-number, fixed focal mm, crop, GPS)
 _BUILTIN_CAMERAS = (
-    ("Canon", "Canon EOS 5D Mark II", "Adobe Photoshop Lightroom 4.3 (Windows)", "EF24-105mm f/4L IS USM",
-     "0123456789", None, None, 1.0, None),
+    (
+        "Canon",
+        "Canon EOS 5D Mark II",
+        "Adobe Photoshop Lightroom 4.3 (Windows)",
+        "EF24-105mm f/4L IS USM",
+        "0123456789",
+        None,
+        None,
+        1.0,
+        None,
+    ),
     ("NIKON CORPORATION", "NIKON D750", "Ver.1.10", "24.0-120.0 mm f/4.0", "6012345", None, None, 1.0, None),
     ("SONY", "ILCE-7M3", "ILCE-7M3 v3.01", "FE 28-70mm F3.5-5.6 OSS", "", None, None, 1.0, None),
     ("FUJIFILM", "X-T3", "Digital Camera X-T3 Ver3.00", "XF18-55mmF2.8-4 R LM OIS", "", None, None, 1.5, None),
     ("OLYMPUS IMAGING CORP.", "E-M10", "Version 1.0", "OLYMPUS M.14-42mm F3.5-5.6 II R", "", None, None, 2.0, None),
-    ("Apple", "iPhone 12", "14.4", "iPhone 12 back dual wide camera 4.2mm f/1.6", "", 1.6, 4.2, 6.19,
-     ((51, 1), (30, 1), (2646, 100), "N", (0, 1), (7, 1), (3900, 100), "W")),
-    ("samsung", "SM-G991B", "G991BXXU3AUE1", "", "", 1.8, 5.4, 4.8,
-     ((48, 1), (51, 1), (2400, 100), "N", (2, 1), (21, 1), (700, 100), "E")),
+    (
+        "Apple",
+        "iPhone 12",
+        "14.4",
+        "iPhone 12 back dual wide camera 4.2mm f/1.6",
+        "",
+        1.6,
+        4.2,
+        6.19,
+        ((51, 1), (30, 1), (2646, 100), "N", (0, 1), (7, 1), (3900, 100), "W"),
+    ),
+    (
+        "samsung",
+        "SM-G991B",
+        "G991BXXU3AUE1",
+        "",
+        "",
+        1.8,
+        5.4,
+        4.8,
+        ((48, 1), (51, 1), (2400, 100), "N", (2, 1), (21, 1), (700, 100), "E"),
+    ),
     ("Google", "Pixel 4a", "HDR+ 1.0.345", "", "", 1.7, 4.4, 6.4, None),
 )
 # Built-in settings: (exposure (num, den), f-number, ISO, focal mm, Exif flash value, program)
@@ -83,22 +110,81 @@ _SUBSAMPLING_CODES = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}  # Pillow's ``subsampl
 # Per built-in model: phones sharpen hard after noise reduction and keep 4:2:0; interchangeable-lens
 # cameras sharpen lightly, keep 4:2:2 (the Fujifilm 4:4:4) and more of the sensor's noise.
 _BUILTIN_RENDERING = {
-    "Canon EOS 5D Mark II": Rendering(quality=97, subsampling="4:2:2", sharpen_percent=40, sharpen_radius=1.0,
-                                      noise=4.0, gamma=1.0, tint=(1.03, 1.0, 0.96)),
-    "NIKON D750": Rendering(quality=96, subsampling="4:2:2", sharpen_percent=50, sharpen_radius=0.8,
-                            noise=2.5, gamma=0.98, tint=(1.0, 1.02, 0.99)),
-    "ILCE-7M3": Rendering(quality=94, subsampling="4:2:2", sharpen_percent=30, sharpen_radius=0.8,
-                          noise=2.5, gamma=1.03, tint=(0.99, 1.0, 1.01)),
-    "X-T3": Rendering(quality=93, subsampling="4:4:4", sharpen_percent=45, sharpen_radius=1.2,
-                      noise=3.0, gamma=1.05, tint=(1.02, 1.0, 0.98)),
-    "E-M10": Rendering(quality=90, subsampling="4:2:2", sharpen_percent=60, sharpen_radius=0.9,
-                       noise=4.5, gamma=0.97, tint=(1.0, 0.99, 1.03)),
-    "iPhone 12": Rendering(quality=91, subsampling="4:2:0", sharpen_percent=140, sharpen_radius=1.2,
-                           blur=0.6, noise=2.0, gamma=0.9, tint=(1.0, 1.0, 1.03)),
-    "SM-G991B": Rendering(quality=95, subsampling="4:2:0", sharpen_percent=170, sharpen_radius=1.0,
-                          blur=0.7, noise=2.5, gamma=0.88, tint=(1.03, 1.02, 0.97)),
-    "Pixel 4a": Rendering(quality=88, subsampling="4:2:0", sharpen_percent=120, sharpen_radius=1.5,
-                          blur=0.5, noise=2.0, gamma=0.93, tint=(0.98, 1.0, 1.02)),
+    "Canon EOS 5D Mark II": Rendering(
+        quality=97,
+        subsampling="4:2:2",
+        sharpen_percent=40,
+        sharpen_radius=1.0,
+        noise=4.0,
+        gamma=1.0,
+        tint=(1.03, 1.0, 0.96),
+    ),
+    "NIKON D750": Rendering(
+        quality=96,
+        subsampling="4:2:2",
+        sharpen_percent=50,
+        sharpen_radius=0.8,
+        noise=2.5,
+        gamma=0.98,
+        tint=(1.0, 1.02, 0.99),
+    ),
+    "ILCE-7M3": Rendering(
+        quality=94,
+        subsampling="4:2:2",
+        sharpen_percent=30,
+        sharpen_radius=0.8,
+        noise=2.5,
+        gamma=1.03,
+        tint=(0.99, 1.0, 1.01),
+    ),
+    "X-T3": Rendering(
+        quality=93,
+        subsampling="4:4:4",
+        sharpen_percent=45,
+        sharpen_radius=1.2,
+        noise=3.0,
+        gamma=1.05,
+        tint=(1.02, 1.0, 0.98),
+    ),
+    "E-M10": Rendering(
+        quality=90,
+        subsampling="4:2:2",
+        sharpen_percent=60,
+        sharpen_radius=0.9,
+        noise=4.5,
+        gamma=0.97,
+        tint=(1.0, 0.99, 1.03),
+    ),
+    "iPhone 12": Rendering(
+        quality=91,
+        subsampling="4:2:0",
+        sharpen_percent=140,
+        sharpen_radius=1.2,
+        blur=0.6,
+        noise=2.0,
+        gamma=0.9,
+        tint=(1.0, 1.0, 1.03),
+    ),
+    "SM-G991B": Rendering(
+        quality=95,
+        subsampling="4:2:0",
+        sharpen_percent=170,
+        sharpen_radius=1.0,
+        blur=0.7,
+        noise=2.5,
+        gamma=0.88,
+        tint=(1.03, 1.02, 0.97),
+    ),
+    "Pixel 4a": Rendering(
+        quality=88,
+        subsampling="4:2:0",
+        sharpen_percent=120,
+        sharpen_radius=1.5,
+        blur=0.5,
+        noise=2.0,
+        gamma=0.93,
+        tint=(0.98, 1.0, 1.02),
+    ),
 }
 
 
@@ -163,8 +249,13 @@ def _builtin_profile(camera: tuple, settings: tuple) -> CameraProfile:
     gps_ifd = {}
     if gps:
         lat_d, lat_m, lat_s, lat_ref, lon_d, lon_m, lon_s, lon_ref = gps
-        gps_ifd = {0: b"\x02\x02\x00\x00", 1: lat_ref, 2: tuple(_rational(*part) for part in (lat_d, lat_m, lat_s)),
-                   3: lon_ref, 4: tuple(_rational(*part) for part in (lon_d, lon_m, lon_s))}
+        gps_ifd = {
+            0: b"\x02\x02\x00\x00",
+            1: lat_ref,
+            2: tuple(_rational(*part) for part in (lat_d, lat_m, lat_s)),
+            3: lon_ref,
+            4: tuple(_rational(*part) for part in (lon_d, lon_m, lon_s)),
+        }
     ifd0 = {0x010F: make, 0x0110: model, 0x0112: 1, 0x0131: software, 0x0132: _PLACEHOLDER_DATE}
     base = _BUILTIN_RENDERING[model]
     rendering = replace(base, noise=_iso_noise(base.noise, iso))
@@ -212,10 +303,16 @@ def _sample_rendering(path: Path, make: str | None, model: str | None, iso: Any)
     else:
         sharpen, blur, noise, gamma = 20 + 50 * unit("sharpen"), 0.0, 2.5 + 2.5 * unit("noise"), 1.0
     tint = tuple(round(0.97 + 0.06 * unit(f"tint{channel}"), 3) for channel in range(3))
-    return Rendering(quality=max(30, min(100, quality)), subsampling=subsampling, sharpen_percent=round(sharpen),
-                     sharpen_radius=round(0.8 + 0.8 * unit("radius"), 2), blur=round(blur, 2),
-                     noise=_iso_noise(round(noise, 2), iso), gamma=round(gamma + 0.12 * unit("gamma"), 3),
-                     tint=tint)  # type: ignore[arg-type]
+    return Rendering(
+        quality=max(30, min(100, quality)),
+        subsampling=subsampling,
+        sharpen_percent=round(sharpen),
+        sharpen_radius=round(0.8 + 0.8 * unit("radius"), 2),
+        blur=round(blur, 2),
+        noise=_iso_noise(round(noise, 2), iso),
+        gamma=round(gamma + 0.12 * unit("gamma"), 3),
+        tint=tint,
+    )  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=8)
@@ -235,8 +332,13 @@ def _sample_profiles(root: str) -> tuple[CameraProfile, ...]:
             if number in picked[space]:
                 picked[space][number] = _PLACEHOLDER_DATE
         name = str(path.relative_to(root))
-        rendering = _sample_rendering(path, clean_text(ifds["IFD0"].get(0x010F)),
-                                      clean_text(ifds["IFD0"].get(0x0110)), ifds["ExifIFD"].get(0x8827))
-        profiles.append(CameraProfile(name, picked["IFD0"], picked["ExifIFD"], picked["GPS"], source=str(path),
-                                      rendering=rendering))
+        rendering = _sample_rendering(
+            path,
+            clean_text(ifds["IFD0"].get(0x010F)),
+            clean_text(ifds["IFD0"].get(0x0110)),
+            ifds["ExifIFD"].get(0x8827),
+        )
+        profiles.append(
+            CameraProfile(name, picked["IFD0"], picked["ExifIFD"], picked["GPS"], source=str(path), rendering=rendering)
+        )
     return tuple(profiles)

@@ -68,7 +68,7 @@ def _unit_noise(rng: np.random.Generator, height: int, width: int, channels: int
         return rng.standard_normal((height, width, channels), dtype=np.float32)
     top, left = (int(v) for v in rng.integers(0, (_NOISE_SIDE - height + 1, _NOISE_SIDE - width + 1)))
     flip = rng.integers(0, 4)  # four orientations of each window
-    window = _noise_bank()[top:top + height, left:left + width, :channels]
+    window = _noise_bank()[top : top + height, left : left + width, :channels]
     return window[:: 1 if flip & 1 else -1, :: 1 if flip & 2 else -1]
 
 
@@ -142,8 +142,13 @@ def _rendered(scene_seed: int, rendering: Rendering, view_seed: int, size: tuple
 
 def _jpeg(image: Image.Image, rendering: Rendering, exif: bytes | None) -> bytes:
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=rendering.quality, subsampling=_SUBSAMPLING_CODES[rendering.subsampling],
-               **({"exif": exif} if exif is not None else {}))
+    image.save(
+        out,
+        "JPEG",
+        quality=rendering.quality,
+        subsampling=_SUBSAMPLING_CODES[rendering.subsampling],
+        **({"exif": exif} if exif is not None else {}),
+    )
     return out.getvalue()
 
 
@@ -231,8 +236,9 @@ def _view_seed(scene_seed: int, profile: CameraProfile, taken: datetime) -> int:
     return int(_hashed_unit("view", scene_seed, profile.source, profile.name, _date_text(taken)) * 2**32)
 
 
-def _photo_file(scene_seed: int, profile: CameraProfile, taken: datetime, size: tuple[int, int],
-                with_exif: bool = True) -> tuple[bytes, list[dict]]:
+def _photo_file(
+    scene_seed: int, profile: CameraProfile, taken: datetime, size: tuple[int, int], with_exif: bool = True
+) -> tuple[bytes, list[dict]]:
     """One photo's JPEG (the scene through the profile) and its getExif items (``[]`` without Exif)."""
     image = _rendered(scene_seed, profile.rendering, _view_seed(scene_seed, profile, taken), size)
     if not with_exif:

@@ -54,8 +54,16 @@ _SORTS = {
     "date-taken-desc": ("date_taken", True),
     "date-taken-asc": ("date_taken", False),
 }
-_LIMITING_PARAMS = ("text", "tags", "min_taken_date", "max_taken_date", "min_upload_date", "max_upload_date",
-                    "user_id", "license")
+_LIMITING_PARAMS = (
+    "text",
+    "tags",
+    "min_taken_date",
+    "max_taken_date",
+    "min_upload_date",
+    "max_upload_date",
+    "user_id",
+    "license",
+)
 
 
 @dataclass(frozen=True)

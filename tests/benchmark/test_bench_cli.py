@@ -58,9 +58,13 @@ def test_probe_sees_visible_processing_and_not_random_labels(tmp_path):
     assert visible.metrics["accuracy"] > visible.metrics["chance"] + 0.25
 
     rng = random.Random(0)  # labels drawn independently of the images
-    shuffled = ImageSet(name="random-labels", class_names=("a", "b", "c", "d"), target="random",
-                        items=tuple(ImageItem(id=i.id, split=i.split, read=i.read, label=rng.randrange(4))
-                                    for i in image_set.items), fingerprint="random-labels")
+    shuffled = ImageSet(
+        name="random-labels",
+        class_names=("a", "b", "c", "d"),
+        target="random",
+        items=tuple(ImageItem(id=i.id, split=i.split, read=i.read, label=rng.randrange(4)) for i in image_set.items),
+        fingerprint="random-labels",
+    )
     blind = acquisition_probe(encoder, shuffled, options, mask_ratio=0.5, probe_config=FAST_PROBE)
     assert blind.metrics["accuracy"] < blind.metrics["chance"] + 0.15
 
@@ -87,8 +91,23 @@ def test_cache_is_reused_and_keyed_by_every_setting(tmp_path, encoder):
 def test_run_then_report_end_to_end(tmp_path):
     folder = make_folder(tmp_path / "images", per_class=8)
     out = tmp_path / "results"
-    args = ["run", "--model", MODEL, "--dataset", str(folder), "--out", str(out), "--family", "jpeg",
-            "--probe-tune-epochs", "20", "--probe-precision", "bfloat16", "--device", "cpu"]
+    args = [
+        "run",
+        "--model",
+        MODEL,
+        "--dataset",
+        str(folder),
+        "--out",
+        str(out),
+        "--family",
+        "jpeg",
+        "--probe-tune-epochs",
+        "20",
+        "--probe-precision",
+        "bfloat16",
+        "--device",
+        "cpu",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     files = sorted(p for p in out.rglob("*.json"))
@@ -119,8 +138,22 @@ def test_run_on_a_folder_without_classes_does_the_processing_probes_only(tmp_pat
     for path in folder.rglob("*.jpg"):
         path.rename(flat / path.name)
     out = tmp_path / "results"
-    result = runner.invoke(app, ["run", "--model", MODEL, "--dataset", str(flat), "--out", str(out),
-                                 "--family", "resizing", "--probe-tune-epochs", "5"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--model",
+            MODEL,
+            "--dataset",
+            str(flat),
+            "--out",
+            str(out),
+            "--family",
+            "resizing",
+            "--probe-tune-epochs",
+            "5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert [p.name for p in out.rglob("*.json")] == ["probe-processing-resizing-seed0.json"]
 
@@ -129,10 +162,16 @@ def test_device_option_reaches_the_probe(tmp_path, monkeypatch):
     import benchmark.runner
 
     seen = {}
-    monkeypatch.setattr(benchmark.runner, "run", lambda encoder, dataset, results, options, config, on_task: (
-        seen.update(probe=config.probe.device, extract=options.device) or []))
-    result = runner.invoke(app, ["run", "--model", MODEL, "--dataset", str(tmp_path), "--out", str(tmp_path / "o"),
-                                 "--device", "cpu"])
+    monkeypatch.setattr(
+        benchmark.runner,
+        "run",
+        lambda encoder, dataset, results, options, config, on_task: (
+            seen.update(probe=config.probe.device, extract=options.device) or []
+        ),
+    )
+    result = runner.invoke(
+        app, ["run", "--model", MODEL, "--dataset", str(tmp_path), "--out", str(tmp_path / "o"), "--device", "cpu"]
+    )
     assert result.exit_code == 0, result.output
     assert seen == {"probe": "cpu", "extract": "cpu"}
 
@@ -148,8 +187,11 @@ def test_unknown_model_and_missing_weights_are_clear(tmp_path):
     folder = make_folder(tmp_path / "images", per_class=3)
     unknown = runner.invoke(app, ["run", "-m", "siglp", "-d", str(folder), "-o", str(tmp_path / "r")])
     assert unknown.exit_code == 2 and "siglip" in unknown.stderr
-    missing = runner.invoke(app, ["run", "-m", "siglip", "-d", str(folder), "-o", str(tmp_path / "r")],
-                            env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-cache")})
+    missing = runner.invoke(
+        app,
+        ["run", "-m", "siglip", "-d", str(folder), "-o", str(tmp_path / "r")],
+        env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-cache")},
+    )
     assert missing.exit_code == 2 and "Missing weights" in missing.stderr
 
 
@@ -160,14 +202,31 @@ def test_report_of_an_empty_folder(tmp_path):
 
 def test_extract_command_writes_cache_files(tmp_path):
     folder = make_folder(tmp_path / "images", per_class=4)
-    result = runner.invoke(app, ["extract", "-m", MODEL, "-d", str(folder), "--cache", str(tmp_path / "cache"),
-                                 "--variant", "sharpening/all", "--variant", "source", "--split", "train"])
+    result = runner.invoke(
+        app,
+        [
+            "extract",
+            "-m",
+            MODEL,
+            "-d",
+            str(folder),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--variant",
+            "sharpening/all",
+            "--variant",
+            "source",
+            "--split",
+            "train",
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 4 and all(line.startswith("train") for line in lines)
     assert len(list((tmp_path / "cache").rglob("*.safetensors"))) == 4
-    bad = runner.invoke(app, ["extract", "-m", MODEL, "-d", str(folder), "--cache", str(tmp_path / "c"),
-                              "--variant", "blur/x2"])
+    bad = runner.invoke(
+        app, ["extract", "-m", MODEL, "-d", str(folder), "--cache", str(tmp_path / "c"), "--variant", "blur/x2"]
+    )
     assert bad.exit_code == 2 and "unknown processing family" in bad.stderr
 
 

@@ -80,8 +80,15 @@ def official(tmp_path, attributes=("Make", "Flash")):
     for photo_id in (11, 12, 13):
         Image.fromarray(pixels).save(images / f"{photo_id}.jpg")
     for attribute in attributes:
-        spec = {"train_ids": [11], "encoded_train_labels": [0], "val_ids": [12], "encoded_val_labels": [1],
-                "test_ids": [13], "encoded_test_labels": [0], "label_encoder_classes": ["A", "B"]}
+        spec = {
+            "train_ids": [11],
+            "encoded_train_labels": [0],
+            "val_ids": [12],
+            "encoded_val_labels": [1],
+            "test_ids": [13],
+            "encoded_test_labels": [0],
+            "label_encoder_classes": ["A", "B"],
+        }
         (splits / f"split_data_target_attribute={attribute}.json").write_text(json.dumps(spec))
     return f"official:{images}:{splits}"
 
@@ -111,8 +118,10 @@ def test_the_card_is_read_once_per_detection(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.repocard, "metadata_load", lambda path: reads.append(path) or real(path))
     found = detect(str(write_card(tmp_path / "flickr" / "v1.0.0", FLICKREXIF_CARD)))
     assert found.card["pretty_name"] == "FlickrExif" and found.configs == ["Make", "Year", "extra"]
-    assert [(p.task, p.target) for p in plan(found, RunConfig())] == [("probe-acquisition", "Make"),
-                                                                      ("probe-acquisition", "Year")]
+    assert [(p.task, p.target) for p in plan(found, RunConfig())] == [
+        ("probe-acquisition", "Make"),
+        ("probe-acquisition", "Year"),
+    ]
     assert found.label == "FlickrExif-v1.0.0"
     assert len(reads) == 1
 
@@ -131,8 +140,10 @@ def test_flickrexif_release_plans_one_probe_per_attribute_and_opens_lazily(tmp_p
 
 def test_official_layout_plans_its_split_files(tmp_path):
     dataset = official(tmp_path)
-    assert [(p.task, p.target) for p in plan(dataset, RunConfig())] == [("probe-acquisition", "Flash"),
-                                                                        ("probe-acquisition", "Make")]
+    assert [(p.task, p.target) for p in plan(dataset, RunConfig())] == [
+        ("probe-acquisition", "Flash"),
+        ("probe-acquisition", "Make"),
+    ]
     assert [p.target for p in plan(dataset, RunConfig(targets=("Make",)))] == ["Make"]
     opened = open_image_set(dataset, "Make")
     assert opened.target == "Make" and len(opened.items) == 3
@@ -150,8 +161,12 @@ def test_image_folder_plans_processing_probes_and_knn_only_with_classes(tmp_path
     config = RunConfig(families=("jpeg", "resizing"))
     labelled = str(image_folder(tmp_path / "labelled"))
     planned = plan(labelled, config)
-    assert [(p.task, p.target) for p in planned] == [("probe-processing", "jpeg"), ("probe-processing", "resizing"),
-                                                     ("knn", "jpeg"), ("knn", "resizing")]
+    assert [(p.task, p.target) for p in planned] == [
+        ("probe-processing", "jpeg"),
+        ("probe-processing", "resizing"),
+        ("knn", "jpeg"),
+        ("knn", "resizing"),
+    ]
     assert len({id(p.load) for p in planned}) == 1 and planned[0].load() is planned[-1].load()  # opened once
     flat = tmp_path / "flat"
     flat.mkdir()

@@ -129,7 +129,8 @@ def test_memory_mapped_database_is_read_in_blocks(tmp_path):
 def test_float32_on_data_without_near_ties_gives_the_float64_numbers():
     data = random_embeddings()
     assert knn_all_setups(*data, 3, device="cpu", dtype=torch.float32, db_block_size=7) == knn_all_setups(
-        *data, 3, device="cpu")
+        *data, 3, device="cpu"
+    )
 
 
 def test_processing_dominated_embeddings_give_the_expected_ordering():

@@ -78,8 +78,11 @@ def test_batched_grid_equals_each_point_trained_alone():
     val_grid = evaluate(grid, x, y)
     val_alone = [evaluate(m, x, y) for m in alone]
     assert val_grid.accuracy.tolist() == [v.accuracy.item() for v in val_alone]
-    stacked = Evaluation(torch.cat([v.accuracy for v in val_alone]), torch.cat([v.loss for v in val_alone]),
-                         torch.cat([v.predictions for v in val_alone]))
+    stacked = Evaluation(
+        torch.cat([v.accuracy for v in val_alone]),
+        torch.cat([v.loss for v in val_alone]),
+        torch.cat([v.predictions for v in val_alone]),
+    )
     assert _select(val_grid) == _select(stacked)
 
 
@@ -174,8 +177,15 @@ def test_bad_input_is_rejected_with_a_clear_message(mutate, message):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(learning_rates=()), dict(learning_rates=(-1.0,)), dict(weight_decays=(-1e-3,)), dict(epochs=0),
-     dict(precision="float16"), dict(momentum=1.0), dict(tune_epochs=0)],
+    [
+        dict(learning_rates=()),
+        dict(learning_rates=(-1.0,)),
+        dict(weight_decays=(-1e-3,)),
+        dict(epochs=0),
+        dict(precision="float16"),
+        dict(momentum=1.0),
+        dict(tune_epochs=0),
+    ],
 )
 def test_bad_config_is_rejected(kwargs):
     with pytest.raises(ValueError):
@@ -189,8 +199,15 @@ def test_tuning_on_shorter_runs_changes_only_the_grid_search():
     short = linear_probe(*parts, replace(one_point, tune_epochs=3))
     # the search ran 3 epochs at 15/3 times the learning rate (the full run's total step)
     train_x, train_y, val_x, val_y = (torch.as_tensor(np.asarray(a)) for a in parts[:4])
-    emulated = train_linear_models(F.normalize(train_x.float(), dim=1), train_y.long(), 6, torch.tensor([5.0]),
-                                   torch.tensor([1e-4]), epochs=3, batch_size=SMALL.batch_size)
+    emulated = train_linear_models(
+        F.normalize(train_x.float(), dim=1),
+        train_y.long(),
+        6,
+        torch.tensor([5.0]),
+        torch.tensor([1e-4]),
+        epochs=3,
+        batch_size=SMALL.batch_size,
+    )
     expected = evaluate(emulated, F.normalize(val_x.float(), dim=1), val_y.long())
     assert short.grid[0]["val_loss"] == pytest.approx(float(expected.loss[0]), rel=1e-6)
     assert short.grid[0]["learning_rate"] == 1.0  # the grid point is named by its full-run rate

@@ -15,10 +15,17 @@ from benchmark.tasks import TASK_NAMES, TASKS, TaskResult
 RESULTS = {
     "probe-processing": {"task": "probe-processing", "target": "jpeg", "metrics": {"accuracy": 0.5, "chance": 0.2}},
     "probe-acquisition": {"task": "probe-acquisition", "target": "Make", "metrics": {"accuracy": 0.3}},
-    "knn": {"task": "knn", "target": "jpeg", "parameters": {"ks": [1, 10]},
-            "metrics": {"all-same@k1": 0.7, "spd_p@k1": 0.1, "all-same@k10": 0.2, "spd_p@k10": 0.3}},
-    "retrieval": {"task": "retrieval", "target": "paircams",
-                  "metrics": {"recall_same_as_query": 0.6, "recall_same_as_target": 0.4, "spd_a": 0.2}},
+    "knn": {
+        "task": "knn",
+        "target": "jpeg",
+        "parameters": {"ks": [1, 10]},
+        "metrics": {"all-same@k1": 0.7, "spd_p@k1": 0.1, "all-same@k10": 0.2, "spd_p@k10": 0.3},
+    },
+    "retrieval": {
+        "task": "retrieval",
+        "target": "paircams",
+        "metrics": {"recall_same_as_query": 0.6, "recall_same_as_target": 0.4, "spd_a": 0.2},
+    },
 }
 
 
@@ -41,9 +48,15 @@ def test_report_columns_come_from_the_declaration(tmp_path, monkeypatch):
     for name, result in RESULTS.items():
         (tmp_path / f"{name}.json").write_text(json.dumps({**result, "encoder": "e", "encoder_group": "SUP"}))
     columns = summarise(tmp_path).columns
-    assert columns == ["knn:jpeg SP", "knn:jpeg SPD_p", "probe-acquisition:Make MP", "probe-processing:jpeg MP",
-                       "retrieval:paircams R@1 query-type", "retrieval:paircams R@1 target-type",
-                       "retrieval:paircams SPD_a"]
+    assert columns == [
+        "knn:jpeg SP",
+        "knn:jpeg SPD_p",
+        "probe-acquisition:Make MP",
+        "probe-processing:jpeg MP",
+        "retrieval:paircams R@1 query-type",
+        "retrieval:paircams R@1 target-type",
+        "retrieval:paircams SPD_a",
+    ]
     monkeypatch.setitem(TASKS, "retrieval", replace(TASKS["retrieval"], headline=(("gap", "spd_a"),)))
     summary = summarise(tmp_path)
     assert [c for c in summary.columns if c.startswith("retrieval")] == ["retrieval:paircams gap"]

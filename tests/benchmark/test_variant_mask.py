@@ -67,8 +67,9 @@ class StubEncoder:
 
     def __init__(self):
         torch.manual_seed(0)
-        self.model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 5, stride=2), torch.nn.ReLU(),
-                                         torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten())
+        self.model = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 5, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten()
+        )
         self.preprocess = PREP
 
     def describe(self):
@@ -85,13 +86,16 @@ def test_masked_embeddings_equal_the_old_path(tmp_path):
     variants = [Variant("jpeg", "q75-420", mask_ratio=0.9), Variant(mask_ratio=0.95), Variant()]
     for split in image_set.splits:
         items = image_set.split(split)
-        found = extract(encoder, image_set, split, variants, EmbeddingCache(tmp_path / "cache"),
-                        batch_size=len(items), device="cpu")
+        found = extract(
+            encoder, image_set, split, variants, EmbeddingCache(tmp_path / "cache"), batch_size=len(items), device="cpu"
+        )
         for variant in variants:
             images = [open_rgb(item.read()) for item in items]
             if variant.family:
-                images = [process(image, variant.family, variant.class_name, rng_key=(0, item.id))
-                          for image, item in zip(images, items)]
+                images = [
+                    process(image, variant.family, variant.class_name, rng_key=(0, item.id))
+                    for image, item in zip(images, items)
+                ]
             with torch.inference_mode():
                 expected = encoder.model(torch.stack([reference(image, PREP, variant.mask_ratio) for image in images]))
             assert found[variant].ids == [item.id for item in items]

@@ -44,7 +44,6 @@ def test_stable_ids_when_pairs_are_added_removed_and_come_back(folders_dir, tmp_
     assert [(r.key, r.subject_idx) for r in load_ingested(out).retired] == [("folder:s09", 5)]
 
 
-
 def test_flat_layout_ids_survive_renaming_files(flat_dir, tmp_path, kit):
     out = tmp_path / "ingested"
     first = {s.hashes: s.subject_idx for s in ingest(IngestConfig(flat_dir, out)).subjects}

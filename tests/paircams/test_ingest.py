@@ -39,7 +39,6 @@ def test_ingest_outputs_pairs_json_and_reports(ingested, kit):
     assert loaded.subjects == result.subjects
 
 
-
 def test_a_broken_pairs_json_stops_ingest_before_any_work(folders_dir, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -53,7 +52,6 @@ def test_a_broken_pairs_json_stops_ingest_before_any_work(folders_dir, tmp_path)
         IngestConfig(folders_dir, out, tolerance_s=-1)
 
 
-
 def test_copy_mode_makes_the_ingested_folder_self_contained(folders_dir, tmp_path):
     out = tmp_path / "out"
     result = ingest(IngestConfig(folders_dir, out, copy_files=True))
@@ -63,7 +61,6 @@ def test_copy_mode_makes_the_ingested_folder_self_contained(folders_dir, tmp_pat
     shutil.rmtree(folders_dir)
     photo = loaded.subjects[0].photos[0]
     assert read_exif(loaded.photo_bytes(photo)).model == photo.model
-
 
 
 def test_cli_ingest_prints_a_summary_and_exits_by_outcome(folders_dir, tmp_path, kit):
@@ -84,6 +81,18 @@ def test_cli_ingest_prints_a_summary_and_exits_by_outcome(folders_dir, tmp_path,
     assert missing.exit_code == 2 and "is not a folder" in missing.output
     bad = runner.invoke(app, ["ingest", str(folders_dir), "--out", str(tmp_path / "o4"), "--tolerance", "-5"])
     assert bad.exit_code == 2
-    flat = runner.invoke(app, ["ingest", str(folders_dir), "--out", str(tmp_path / "o5"), "--layout", "flat",
-                               "--allow-same-kind", "--tolerance", "0"])
+    flat = runner.invoke(
+        app,
+        [
+            "ingest",
+            str(folders_dir),
+            "--out",
+            str(tmp_path / "o5"),
+            "--layout",
+            "flat",
+            "--allow-same-kind",
+            "--tolerance",
+            "0",
+        ],
+    )
     assert flat.exit_code in (0, 1) and "flat layout" in flat.output

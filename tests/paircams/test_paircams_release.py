@@ -75,7 +75,13 @@ def test_load_dataset_offline_gives_decoded_images_and_typed_columns(released, o
     assert OFFICIAL_COLUMNS <= set(ds.column_names) and ds.features == FEATURES
     rows = list(ds)
     assert [(r["subject_idx"], r["camera_type"]) for r in rows] == [
-        (0, "camera"), (0, "smartphone"), (1, "camera"), (1, "smartphone"), (2, "camera"), (2, "smartphone")]
+        (0, "camera"),
+        (0, "smartphone"),
+        (1, "camera"),
+        (1, "smartphone"),
+        (2, "camera"),
+        (2, "smartphone"),
+    ]
     assert all(isinstance(r["subject_idx"], int) and isinstance(r["model"], str) for r in rows)
     assert [r["model"] for r in rows[:4]] == ["Canon EOS 40D", "iPhone 12", "NIKON D70", "SM-G991B"]
     assert [r["is_smartphone"] for r in rows[:2]] == [False, True]
@@ -141,8 +147,9 @@ def test_a_photo_changed_after_ingest_stops_the_release(folders_dir, tmp_path, k
         release(tmp_path / "ingested", tmp_path / "releases", "1.0.0")
     assert not (tmp_path / "releases" / "v1.0.0").exists()
     runner = CliRunner()
-    done = runner.invoke(app, ["release", str(tmp_path / "ingested"), "--out", str(tmp_path / "releases"),
-                               "--version", "1.0.0"])
+    done = runner.invoke(
+        app, ["release", str(tmp_path / "ingested"), "--out", str(tmp_path / "releases"), "--version", "1.0.0"]
+    )
     assert done.exit_code == 1 and "changed since it was ingested" in done.output
 
 
@@ -216,7 +223,9 @@ def test_trace_bench_retrieval_on_the_release(released, tmp_path):
     from benchmark.cli import app as bench_app
 
     out = tmp_path / "results"
-    result = CliRunner().invoke(bench_app, ["retrieval", "-m", "random:resnet10t", "-d", str(released.path), "-o", str(out)])
+    result = CliRunner().invoke(
+        bench_app, ["retrieval", "-m", "random:resnet10t", "-d", str(released.path), "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     (path,) = out.rglob("retrieval-paircams-seed0.json")
     data = json.loads(path.read_text())

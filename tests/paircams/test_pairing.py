@@ -18,15 +18,12 @@ def statuses(result) -> dict[str, str]:
     return {p.path: p.status for p in result.problems}
 
 
-
 def reason(result, path: str) -> str:
     return next(p.reason for p in result.problems if p.path == path)
 
 
-
 def pairs(result) -> dict[str, tuple[str, str]]:
     return {s.key: tuple(p.path for p in s.photos) for s in result.subjects}
-
 
 
 def test_folder_layout_pairs_each_subject_folder_and_reports_every_other_file(folders_dir, tmp_path):
@@ -39,9 +36,14 @@ def test_folder_layout_pairs_each_subject_folder_and_reports_every_other_file(fo
     }
     assert [s.subject_idx for s in result.subjects] == [0, 1, 2]
     assert statuses(result) == {
-        "s03/lonely.jpg": "unpaired", "s06/phone.jpg": "unpaired",
-        "s04/phone.jpg": "ambiguous", "s04/camera1.jpg": "ambiguous", "s04/camera2.jpg": "ambiguous",
-        "s05/a.jpg": "invalid", "s05/b.jpg": "invalid", "s06/camera.jpg": "invalid",
+        "s03/lonely.jpg": "unpaired",
+        "s06/phone.jpg": "unpaired",
+        "s04/phone.jpg": "ambiguous",
+        "s04/camera1.jpg": "ambiguous",
+        "s04/camera2.jpg": "ambiguous",
+        "s05/a.jpg": "invalid",
+        "s05/b.jpg": "invalid",
+        "s06/camera.jpg": "invalid",
         "notes.txt": "ignored",
     }  # fmt: skip  (.DS_Store is hidden: skipped silently)
     assert "partner is missing" in reason(result, "s03/lonely.jpg")
@@ -56,7 +58,6 @@ def test_folder_layout_pairs_each_subject_folder_and_reports_every_other_file(fo
     camera = result.subjects[0].photos[0]
     assert (camera.make, camera.model, camera.camera_type) == ("Canon", "Canon EOS 40D", "camera")
     assert camera.labels["exposure"] == "1/125" and camera.labels["aperture"] == "f/2.8"
-
 
 
 def test_flat_layout_pairs_by_capture_time(flat_dir, tmp_path):
@@ -79,7 +80,6 @@ def test_flat_layout_pairs_by_capture_time(flat_dir, tmp_path):
     assert "two smartphones" in reason(result, "p5.jpg") and "p6.jpg" in reason(result, "p5.jpg")
 
 
-
 def test_flat_layout_options_tolerance_and_same_kind(flat_dir, tmp_path):
     tight = ingest(IngestConfig(flat_dir, tmp_path / "tight", tolerance_s=10))
     # p2/c2 are 30 s apart; p4 and c4a pair, c4b (20 s after p4, same camera as c4a) is left alone
@@ -88,7 +88,6 @@ def test_flat_layout_options_tolerance_and_same_kind(flat_dir, tmp_path):
     assert statuses(tight)["c4b.jpg"] == "invalid" and "same device" in reason(tight, "c4b.jpg")
     loose = ingest(IngestConfig(flat_dir, tmp_path / "loose", require_phone_and_camera=False))
     assert ("p5.jpg", "p6.jpg") in {tuple(sorted(v)) for v in pairs(loose).values()}
-
 
 
 def test_folder_layout_same_kind_option_and_same_device(tmp_path, kit):
@@ -101,10 +100,10 @@ def test_folder_layout_same_kind_option_and_same_device(tmp_path, kit):
     assert not strict.subjects and "same device (Canon EOS 40D)" in reason(strict, "b/1.jpg")
     relaxed = ingest(IngestConfig(source, tmp_path / "relaxed", require_phone_and_camera=False))
     assert list(pairs(relaxed)) == ["folder:a"]  # b is still one device twice
-    both = ingest(IngestConfig(source, tmp_path / "both", require_phone_and_camera=False,
-                               require_different_devices=False))
+    both = ingest(
+        IngestConfig(source, tmp_path / "both", require_phone_and_camera=False, require_different_devices=False)
+    )
     assert list(pairs(both)) == ["folder:a", "folder:b"]
-
 
 
 def test_forced_layouts(folders_dir, tmp_path, kit):
@@ -114,7 +113,6 @@ def test_forced_layouts(folders_dir, tmp_path, kit):
     kit.write(folders_dir / "loose.jpg", kit.phone_a, kit.t0, seed=99)
     folders = ingest(IngestConfig(folders_dir, tmp_path / "folders"))
     assert "not inside a subject folder" in reason(folders, "loose.jpg")
-
 
 
 def test_heic_cleaning_removes_gps_serial_and_keeps_the_coded_image(tmp_path, kit):
@@ -138,7 +136,6 @@ def test_heic_cleaning_removes_gps_serial_and_keeps_the_coded_image(tmp_path, ki
         publishable_bytes(data, "TIFF")
 
 
-
 def test_real_sample_photos_pair_in_subject_folders(exif_samples, tmp_path):
     source = tmp_path / "real"
     picks = {
@@ -160,8 +157,11 @@ def test_real_sample_photos_pair_in_subject_folders(exif_samples, tmp_path):
     }
     models = [[p.model for p in s.photos] for s in result.subjects]
     assert models == [["NIKON D70", "iPhone 13 Pro Max"], ["COOLPIX P6000", "Jolla"]]
-    assert statuses(result) == {"tree/corrupted.jpg": "invalid", "tree/Canon_40D.jpg": "unpaired",
-                                "chart/Arbitro.tiff": "ignored"}
+    assert statuses(result) == {
+        "tree/corrupted.jpg": "invalid",
+        "tree/Canon_40D.jpg": "unpaired",
+        "chart/Arbitro.tiff": "ignored",
+    }
     assert "cannot be removed safely" in reason(result, "tree/corrupted.jpg")
     # the same files in one folder: years apart, so nothing pairs by capture time
     flat = tmp_path / "flat"

@@ -43,7 +43,9 @@ def fake_hf_cache() -> Callable[..., Path]:
     one safetensors file, laid out as huggingface_hub writes it; returns the file."""
     safetensors_torch = pytest.importorskip("safetensors.torch")
 
-    def make(cache: Path, repo_id: str, filename: str, state: dict[str, torch.Tensor], revision: str = "0" * 40) -> Path:
+    def make(
+        cache: Path, repo_id: str, filename: str, state: dict[str, torch.Tensor], revision: str = "0" * 40
+    ) -> Path:
         repo = cache / ("models--" + repo_id.replace("/", "--"))
         (repo / "refs").mkdir(parents=True)
         (repo / "refs" / "main").write_text(revision)

@@ -28,7 +28,14 @@ def reference_lite0(state: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Te
     network the weights were made for (lukemelas-style, TF SAME padding, BN eps 1e-3, ReLU6)."""
 
     def bn(y, prefix):
-        return F.batch_norm(y, state[f"{prefix}.running_mean"], state[f"{prefix}.running_var"], state[f"{prefix}.weight"], state[f"{prefix}.bias"], eps=1e-3)
+        return F.batch_norm(
+            y,
+            state[f"{prefix}.running_mean"],
+            state[f"{prefix}.running_var"],
+            state[f"{prefix}.weight"],
+            state[f"{prefix}.bias"],
+            eps=1e-3,
+        )
 
     def conv(y, weight, stride=1, groups=1):
         kernel = weight.shape[-1]
@@ -84,7 +91,9 @@ def test_effnet_converted_logits_equal_the_package_network(lite0):
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError:
         return
-    package_model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(effnet_lite0.weights_path())).eval()
+    package_model = EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=str(effnet_lite0.weights_path())
+    ).eval()
     with torch.no_grad():
         assert (package_model(x) - got).abs().max().item() < 1e-4
 
@@ -121,4 +130,3 @@ def test_effnet_recognises_real_photos(exif_samples, lite0, lite0_encoder):
     # of those two is left to resampling details.
     assert iguana[0] in lizards and 39 in iguana and sum(c in lizards for c in iguana[:5]) >= 2
     assert agama[0] == 42 and starfish[0] == 327
-

@@ -23,7 +23,9 @@ def toy_family():
     """A ``toy`` family registered for one test, the way a family module registers its loader."""
     requests: list[tuple[EncoderSpec, LoadRequest]] = []
 
-    @register_family("toy", key_form="toy:LETTERS", name_pattern=r"^[a-z]+$", expected="lowercase letters, e.g. toy:abc")
+    @register_family(
+        "toy", key_form="toy:LETTERS", name_pattern=r"^[a-z]+$", expected="lowercase letters, e.g. toy:abc"
+    )
     def load_toy(spec: EncoderSpec, request: LoadRequest) -> Built:
         requests.append((spec, request))
         model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))  # seeded by load_encoder
@@ -36,7 +38,9 @@ def toy_family():
 def test_a_registered_family_loads_its_keys(toy_family, tmp_path, photos):
     encoder = load_encoder("toy:abc", seed=5, hf_cache=tmp_path)
     [(spec, request)] = toy_family
-    assert (spec.family, spec.name) == ("toy", "abc") and request == LoadRequest(weights=None, seed=5, hf_cache=tmp_path)
+    assert (spec.family, spec.name) == ("toy", "abc") and request == LoadRequest(
+        weights=None, seed=5, hf_cache=tmp_path
+    )
     assert encoder.weights == "toy:seed=5" and not encoder.model.training
     assert encoder.embed(photos(2)).shape == (2, 4)
     assert torch.equal(load_encoder("toy:abc", seed=5).model[1].weight, encoder.model[1].weight)
@@ -96,9 +100,15 @@ def test_encoder_dataclass_is_plain():
 def test_row_preprocess_overrides(tmp_path):
     """Checkpoints evaluated with other transforms than the key's timm config carry overrides."""
     moco = resolve("mocov3-vitb16")
-    assert dict(moco.preprocess) == {"interpolation": "bilinear", "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+    assert dict(moco.preprocess) == {
+        "interpolation": "bilinear",
+        "mean": (0.485, 0.456, 0.406),
+        "std": (0.229, 0.224, 0.225),
+    }
     path = tmp_path / "vit.safetensors"
     safetensors_torch.save_file(load_encoder("random:test_vit").model.state_dict(), str(path))
-    spec = EncoderSpec(key="timm:test_vit", family="timm", name="test_vit", preprocess=moco.preprocess, weights_from="elsewhere")
+    spec = EncoderSpec(
+        key="timm:test_vit", family="timm", name="test_vit", preprocess=moco.preprocess, weights_from="elsewhere"
+    )
     encoder = load_encoder(spec, weights=path)
     assert (encoder.preprocess.interpolation, encoder.preprocess.mean) == ("bilinear", (0.485, 0.456, 0.406))

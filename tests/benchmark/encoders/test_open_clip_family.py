@@ -29,7 +29,14 @@ def tiny_open_clip(monkeypatch):
     monkeypatch.setitem(
         pretrained._PRETRAINED,
         "Tiny-ViT-Test",
-        {"unit": {"hf_hub": "test-org/tiny-clip/", "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "quick_gelu": True}},
+        {
+            "unit": {
+                "hf_hub": "test-org/tiny-clip/",
+                "mean": (0.5, 0.5, 0.5),
+                "std": (0.5, 0.5, 0.5),
+                "quick_gelu": True,
+            }
+        },
     )
     return "Tiny-ViT-Test"
 
@@ -64,4 +71,3 @@ def test_open_clip_missing_tag_weights_and_image_tower_file(tmp_path, tiny_open_
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(encoder.model(x), source.encode_image(x), atol=1e-6)
-

@@ -64,7 +64,12 @@ def test_resolve_aliases_keys_and_unknown_names():
     assert resolve("dinov2-vitb14") == resolve("dinov2-vitb14-reg")
     assert resolve("open_clip:ViT-B-16/laion2b_s34b_b88k").alias == "openclip-vit-b16-laion2b"
     free = resolve("timm:vit_small_patch16_224.augreg_in21k")
-    assert (free.family, free.name, free.alias, free.group) == ("timm", "vit_small_patch16_224.augreg_in21k", None, None)
+    assert (free.family, free.name, free.alias, free.group) == (
+        "timm",
+        "vit_small_patch16_224.augreg_in21k",
+        None,
+        None,
+    )
     assert resolve("random:test_vit").family == "random"
     # Rows that share an architecture key are reached by alias; the bare key is the generic spec.
     assert resolve("timm:resnet50").alias is None
@@ -91,7 +96,9 @@ def test_key_parsing_follows_the_registered_families():
 
 
 def test_listing_does_not_import_torch_or_model_libraries():
-    code = "import sys; from benchmark.encoders import list_encoders, resolve; list_encoders(); resolve('siglip'); " \
+    code = (
+        "import sys; from benchmark.encoders import list_encoders, resolve; list_encoders(); resolve('siglip'); "
         "print(sorted(m for m in ('torch', 'timm', 'open_clip') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"

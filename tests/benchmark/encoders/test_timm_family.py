@@ -22,7 +22,9 @@ def test_timm_weights_from_local_hf_cache(tmp_path, no_network, fake_hf_cache):
     assert encoder.weights == f"hf-cache:timm/test_vit.r160_in1k@{'a' * 40}/model.safetensors"
     x = torch.randn(2, 3, 160, 160)
     with torch.no_grad():
-        assert torch.allclose(encoder.model(x), source.forward_head(source.forward_features(x), pre_logits=True), atol=1e-6)
+        assert torch.allclose(
+            encoder.model(x), source.forward_head(source.forward_features(x), pre_logits=True), atol=1e-6
+        )
     assert encoder.preprocess.crop_size == 160
 
 
@@ -34,4 +36,3 @@ def test_input_size_override_resamples_position_embeddings(tmp_path, no_network,
     encoder = load_encoder(spec, hf_cache=tmp_path)
     assert encoder.preprocess.crop_size == 96
     assert encoder.embed(photos(2)).shape == (2, encoder.embed_dim)
-

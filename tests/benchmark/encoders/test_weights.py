@@ -51,7 +51,6 @@ def test_weights_file_of_another_architecture_is_rejected(tmp_path):
         load_encoder(f"random:{TINY}", weights=path)
 
 
-
 def test_missing_hub_weights_raise_instructive_error_without_network(tmp_path, no_network):
     started = time.perf_counter()
     with pytest.raises(MissingWeightsError) as raised:
@@ -60,7 +59,9 @@ def test_missing_hub_weights_raise_instructive_error_without_network(tmp_path, n
     assert isinstance(raised.value, ValueError)
     assert "hf download timm/vit_base_patch16_siglip_256.webli model.safetensors" in message
     assert str(tmp_path) in message and "--weights FILE" in message
-    with pytest.raises(MissingWeightsError, match="hf download timm/vit_base_patch16_clip_224.openai open_clip_model.safetensors"):
+    with pytest.raises(
+        MissingWeightsError, match="hf download timm/vit_base_patch16_clip_224.openai open_clip_model.safetensors"
+    ):
         load_encoder("clip-vit-b16", hf_cache=tmp_path)
     assert time.perf_counter() - started < 20
 
@@ -69,4 +70,3 @@ def test_missing_weights_default_cache_comes_from_environment(tmp_path, monkeypa
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     with pytest.raises(MissingWeightsError, match=str(tmp_path / "hub")):
         load_encoder("convnext-base-in22k")
-

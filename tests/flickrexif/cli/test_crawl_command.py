@@ -23,8 +23,24 @@ runner = CliRunner()
 
 
 def crawl_args(db, *extra):
-    return ["crawl", "--db", str(db), "--min-taken-date", "2009-01-01", "--max-taken-date", "2025-01-01",
-            "--max-per-user-month", "2", "--workers", "4", "--rate", "1000000", "--result-cap", "150", *extra]
+    return [
+        "crawl",
+        "--db",
+        str(db),
+        "--min-taken-date",
+        "2009-01-01",
+        "--max-taken-date",
+        "2025-01-01",
+        "--max-per-user-month",
+        "2",
+        "--workers",
+        "4",
+        "--rate",
+        "1000000",
+        "--result-cap",
+        "150",
+        *extra,
+    ]
 
 
 def env_for(standin, **extra):
@@ -48,8 +64,9 @@ def outcomes(db) -> int:
         return 0
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
-        return connection.execute("SELECT COUNT(*) FROM photos WHERE status NOT IN ('pending', 'capped', 'filtered')"
-                                  ).fetchone()[0]
+        return connection.execute(
+            "SELECT COUNT(*) FROM photos WHERE status NOT IN ('pending', 'capped', 'filtered')"
+        ).fetchone()[0]
     except sqlite3.OperationalError:  # the schema is being created
         return 0
     finally:
@@ -87,7 +104,9 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_database(photos, t
         kills = 0
         for _ in range(6):  # each run is killed once it has stored a few more outcomes than the last
             before = outcomes(killed)
-            process = subprocess.Popen(args + ["--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                args + ["--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             if wait_for_progress(process, killed, before + 8):
                 process.send_signal(signal.SIGKILL)
                 kills += 1
@@ -102,8 +121,13 @@ def test_ctrl_c_stops_cleanly_and_resumes(photos, tmp_path):
     with FlickrStandin(photos[:200], latency_s=0.05, max_results=150) as standin:
         env = {**os.environ, **env_for(standin)}
         db = tmp_path / "c.db"
-        process = subprocess.Popen([sys.executable, "-m", "flickrexif", *crawl_args(db)], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flickrexif", *crawl_args(db)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         if wait_for_progress(process, db, 5):
             process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
@@ -149,7 +173,9 @@ def test_status_export_download_and_no_secret_anywhere(photos, tmp_path):
         assert again.exit_code == 0
 
     by_id = {p.id: p for p in population}
-    done = [r for r in json.loads(runner.invoke(app, ["status", "--db", str(db), "--json"]).stdout)["downloads"].items()]
+    done = [
+        r for r in json.loads(runner.invoke(app, ["status", "--db", str(db), "--json"]).stdout)["downloads"].items()
+    ]
     assert dict(done).get("done", 0) == summary["photos_kept"]
     connection = sqlite3.connect(db)
     for photo_id, size, path, sha256, nbytes in connection.execute(
@@ -211,7 +237,11 @@ def test_download_records_undecodable_files(tmp_path, photos):
         assert runner.invoke(app, crawl_args(db), env=env_for(standin)).exit_code == 0
         result = runner.invoke(app, ["download", "--db", str(db), "--out", str(tmp_path / "img")])
         assert result.exit_code == 0, result.output
-    row = sqlite3.connect(db).execute("SELECT status, download_status, download_error FROM photos WHERE id = ?", (broken.id,)).fetchone()
+    row = (
+        sqlite3.connect(db)
+        .execute("SELECT status, download_status, download_error FROM photos WHERE id = ?", (broken.id,))
+        .fetchone()
+    )
     assert row[0] == "kept", "the broken photo should have been kept by the crawl"
     assert row[1] == "failed" and "does not decode" in row[2]
     assert not list(Path(tmp_path / "img").rglob("*.part"))

@@ -36,25 +36,66 @@ def test_every_name_in_the_table_is_an_importable_exception_class(name):
 
 # name in the table, the exception, the command's heading, exit code, what stderr must say
 CASES = [
-    ("flickrexif.crawl.credentials.CredentialsError",
-     CredentialsError("no Flickr API key: put api_key in a [flickr] table of x.toml"), None, 2,
-     "no Flickr API key: put api_key in a [flickr] table of x.toml"),
-    ("flickrexif.crawl.client.FatalFlickrError", FatalFlickrError("flickr.photos.search", 100, "Invalid API Key"), None, 2,
-     ("Flickr refused the crawl: Invalid API Key (code 100). Check FLICKR_API_KEY / FLICKR_API_SECRET. "
-      "Nothing stored was lost.")),
+    (
+        "flickrexif.crawl.credentials.CredentialsError",
+        CredentialsError("no Flickr API key: put api_key in a [flickr] table of x.toml"),
+        None,
+        2,
+        "no Flickr API key: put api_key in a [flickr] table of x.toml",
+    ),
+    (
+        "flickrexif.crawl.client.FatalFlickrError",
+        FatalFlickrError("flickr.photos.search", 100, "Invalid API Key"),
+        None,
+        2,
+        (
+            "Flickr refused the crawl: Invalid API Key (code 100). Check FLICKR_API_KEY / FLICKR_API_SECRET. "
+            "Nothing stored was lost."
+        ),
+    ),
     ("flickrexif.dataset.result.BuildError", BuildError("nothing to build"), None, 2, "nothing to build"),
-    ("flickrexif.publish.manifest.ReleaseError", ReleaseError("release v1.0.0 already exists"), "Cannot release:", 2,
-     "Cannot release: release v1.0.0 already exists"),
-    ("flickrexif.publish.hub.PushError", PushError("no token: set HF_TOKEN"), "Push failed:", 2,
-     "Push failed: no token: set HF_TOKEN"),
-    ("paircams.ingest.IngestError", IngestError("src is not a folder"), "Cannot ingest:", 2,
-     "Cannot ingest: src is not a folder"),
-    ("paircams.ingest.PhotoChangedError", PhotoChangedError("a.jpg changed since it was ingested"), "Cannot release:", 1,
-     "Cannot release: a.jpg changed since it was ingested"),
-    ("benchmark.encoders.MissingWeightsError", MissingWeightsError("download them with hf"), None, 2,
-     "Missing weights: download them with hf"),
-    ("sqlite3.DatabaseError", sqlite3.OperationalError("file is not a database"), "Cannot open c.db:", 2,
-     "Cannot open c.db: file is not a database"),
+    (
+        "flickrexif.publish.manifest.ReleaseError",
+        ReleaseError("release v1.0.0 already exists"),
+        "Cannot release:",
+        2,
+        "Cannot release: release v1.0.0 already exists",
+    ),
+    (
+        "flickrexif.publish.hub.PushError",
+        PushError("no token: set HF_TOKEN"),
+        "Push failed:",
+        2,
+        "Push failed: no token: set HF_TOKEN",
+    ),
+    (
+        "paircams.ingest.IngestError",
+        IngestError("src is not a folder"),
+        "Cannot ingest:",
+        2,
+        "Cannot ingest: src is not a folder",
+    ),
+    (
+        "paircams.ingest.PhotoChangedError",
+        PhotoChangedError("a.jpg changed since it was ingested"),
+        "Cannot release:",
+        1,
+        "Cannot release: a.jpg changed since it was ingested",
+    ),
+    (
+        "benchmark.encoders.MissingWeightsError",
+        MissingWeightsError("download them with hf"),
+        None,
+        2,
+        "Missing weights: download them with hf",
+    ),
+    (
+        "sqlite3.DatabaseError",
+        sqlite3.OperationalError("file is not a database"),
+        "Cannot open c.db:",
+        2,
+        "Cannot open c.db: file is not a database",
+    ),
     ("builtins.ValueError", ValueError("unknown encoder 'x'"), None, 2, "unknown encoder 'x'"),
     ("builtins.OSError", FileNotFoundError("no such file: specs.json"), None, 2, "no such file: specs.json"),
 ]
@@ -84,8 +125,10 @@ def test_the_most_specific_entry_wins():
 
 def test_ctrl_c_prints_the_commands_resume_hint_and_exits_130(capsys):
     stopped = []
-    with pytest.raises(typer.Exit) as exit_info, reported_errors(
-            interrupted="Run again to resume.", stop=lambda: stopped.append(True)):
+    with (
+        pytest.raises(typer.Exit) as exit_info,
+        reported_errors(interrupted="Run again to resume.", stop=lambda: stopped.append(True)),
+    ):
         raise KeyboardInterrupt
     assert exit_info.value.exit_code == 130
     assert capsys.readouterr().err.strip() == "Interrupted. Run again to resume."
@@ -97,8 +140,11 @@ def test_ctrl_c_propagates_where_the_command_gives_no_resume_hint():
         raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("error", [RuntimeError("a bug"), KeyError("a bug"), FlickrApiError("m", 1, "x")],
-                         ids=["RuntimeError", "KeyError", "FlickrApiError"])
+@pytest.mark.parametrize(
+    "error",
+    [RuntimeError("a bug"), KeyError("a bug"), FlickrApiError("m", 1, "x")],
+    ids=["RuntimeError", "KeyError", "FlickrApiError"],
+)
 def test_an_unmapped_exception_propagates_unchanged(error, capsys):
     stopped = []
     with pytest.raises(type(error)) as raised, reported_errors(stop=lambda: stopped.append(True)):
@@ -107,8 +153,11 @@ def test_an_unmapped_exception_propagates_unchanged(error, capsys):
     assert capsys.readouterr().err == "" and stopped == []
 
 
-@pytest.mark.parametrize("error", [typer.BadParameter("bad", param_hint="--tolerance"), typer.Exit(code=3), typer.Abort()],
-                         ids=["BadParameter", "Exit", "Abort"])
+@pytest.mark.parametrize(
+    "error",
+    [typer.BadParameter("bad", param_hint="--tolerance"), typer.Exit(code=3), typer.Abort()],
+    ids=["BadParameter", "Exit", "Abort"],
+)
 def test_typers_own_exceptions_stay_typers(error):
     with pytest.raises(type(error)) as raised, reported_errors():
         raise error
@@ -116,7 +165,9 @@ def test_typers_own_exceptions_stay_typers(error):
 
 
 def test_importing_the_map_stays_cheap():
-    code = ("import sys, flickrexif.cli.errors; "
-            "print(sorted(m for m in ('torch', 'datasets', 'flickrapi', 'paircams', 'benchmark') if m in sys.modules))")
+    code = (
+        "import sys, flickrexif.cli.errors; "
+        "print(sorted(m for m in ('torch', 'datasets', 'flickrapi', 'paircams', 'benchmark') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"

@@ -12,8 +12,10 @@ from flickrexif.cli.app import app
 from flickrexif.testing.hub import HubStandin
 
 runner = CliRunner()
-SPECS = {"Make": {"top_k": 6, "min_photos": 15, "val_per_class": 3, "test_per_class": 4},
-         "Is Smartphone": {"top_k": 2, "min_photos": 15, "val_per_class": 3, "test_per_class": 4}}
+SPECS = {
+    "Make": {"top_k": 6, "min_photos": 15, "val_per_class": 3, "test_per_class": 4},
+    "Is Smartphone": {"top_k": 2, "min_photos": 15, "val_per_class": 3, "test_per_class": 4},
+}
 
 
 @pytest.fixture
@@ -24,8 +26,18 @@ def specs_file(tmp_path):
 
 
 def test_build_release_push_from_the_command_line(crawled_db, specs_file, tmp_path, monkeypatch):
-    common = ["--db", str(crawled_db.db), "--images", str(crawled_db.images), "--specs", str(specs_file),
-              "--attribute", "Make", "--attribute", "Is Smartphone"]
+    common = [
+        "--db",
+        str(crawled_db.db),
+        "--images",
+        str(crawled_db.images),
+        "--specs",
+        str(specs_file),
+        "--attribute",
+        "Make",
+        "--attribute",
+        "Is Smartphone",
+    ]
     built = runner.invoke(app, ["build", *common, "--out", str(tmp_path / "built")])
     assert built.exit_code == 0, built.output
     assert "Make" in built.stdout and "load_dataset" in built.stderr
@@ -49,25 +61,57 @@ def test_build_release_push_from_the_command_line(crawled_db, specs_file, tmp_pa
     from benchmark.cli import app as bench_app  # the release is what trace-bench measures
 
     results = tmp_path / "results"
-    bench = runner.invoke(bench_app, ["run", "-m", "random:resnet10t", "-d", str(folder), "-o", str(results),
-                                      "--target", "Make", "--mask-ratio", "0.95"])
+    bench = runner.invoke(
+        bench_app,
+        [
+            "run",
+            "-m",
+            "random:resnet10t",
+            "-d",
+            str(folder),
+            "-o",
+            str(results),
+            "--target",
+            "Make",
+            "--mask-ratio",
+            "0.95",
+        ],
+    )
     assert bench.exit_code == 0, bench.output
     (result_file,) = results.rglob("probe-acquisition-Make-seed0.json")
     result = json.loads(result_file.read_text())
-    assert result["parameters"]["mask_ratio"] == 0.95 and result["parameters"]["classes"] == make["train"].features["label"].names
+    assert (
+        result["parameters"]["mask_ratio"] == 0.95
+        and result["parameters"]["classes"] == make["train"].features["label"].names
+    )
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.delenv("HF_DATASETS_OFFLINE")
     no_token = runner.invoke(app, ["push", str(folder), "--repo", "org/FlickrExif"], env={"HF_TOKEN": ""})
     assert no_token.exit_code == 2 and "HF_TOKEN" in no_token.stderr
     with HubStandin(token="hf_test") as hub:
-        pushed = runner.invoke(app, ["push", str(folder), "--repo", "org/FlickrExif", "--endpoint", hub.url],
-                               env={"HF_TOKEN": "hf_test"})
+        pushed = runner.invoke(
+            app, ["push", str(folder), "--repo", "org/FlickrExif", "--endpoint", hub.url], env={"HF_TOKEN": "hf_test"}
+        )
         assert pushed.exit_code == 0, pushed.output
         assert "tag v1.0.0" in pushed.stderr
 
 
 def test_release_with_bad_version_is_refused(crawled_db, specs_file, tmp_path):
-    result = runner.invoke(app, ["release", "--db", str(crawled_db.db), "--images", str(crawled_db.images),
-                                 "--specs", str(specs_file), "--out", str(tmp_path), "--version", "one"])
+    result = runner.invoke(
+        app,
+        [
+            "release",
+            "--db",
+            str(crawled_db.db),
+            "--images",
+            str(crawled_db.images),
+            "--specs",
+            str(specs_file),
+            "--out",
+            str(tmp_path),
+            "--version",
+            "one",
+        ],
+    )
     assert result.exit_code == 2 and "version" in result.stderr.lower()

@@ -37,6 +37,7 @@ def photo_rows(db):
     connection.row_factory = sqlite3.Row
     rows = connection.execute("SELECT * FROM photos ORDER BY id").fetchall()
     connection.close()
+
     def comparable(key, value):  # the stand-in's port changes between servers
         return re.sub(r"^http://127\.0\.0\.1:\d+", "", value) if key.startswith("url") and value else value
 
@@ -80,7 +81,9 @@ def test_crawl_keeps_capped_share_of_every_owner_month(population, tmp_path):
     assert set(standin.exif_requests) == {r["id"] for r in with_outcome}
     assert sum(calls["flickr.photos.getExif"].values()) == received["flickr.photos.getExif"]
     # Windows were split to stay under the 120-result cap, and no eligible photo was missed.
-    eligible = {p.id for p in population if p.license in PERMISSIVE_LICENSES and p.safety_level == 0 and p.media == "photo"}
+    eligible = {
+        p.id for p in population if p.license in PERMISSIVE_LICENSES and p.safety_level == 0 and p.media == "photo"
+    }
     assert set(rows) == eligible
     assert progress.kept == sum(expected_kept_per_owner_month(population, 3).values())
 
@@ -100,8 +103,16 @@ def test_kept_rows_carry_parsed_exif_labels_and_raw_items(population, tmp_path):
 
 
 def test_hidden_exif_frees_the_month_for_the_next_photo(tmp_path):
-    photos = generate_photos(40, seed=3, owners=1, hidden_exif_rate=0.5, missing_exif_rate=0, nonpermissive_rate=0,
-                             unsafe_rate=0, video_rate=0)
+    photos = generate_photos(
+        40,
+        seed=3,
+        owners=1,
+        hidden_exif_rate=0.5,
+        missing_exif_rate=0,
+        nonpermissive_rate=0,
+        unsafe_rate=0,
+        video_rate=0,
+    )
     with FlickrStandin(photos) as standin:
         run_crawl(standin, tmp_path / "c.db", max_per_user_month=1)
     assert kept_per_owner_month(tmp_path / "c.db") == expected_kept_per_owner_month(photos, 1)
@@ -117,7 +128,9 @@ def test_transient_faults_change_nothing_in_the_result(population, tmp_path):
         injected = sum(faulty.faults.values())
     assert injected > 20
     assert photo_rows(tmp_path / "faulty.db") == photo_rows(tmp_path / "clean.db")
-    failures = sum(n for outcomes in calls.values() for kind, n in outcomes.items() if kind not in ("ok", "code1", "code2"))
+    failures = sum(
+        n for outcomes in calls.values() for kind, n in outcomes.items() if kind not in ("ok", "code1", "code2")
+    )
     assert failures == injected  # every failed attempt was counted, by kind
 
 
@@ -149,8 +162,9 @@ def test_invalid_key_stops_with_a_fatal_error_and_keeps_the_store(population, tm
 
 
 def test_the_cap_is_per_owner_and_month(tmp_path):
-    photos = generate_photos(24, seed=5, owners=3, hidden_exif_rate=0, missing_exif_rate=0, nonpermissive_rate=0,
-                             unsafe_rate=0, video_rate=0)
+    photos = generate_photos(
+        24, seed=5, owners=3, hidden_exif_rate=0, missing_exif_rate=0, nonpermissive_rate=0, unsafe_rate=0, video_rate=0
+    )
     owners = sorted({p.owner for p in photos})[:2]
     for i, photo in enumerate(photos):  # two owners, all in March or April 2016
         photo.owner = owners[i % 2]
@@ -158,5 +172,8 @@ def test_the_cap_is_per_owner_and_month(tmp_path):
     with FlickrStandin(photos) as standin:
         run_crawl(standin, tmp_path / "c.db", max_per_user_month=2)
     assert kept_per_owner_month(tmp_path / "c.db") == {
-        (owners[0], "2016-03"): 2, (owners[1], "2016-03"): 2, (owners[0], "2016-04"): 2, (owners[1], "2016-04"): 2,
+        (owners[0], "2016-03"): 2,
+        (owners[1], "2016-03"): 2,
+        (owners[0], "2016-04"): 2,
+        (owners[1], "2016-04"): 2,
     }

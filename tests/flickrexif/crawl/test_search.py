@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
+from flickrexif.crawl.records import Window
 from flickrexif.crawl.search import CrawlConfig, search_params, split_range
-from flickrexif.crawl.store import Window
 
 RANGE = dict(min_taken=datetime(2009, 1, 1), max_taken=datetime(2025, 1, 1))
 

@@ -11,14 +11,8 @@ from pathlib import Path
 import pytest
 
 from flickrexif.crawl import store as states
-from flickrexif.crawl.store import (
-    CrawlStore,
-    DownloadTarget,
-    MissingStoreError,
-    NotACrawlStoreError,
-    SearchPhoto,
-    StoreError,
-)
+from flickrexif.crawl.records import DownloadTarget, MissingStoreError, NotACrawlStoreError, SearchPhoto, StoreError
+from flickrexif.crawl.store import CrawlStore
 from flickrexif.exif.labels import label_record
 from flickrexif.exif.record import ExifRecord
 
@@ -27,9 +21,20 @@ PERMISSIVE = frozenset({4, 5, 9})
 
 def photo(i, owner="alice", month="2015-06", license=4, media="photo"):
     return SearchPhoto(
-        id=str(1000 + i), owner=owner, owner_name=owner.title(), title=f"photo {i}", license=license,
-        date_taken=f"{month}-01 12:00:{i % 60:02d}", date_upload=1_500_000_000 + i, tags="", media=media,
-        original_format="jpg", o_width=100, o_height=80, url_o=f"http://x/{i}_o.jpg", url_large=None,
+        id=str(1000 + i),
+        owner=owner,
+        owner_name=owner.title(),
+        title=f"photo {i}",
+        license=license,
+        date_taken=f"{month}-01 12:00:{i % 60:02d}",
+        date_upload=1_500_000_000 + i,
+        tags="",
+        media=media,
+        original_format="jpg",
+        o_width=100,
+        o_height=80,
+        url_o=f"http://x/{i}_o.jpg",
+        url_large=None,
     )
 
 
@@ -51,13 +56,23 @@ def statuses(store):
 
 
 def test_cheap_filters_and_cap_decide_who_gets_getexif(store):
-    ids = add(store, [photo(1), photo(2), photo(3), photo(4, license=2), photo(5, media="video"), photo(6, owner="bob")])
+    ids = add(
+        store, [photo(1), photo(2), photo(3), photo(4, license=2), photo(5, media="video"), photo(6, owner="bob")]
+    )
     assert ids == ["1001", "1002", "1006"]  # the third alice photo of June is over the cap of 2
     assert statuses(store) == {
-        "1001": states.PENDING, "1002": states.PENDING, "1003": states.CAPPED,
-        "1004": states.FILTERED, "1005": states.FILTERED, "1006": states.PENDING,
+        "1001": states.PENDING,
+        "1002": states.PENDING,
+        "1003": states.CAPPED,
+        "1004": states.FILTERED,
+        "1005": states.FILTERED,
+        "1006": states.PENDING,
     }
-    assert store.count_by("filter_reason") == {"none": 4, "license 2 is not permitted": 1, "media video is not a photo": 1}
+    assert store.count_by("filter_reason") == {
+        "none": 4,
+        "license 2 is not permitted": 1,
+        "media video is not a photo": 1,
+    }
 
 
 def test_duplicates_are_ignored_and_pages_advance(store):
@@ -130,13 +145,26 @@ def test_a_newer_schema_is_refused(tmp_path):
 
 # --- typed reads -------------------------------------------------------------------------------
 
-CANON = ExifRecord(make="Canon", model="Canon EOS 5D", exposure_time=Fraction(1, 125), f_number=2.8, iso=200,
-                   focal_length_mm=50.0, datetime_original="2015-06-01T12:00:01")
+CANON = ExifRecord(
+    make="Canon",
+    model="Canon EOS 5D",
+    exposure_time=Fraction(1, 125),
+    f_number=2.8,
+    iso=200,
+    focal_length_mm=50.0,
+    datetime_original="2015-06-01T12:00:01",
+)
 
 
 def keep(store, photo_id, record=CANON, **download):
-    store.record_exif(photo_id, states.KEPT, exif_raw=[{"tag": "Make", "raw": record.make}], exif=record,
-                      labels=label_record(record).values(), max_per_user_month=2)
+    store.record_exif(
+        photo_id,
+        states.KEPT,
+        exif_raw=[{"tag": "Make", "raw": record.make}],
+        exif=record,
+        labels=label_record(record).values(),
+        max_per_user_month=2,
+    )
     if download:
         store.record_download(photo_id, "done", size="Original", **download)
 
@@ -256,14 +284,21 @@ def test_readonly_store_reads_but_never_writes(tmp_path):
 # --- the store is the only module that speaks SQL ----------------------------------------------
 
 REPO = Path(__file__).resolve().parents[3]
-SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE TABLE)\b.*\b(FROM|INTO|SET|WHERE)\b"
-                 r"|sqlite3\.connect|\.execute(many|script)?\(")
+SQL = re.compile(
+    r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE TABLE)\b.*\b(FROM|INTO|SET|WHERE)\b"
+    r"|sqlite3\.connect|\.execute(many|script)?\("
+)
 
 
 def test_no_product_module_but_the_store_contains_sql():
     store = REPO / "flickrexif" / "crawl" / "store.py"
     files = sorted(p for package in ("flickrexif", "paircams", "benchmark") for p in (REPO / package).rglob("*.py"))
     assert store in files
-    speaking = [f"{path.relative_to(REPO)}:{number}: {line.strip()}" for path in files if path != store
-                for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if SQL.search(line)]
+    speaking = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in files
+        if path != store
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if SQL.search(line)
+    ]
     assert speaking == [], "SQL outside flickrexif/crawl/store.py:\n" + "\n".join(speaking)

@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 from flickrexif.crawl.licenses import PERMISSIVE_LICENSES
-from flickrexif.crawl.store import KEPT, CrawlStore, SearchPhoto
+from flickrexif.crawl.records import SearchPhoto
+from flickrexif.crawl.store import KEPT, CrawlStore
 from flickrexif.dataset.builder import build
 from flickrexif.dataset.features import config_folder, paper_split_name
 from flickrexif.dataset.result import BuildError
@@ -26,8 +27,16 @@ from flickrexif.exif.read import read_exif
 from flickrexif.exif.record import ExifRecord
 from flickrexif.publish.manifest import ReleaseError
 
-PAPER_KEYS = {"train_ids", "val_ids", "test_ids", "encoded_train_labels", "encoded_val_labels",
-              "encoded_test_labels", "label_encoder_classes", "target_attribute"}
+PAPER_KEYS = {
+    "train_ids",
+    "val_ids",
+    "test_ids",
+    "encoded_train_labels",
+    "encoded_val_labels",
+    "encoded_test_labels",
+    "label_encoder_classes",
+    "target_attribute",
+}
 IDENTIFYING = ("gps", "latitude", "longitude", "serial", "location", "position")
 
 
@@ -140,8 +149,11 @@ def test_every_configuration_is_owner_disjoint_and_balanced(built):
     for config in result.configs:
         tables = read_config(out, config.name, ["flickr_id", "owner", "label"])
         owners = {split: set(table["owner"]) for split, table in tables.items()}
-        assert not (owners["train"] & owners["validation"] or owners["train"] & owners["test"]
-                    or owners["validation"] & owners["test"]), config.name
+        assert not (
+            owners["train"] & owners["validation"]
+            or owners["train"] & owners["test"]
+            or owners["validation"] & owners["test"]
+        ), config.name
         for split, table in tables.items():
             counts = Counter(table["label"])
             assert len(counts) == len(config.classes) and len(set(counts.values())) == 1, (config.name, split)
@@ -178,8 +190,9 @@ def test_published_rows_hold_no_gps_or_serial_numbers(built, crawled_db):
     paths = {p.stem: p for p in crawled_db.images.rglob("*.jpg")}
     had_gps = had_serial = 0
     for table in tables.values():
-        for image, photo_id, quality, chroma, width in zip(table["image"], table["flickr_id"], table["jpeg_quality"],
-                                                           table["chroma_subsampling"], table["width"]):
+        for image, photo_id, quality, chroma, width in zip(
+            table["image"], table["flickr_id"], table["jpeg_quality"], table["chroma_subsampling"], table["width"]
+        ):
             source = paths[photo_id].read_bytes()
             before = Image.open(io.BytesIO(source)).getexif()
             had_gps += bool(before.get_ifd(0x8825))
@@ -189,7 +202,9 @@ def test_published_rows_hold_no_gps_or_serial_numbers(built, crawled_db):
             assert not exif.get_ifd(0x8825) and 0x8825 not in exif
             assert not {0xA431, 0xA435, 0xA420, 0x927C} & set(exif.get_ifd(0x8769))
             assert b"http://ns.adobe.com/xap" not in published
-            assert np.array_equal(np.asarray(Image.open(io.BytesIO(published))), np.asarray(Image.open(io.BytesIO(source))))
+            assert np.array_equal(
+                np.asarray(Image.open(io.BytesIO(published))), np.asarray(Image.open(io.BytesIO(source)))
+            )
             original = read_exif(source)
             assert read_exif(published) == original  # camera fields and JPEG facts survive the scrub
             assert (quality, chroma, width) == (original.jpeg_quality, original.chroma_subsampling, original.width)
@@ -198,8 +213,21 @@ def test_published_rows_hold_no_gps_or_serial_numbers(built, crawled_db):
 
 def test_attribution_columns(built):
     _, out, _ = built
-    table = read_config(out, "Make", ["flickr_id", "owner", "photo_page_url", "license", "license_url", "title",
-                                      "owner_name", "download_size", "is_original"])["train"]
+    table = read_config(
+        out,
+        "Make",
+        [
+            "flickr_id",
+            "owner",
+            "photo_page_url",
+            "license",
+            "license_url",
+            "title",
+            "owner_name",
+            "download_size",
+            "is_original",
+        ],
+    )["train"]
     for photo_id, owner, url in zip(table["flickr_id"], table["owner"], table["photo_page_url"]):
         assert url == f"https://www.flickr.com/photos/{owner}/{photo_id}/"
     assert all(table["license"]) and all(u.startswith("http") for u in table["license_url"])
@@ -220,15 +248,20 @@ def test_card_names_every_configuration_with_features(built):
     make = next(c for c in result.configs if c.name == "Make")
     label = next(f for f in info["Make"]["features"] if f["name"] == "label")
     assert list(label["dtype"]["class_label"]["names"].values()) == list(make.classes)
-    assert {s["name"]: s["num_examples"] for s in info["Make"]["splits"]} == {s.split: s.num_examples for s in make.splits}
+    assert {s["name"]: s["num_examples"] for s in info["Make"]["splits"]} == {
+        s.split: s.num_examples for s in make.splits
+    }
     for heading in ("## How it was built", "## Licenses and attribution", "## Takedown", "## Citation", "### Make"):
         assert heading in card
     assert meta["task_categories"] == ["image-classification"] and meta["pretty_name"] == "FlickrExif"
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_two_builds_are_byte_identical_and_configs_do_not_depend_on_each_other(built, tmp_path):
@@ -244,8 +277,9 @@ def test_two_builds_are_byte_identical_and_configs_do_not_depend_on_each_other(b
 
 def test_no_images_variant_keeps_urls_and_the_same_split(built, tmp_path):
     _, out, config = built
-    light = BuildConfig(db=config.db, images=config.images, specs=config.specs, seed=3, attributes=("Make",),
-                        include_images=False)
+    light = BuildConfig(
+        db=config.db, images=config.images, specs=config.specs, seed=3, attributes=("Make",), include_images=False
+    )
     build(light, tmp_path / "light")
     heavy = read_config(out, "Make", ["flickr_id", "label"])
     tables = read_config(tmp_path / "light", "Make")
@@ -288,26 +322,41 @@ def write_store(folder: Path, photos: list[dict]) -> tuple[Path, Path]:
         ) for p in photos]  # fmt: skip
         store.add_search_page(window, 1, 1, len(photos), search, cap=10_000, allowed_licenses=PERMISSIVE_LICENSES)
         for index, p in enumerate(photos):
-            record = ExifRecord(make=p["make"], model=p["model"], exposure_time=None, datetime_original="2015-06-01T12:00:00")
-            store.record_exif(p["id"], KEPT, exif=record, labels=label_record(record).values(),
-                              max_per_user_month=10_000)
+            record = ExifRecord(
+                make=p["make"], model=p["model"], exposure_time=None, datetime_original="2015-06-01T12:00:00"
+            )
+            store.record_exif(
+                p["id"], KEPT, exif=record, labels=label_record(record).values(), max_per_user_month=10_000
+            )
             path = Path(p["id"][-2:]) / f"{p['id']}.jpg"
             (images / path).parent.mkdir(parents=True, exist_ok=True)
             data = p.get("data") or tiny_jpeg(index)
             (images / path).write_bytes(data)
-            store.record_download(p["id"], "done", size="Original", path=str(path),
-                                  sha256=hashlib.sha256(data).hexdigest(), nbytes=len(data))
+            store.record_download(
+                p["id"],
+                "done",
+                size="Original",
+                path=str(path),
+                sha256=hashlib.sha256(data).hexdigest(),
+                nbytes=len(data),
+            )
     return db, images
 
 
 def photos_of(make: str, model: str, owners: int, per_owner: int, start: int) -> list[dict]:
-    return [{"id": str(start + o * per_owner + i), "owner": f"{make}-{o}@N01", "make": make, "model": model}
-            for o in range(owners) for i in range(per_owner)]
+    return [
+        {"id": str(start + o * per_owner + i), "owner": f"{make}-{o}@N01", "make": make, "model": model}
+        for o in range(owners)
+        for i in range(per_owner)
+    ]
 
 
 def test_scanners_and_other_sources_are_dropped(tmp_path):
-    photos = (photos_of("Canon", "Canon EOS 40D", 8, 5, 10_000_000) + photos_of("NIKON CORPORATION", "NIKON D70", 8, 5, 20_000_000)
-              + photos_of("Plustek", "OpticFilm 8200i", 10, 8, 30_000_000))  # a film scanner, the largest class
+    photos = (
+        photos_of("Canon", "Canon EOS 40D", 8, 5, 10_000_000)
+        + photos_of("NIKON CORPORATION", "NIKON D70", 8, 5, 20_000_000)
+        + photos_of("Plustek", "OpticFilm 8200i", 10, 8, 30_000_000)
+    )  # a film scanner, the largest class
     db, images = write_store(tmp_path, photos)
     spec = SplitSpec(top_k=5, min_photos=10, validation_per_class=3, test_per_class=3)
     result = build(BuildConfig(db=db, images=images, attributes=("Make",), specs={"Make": spec}), tmp_path / "out")
@@ -318,7 +367,9 @@ def test_scanners_and_other_sources_are_dropped(tmp_path):
 
 
 def test_photos_with_unusable_bytes_are_dropped_and_the_split_redone(tmp_path):
-    photos = photos_of("Canon", "Canon EOS 40D", 8, 5, 10_000_000) + photos_of("NIKON CORPORATION", "NIKON D70", 8, 5, 20_000_000)
+    photos = photos_of("Canon", "Canon EOS 40D", 8, 5, 10_000_000) + photos_of(
+        "NIKON CORPORATION", "NIKON D70", 8, 5, 20_000_000
+    )
     broken = {p["id"] for p in photos[::5][:8]}  # the first photo of every Canon owner
     for p in photos:
         if p["id"] in broken:
@@ -338,7 +389,11 @@ def test_photos_with_unusable_bytes_are_dropped_and_the_split_redone(tmp_path):
 def test_split_settings_come_from_the_package_table_and_can_be_overridden(tmp_path):
     defaults = default_specs()
     assert set(defaults) == set(ATTRIBUTES)
-    assert (defaults["Make"].top_k, defaults["Make"].validation_per_class, defaults["Make"].test_per_class) == (9, 200, 500)
+    assert (defaults["Make"].top_k, defaults["Make"].validation_per_class, defaults["Make"].test_per_class) == (
+        9,
+        200,
+        500,
+    )
     assert defaults["Smartphone Model"].device_kinds == ("smartphone",)
     path = tmp_path / "specs.json"
     path.write_text(json.dumps({"attributes": {"Make": {"top_k": 3, "min_photos": 40}}}))
@@ -351,16 +406,22 @@ def test_split_settings_come_from_the_package_table_and_can_be_overridden(tmp_pa
 
 
 def test_taken_down_photos_are_never_published(tmp_path):
-    photos = photos_of("Canon", "Canon EOS 40D", 8, 5, 10_000_000) + photos_of("NIKON CORPORATION", "NIKON D70", 8, 5, 20_000_000)
+    photos = photos_of("Canon", "Canon EOS 40D", 8, 5, 10_000_000) + photos_of(
+        "NIKON CORPORATION", "NIKON D70", 8, 5, 20_000_000
+    )
     db, images = write_store(tmp_path, photos)
     requests = tmp_path / "takedown.txt"
-    requests.write_text(f"# takedown requests\n{photos[0]['id']}\n"
-                        f"https://www.flickr.com/photos/{photos[1]['owner']}/{photos[1]['id']}/  # by mail\n")
+    requests.write_text(
+        f"# takedown requests\n{photos[0]['id']}\n"
+        f"https://www.flickr.com/photos/{photos[1]['owner']}/{photos[1]['id']}/  # by mail\n"
+    )
     exclude = load_exclusions(requests)
     assert exclude == {photos[0]["id"], photos[1]["id"]}
     spec = SplitSpec(top_k=5, min_photos=10, validation_per_class=3, test_per_class=3)
-    result = build(BuildConfig(db=db, images=images, attributes=("Make",), specs={"Make": spec}, exclude_ids=exclude),
-                   tmp_path / "out")
+    result = build(
+        BuildConfig(db=db, images=images, attributes=("Make",), specs={"Make": spec}, exclude_ids=exclude),
+        tmp_path / "out",
+    )
     assert result.excluded == {"taken down": 2}
     ids = {i for table in read_config(tmp_path / "out", "Make", ["flickr_id"]).values() for i in table["flickr_id"]}
     assert not ids & exclude

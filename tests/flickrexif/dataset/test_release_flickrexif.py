@@ -26,8 +26,16 @@ def release(config, root, version, notes=()):
     return publish_release(FlickrExifDataset(config), root, version, notes)
 
 
-PAPER_KEYS = {"train_ids", "val_ids", "test_ids", "encoded_train_labels", "encoded_val_labels",
-              "encoded_test_labels", "label_encoder_classes", "target_attribute"}
+PAPER_KEYS = {
+    "train_ids",
+    "val_ids",
+    "test_ids",
+    "encoded_train_labels",
+    "encoded_val_labels",
+    "encoded_test_labels",
+    "label_encoder_classes",
+    "target_attribute",
+}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +93,7 @@ def test_same_inputs_give_byte_identical_releases(released, config_for, tmp_path
 def test_load_dataset_offline_gives_images_labels_and_owner_disjoint_splits(released, tmp_path):
     script = textwrap.dedent(f"""
         import json, datasets, PIL.Image
-        ds = datasets.load_dataset({str(released.path)!r}, "Make", cache_dir={str(tmp_path / 'cache')!r})
+        ds = datasets.load_dataset({str(released.path)!r}, "Make", cache_dir={str(tmp_path / "cache")!r})
         out = {{"splits": sorted(ds), "names": ds["train"].features["label"].names,
                 "label_type": type(ds["train"].features["label"]).__name__}}
         for split in ds:
@@ -96,8 +104,13 @@ def test_load_dataset_offline_gives_images_labels_and_owner_disjoint_splits(rele
         out["image"] = [isinstance(first, PIL.Image.Image), first.size, first.mode]
         print(json.dumps(out))
     """)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
-           "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    }
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
@@ -152,14 +165,16 @@ release(FlickrExifDataset(config, on_progress=die), Path({root!r}), "2.0.0")
 def test_a_release_killed_half_way_leaves_the_previous_state_intact(released, crawled_db):
     root = released.path.parent
     before = {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*")}
-    script = KILLER.format(db=str(crawled_db.db), images=str(crawled_db.images),
-                           attributes=ATTRIBUTES, root=str(root))
+    script = KILLER.format(db=str(crawled_db.db), images=str(crawled_db.images), attributes=ATTRIBUTES, root=str(root))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == -9, done.stderr[-2000:]
     assert not (root / "v2.0.0").exists()
     leftovers = [p for p in root.iterdir() if p.name.startswith(".v2.0.0.partial-")]
     assert leftovers and any(leftovers[0].rglob("*.parquet")), "the kill should have happened mid-build"
-    assert {p.relative_to(root).as_posix(): p.stat().st_mtime_ns
-            for p in root.rglob("*") if not p.relative_to(root).as_posix().startswith(".")} == before
+    assert {
+        p.relative_to(root).as_posix(): p.stat().st_mtime_ns
+        for p in root.rglob("*")
+        if not p.relative_to(root).as_posix().startswith(".")
+    } == before
     assert verify_manifest(released.path) == []
     assert remove_stale_partials(root) == leftovers and not leftovers[0].exists()

@@ -12,10 +12,12 @@ from PIL import Image
 from flickrexif.exif.read import read_exif
 from flickrexif.exif.scrub import NotAJpeg, scrub_jpeg
 
-XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-       b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:exif="http://ns.adobe.com/exif/1.0/" '
-       b'xmlns:aux="http://ns.adobe.com/exif/1.0/aux/" tiff:Orientation="6" exif:GPSLatitude="48,51.4N" '
-       b'aux:SerialNumber="123456"/></rdf:RDF></x:xmpmeta>')
+XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+    b'xmlns:aux="http://ns.adobe.com/exif/1.0/aux/" tiff:Orientation="6" exif:GPSLatitude="48,51.4N" '
+    b'aux:SerialNumber="123456"/></rdf:RDF></x:xmpmeta>'
+)
 
 
 def pixels(data: bytes) -> np.ndarray:

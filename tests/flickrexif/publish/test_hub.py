@@ -69,14 +69,22 @@ def test_push_commits_exactly_the_release_and_tags_it(hub, built_release, monkey
 
 
 def test_a_new_version_removes_stale_files_and_the_old_tag_keeps_its_files(hub, tmp_path):
-    first = small_release(tmp_path, "1.0.0", {"README.md": b"# one\n", "data/a-00000-of-00002.parquet": b"a0",
-                                              "data/a-00001-of-00002.parquet": b"a1"})
+    first = small_release(
+        tmp_path,
+        "1.0.0",
+        {"README.md": b"# one\n", "data/a-00000-of-00002.parquet": b"a0", "data/a-00001-of-00002.parquet": b"a1"},
+    )
     second = small_release(tmp_path, "1.1.0", {"README.md": b"# two\n", "data/a-00000-of-00001.parquet": b"b0"})
     one = push_release(PushConfig(first, REPO, token=TOKEN, endpoint=hub.url))
     two = push_release(PushConfig(second, REPO, token=TOKEN, endpoint=hub.url))
     assert set(two.deleted) == {"data/a-00000-of-00002.parquet", "data/a-00001-of-00002.parquet"}
     repo = hub.repos[REPO]
-    assert set(repo.files_at("v1.1.0")) == {".gitattributes", "README.md", "data/a-00000-of-00001.parquet", MANIFEST_NAME}
+    assert set(repo.files_at("v1.1.0")) == {
+        ".gitattributes",
+        "README.md",
+        "data/a-00000-of-00001.parquet",
+        MANIFEST_NAME,
+    }
     assert repo.files_at("v1.1.0")[".gitattributes"] == GITATTRIBUTES
     assert repo.files_at("v1.0.0")["data/a-00001-of-00002.parquet"] == b"a1"
     assert repo.tags == {"v1.0.0": one.commit, "v1.1.0": two.commit}

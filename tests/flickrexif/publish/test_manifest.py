@@ -23,8 +23,11 @@ def test_manifest_detects_changed_missing_and_extra_files(tmp_path):
     (tmp_path / "a").write_text("changed")
     (tmp_path / "sub" / "b").unlink()
     (tmp_path / "c").write_text("c")
-    assert sorted(verify_manifest(tmp_path)) == ["a: content differs from the manifest", "c: not in the manifest",
-                                                 "sub/b: missing"]
+    assert sorted(verify_manifest(tmp_path)) == [
+        "a: content differs from the manifest",
+        "c: not in the manifest",
+        "sub/b: missing",
+    ]
 
 
 def test_versions_and_changelog_entries(tmp_path):

@@ -21,8 +21,9 @@ def test_write_split_bounds_shards_and_row_groups(tmp_path):
     blob = shards[0].metadata.row_group(0).column(1)
     assert blob.compression == "UNCOMPRESSED" and not blob.is_stats_set
     assert pq.read_table(tmp_path / "data/x").sort_by("id").column("id").to_pylist() == list(range(10))
-    by_bytes = write_split(iter(rows), schema, tmp_path, "data/y", "train",
-                           ParquetLayout(rows_per_row_group=1, max_shard_bytes=250))
+    by_bytes = write_split(
+        iter(rows), schema, tmp_path, "data/y", "train", ParquetLayout(rows_per_row_group=1, max_shard_bytes=250)
+    )
     assert len(by_bytes.paths) == 5  # two ~108-byte rows per 250-byte shard
     empty = write_split(iter([]), schema, tmp_path, "data/z", "test", layout)
     assert empty.num_examples == 0 and pq.read_table(tmp_path / empty.paths[0]).num_rows == 0

@@ -71,25 +71,80 @@ def photo(photo_id, **overrides) -> StandinPhoto:
 ORIGINAL = jpeg(exif=camera_exif())
 
 PHOTOS = [
-    photo("10000000001", title="Sunset over the harbour", tags=["sunset", "sea"], original=ORIGINAL,
-          date_taken=datetime(2015, 1, 1, 0, 0, 0), date_upload=datetime(2015, 1, 5)),
-    photo("10000000002", title="Market street", tags=["street", "market"], license=2,
-          date_taken=datetime(2015, 2, 1, 12, 0, 0), date_upload=datetime(2015, 2, 3)),
-    photo("10000000003", title="Dog", description="A dog by the SEA", tags=["dog"], license=9,
-          date_taken=datetime(2015, 3, 1, 12, 0, 0), date_upload=datetime(2015, 3, 2), owner="22222222@N02",
-          ownername="Bo"),
-    photo("10000000004", title="Moderate", safety_level=1, date_taken=datetime(2015, 4, 1),
-          date_upload=datetime(2015, 4, 2)),
-    photo("10000000005", title="Restricted", safety_level=2, date_taken=datetime(2015, 5, 1),
-          date_upload=datetime(2015, 5, 2)),
-    photo("10000000006", title="A video", media="video", tags=["sea"], date_taken=datetime(2015, 6, 1),
-          date_upload=datetime(2015, 6, 3)),
-    photo("10000000007", title="Hidden exif", exif_items=None, exif_error=2, date_taken=datetime(2015, 7, 1),
-          date_upload=datetime(2015, 7, 2)),
-    photo("10000000008", title="Gone", exif_items=None, exif_error=1, date_taken=datetime(2015, 8, 1),
-          date_upload=datetime(2015, 8, 2)),
-    photo("10000000009", title="Sea and sunset", tags=["sea", "sunset"], license=11, original=ORIGINAL,
-          date_taken=datetime(2015, 9, 1), date_upload=datetime(2015, 9, 2)),
+    photo(
+        "10000000001",
+        title="Sunset over the harbour",
+        tags=["sunset", "sea"],
+        original=ORIGINAL,
+        date_taken=datetime(2015, 1, 1, 0, 0, 0),
+        date_upload=datetime(2015, 1, 5),
+    ),
+    photo(
+        "10000000002",
+        title="Market street",
+        tags=["street", "market"],
+        license=2,
+        date_taken=datetime(2015, 2, 1, 12, 0, 0),
+        date_upload=datetime(2015, 2, 3),
+    ),
+    photo(
+        "10000000003",
+        title="Dog",
+        description="A dog by the SEA",
+        tags=["dog"],
+        license=9,
+        date_taken=datetime(2015, 3, 1, 12, 0, 0),
+        date_upload=datetime(2015, 3, 2),
+        owner="22222222@N02",
+        ownername="Bo",
+    ),
+    photo(
+        "10000000004",
+        title="Moderate",
+        safety_level=1,
+        date_taken=datetime(2015, 4, 1),
+        date_upload=datetime(2015, 4, 2),
+    ),
+    photo(
+        "10000000005",
+        title="Restricted",
+        safety_level=2,
+        date_taken=datetime(2015, 5, 1),
+        date_upload=datetime(2015, 5, 2),
+    ),
+    photo(
+        "10000000006",
+        title="A video",
+        media="video",
+        tags=["sea"],
+        date_taken=datetime(2015, 6, 1),
+        date_upload=datetime(2015, 6, 3),
+    ),
+    photo(
+        "10000000007",
+        title="Hidden exif",
+        exif_items=None,
+        exif_error=2,
+        date_taken=datetime(2015, 7, 1),
+        date_upload=datetime(2015, 7, 2),
+    ),
+    photo(
+        "10000000008",
+        title="Gone",
+        exif_items=None,
+        exif_error=1,
+        date_taken=datetime(2015, 8, 1),
+        date_upload=datetime(2015, 8, 2),
+    ),
+    photo(
+        "10000000009",
+        title="Sea and sunset",
+        tags=["sea", "sunset"],
+        license=11,
+        original=ORIGINAL,
+        date_taken=datetime(2015, 9, 1),
+        date_upload=datetime(2015, 9, 2),
+    ),
 ]
 
 
@@ -139,7 +194,10 @@ def test_search_license_filter(flickr):
 
 
 def test_search_taken_dates_are_inclusive_in_three_formats(flickr):
-    assert short(search_ids(flickr, min_taken_date="2015-02-01 12:00:00", max_taken_date="2015-03-01 12:00:00")) == {2, 3}
+    assert short(search_ids(flickr, min_taken_date="2015-02-01 12:00:00", max_taken_date="2015-03-01 12:00:00")) == {
+        2,
+        3,
+    }
     assert short(search_ids(flickr, min_taken_date="2015-02-02", max_taken_date="2015-04-01")) == {3, 4}
     unix = int(datetime(2015, 9, 1, tzinfo=UTC).timestamp())
     assert short(search_ids(flickr, min_taken_date=str(unix))) == {9}
@@ -237,15 +295,23 @@ def test_no_original_means_no_url_o_but_a_large_size(flickr):
 
 @pytest.fixture(scope="module")
 def capped():
-    photos = [photo(str(20000000000 + i), date_taken=datetime(2016, 1, 1) + timedelta(minutes=i),
-                    date_upload=datetime(2016, 2, 1) + timedelta(minutes=i)) for i in range(120)]
+    photos = [
+        photo(
+            str(20000000000 + i),
+            date_taken=datetime(2016, 1, 1) + timedelta(minutes=i),
+            date_upload=datetime(2016, 2, 1) + timedelta(minutes=i),
+        )
+        for i in range(120)
+    ]
     with FlickrStandin(photos, max_results=50) as server:
         yield server
 
 
 def test_pages_past_the_cap_repeat_the_last_reachable_page(capped):
     flickr = client(capped)
-    pages = [flickr.photos.search(min_taken_date="2016-01-01", per_page=20, page=page)["photos"] for page in range(1, 7)]
+    pages = [
+        flickr.photos.search(min_taken_date="2016-01-01", per_page=20, page=page)["photos"] for page in range(1, 7)
+    ]
     assert all(page["total"] == 120 and page["pages"] == 6 for page in pages)
     ids = [[item["id"] for item in page["photo"]] for page in pages]
     assert [len(page) for page in ids] == [20, 20, 10, 10, 10, 10]
@@ -313,11 +379,23 @@ def test_invalid_api_key(standin):
     with pytest.raises(FlickrError) as error:
         client(standin, key="wrong-key").photos.search(text="sea")
     assert error.value.code == 100
-    answer = requests.get(standin.api_url, params={"method": "flickr.photos.search", "text": "sea", "format": "json",
-                                                   "nojsoncallback": 1}, timeout=5)
+    answer = requests.get(
+        standin.api_url,
+        params={"method": "flickr.photos.search", "text": "sea", "format": "json", "nojsoncallback": 1},
+        timeout=5,
+    )
     assert answer.status_code == 200 and answer.json()["code"] == 100
-    keyed = requests.get(standin.api_url, params={"method": "flickr.photos.search", "text": "sea", "format": "json",
-                                                  "nojsoncallback": 1, "api_key": "test-key"}, timeout=5)
+    keyed = requests.get(
+        standin.api_url,
+        params={
+            "method": "flickr.photos.search",
+            "text": "sea",
+            "format": "json",
+            "nojsoncallback": 1,
+            "api_key": "test-key",
+        },
+        timeout=5,
+    )
     assert keyed.json()["stat"] == "ok"
 
 
@@ -329,8 +407,9 @@ def test_unknown_method(flickr):
 
 
 def test_json_without_nojsoncallback_is_wrapped(standin):
-    answer = requests.post(standin.api_url, data={"method": "flickr.test.echo", "format": "json", "api_key": "test-key"},
-                           timeout=5)
+    answer = requests.post(
+        standin.api_url, data={"method": "flickr.test.echo", "format": "json", "api_key": "test-key"}, timeout=5
+    )
     assert answer.text.startswith("jsonFlickrApi(") and answer.text.endswith(")")
 
 
@@ -377,8 +456,16 @@ def test_large_of_a_big_photo_is_1024_on_the_long_side():
             assert image.size == (1024, 768)
 
 
-@pytest.mark.parametrize("path", ["/photos/10000000002_o.jpg", "/photos/424242_o.jpg", "/photos/10000000001_o.png",
-                                  "/nothing", "/photos/10000000001_z.jpg"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/photos/10000000002_o.jpg",
+        "/photos/424242_o.jpg",
+        "/photos/10000000001_o.png",
+        "/nothing",
+        "/photos/10000000001_z.jpg",
+    ],
+)
 def test_missing_files_are_404(standin, path):
     assert requests.get(standin.base_url + path, timeout=5).status_code == 404
 
@@ -502,10 +589,12 @@ def test_photo_validation():
 def test_generated_population_served_end_to_end(population):
     with FlickrStandin(population[:400]) as server:
         flickr = client(server)
-        answer = flickr.photos.search(min_taken_date="2000-01-01", license=",".join(map(str, PERMISSIVE_LICENSES)),
-                                      extras=EXTRAS, per_page=50)
+        answer = flickr.photos.search(
+            min_taken_date="2000-01-01", license=",".join(map(str, PERMISSIVE_LICENSES)), extras=EXTRAS, per_page=50
+        )
         assert answer["photos"]["total"] == sum(
-            p.license in PERMISSIVE_LICENSES and p.safety_level == 0 for p in population[:400])
+            p.license in PERMISSIVE_LICENSES and p.safety_level == 0 for p in population[:400]
+        )
         item = next(i for i in answer["photos"]["photo"] if "url_o" in i)
         exif = flickr.photos.getExif(photo_id=item["id"])
         original = requests.get(item["url_o"], timeout=5).content

@@ -55,9 +55,18 @@ def test_broken_files_give_fewer_items_never_an_error(exif_samples, tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0, "No Flash"), (1, "Fired"), (9, "On, Fired"), (16, "Off, Did not fire"), (24, "Auto, Did not fire"),
-     (25, "Auto, Fired"), (15, "On, Return detected"), (32, "No flash function"), (89, "Auto, Fired, Red-eye reduction"),
-     (2, "Unknown (0x2)")],
+    [
+        (0, "No Flash"),
+        (1, "Fired"),
+        (9, "On, Fired"),
+        (16, "Off, Did not fire"),
+        (24, "Auto, Did not fire"),
+        (25, "Auto, Fired"),
+        (15, "On, Return detected"),
+        (32, "No flash function"),
+        (89, "Auto, Fired, Red-eye reduction"),
+        (2, "Unknown (0x2)"),
+    ],
 )
 def test_flash_text_matches_exiftool(value, text):
     assert flash_text(value) == text

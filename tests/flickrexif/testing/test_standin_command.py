@@ -10,10 +10,19 @@ import flickrapi
 
 
 def test_command_line_serves_until_stopped():
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(__import__("pathlib").Path(__file__).resolve().parents[3]),
-                                                         os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, "-m", "flickrexif.testing", "--photos", "30", "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(__import__("pathlib").Path(__file__).resolve().parents[3]), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flickrexif.testing", "--photos", "30", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     try:
         api_url = process.stdout.readline().strip()
         assert api_url.startswith("http://127.0.0.1:") and api_url.endswith("/services/rest/")
