@@ -295,6 +295,8 @@ ExcludeOption = Annotated[
 AttributeOption = Annotated[
     Optional[list[str]], typer.Option("--attribute", help="Configurations to build (repeat; default: all ten).")
 ]
+SeedOption = Annotated[int, typer.Option(help="Seed of the owner-disjoint split.")]
+NoImagesOption = Annotated[bool, typer.Option("--no-images", help="Keep photo URLs instead of image bytes.")]
 
 
 def _build_config(
@@ -352,11 +354,11 @@ def build_command(
     db: DbOption,
     images: ImagesOption,
     out: Annotated[Path, typer.Option("--out", help="Output folder (a Hugging Face dataset folder).")],
-    seed: Annotated[int, typer.Option(help="Seed of the owner-disjoint split.")] = 0,
+    seed: SeedOption = 0,
     specs: SpecsOption = None,
     exclude: ExcludeOption = None,
     attribute: AttributeOption = None,
-    no_images: Annotated[bool, typer.Option("--no-images", help="Keep photo URLs instead of image bytes.")] = False,
+    no_images: NoImagesOption = False,
 ) -> None:
     """Build FlickrExif: one configuration per attribute, balanced, owner-disjoint splits, Parquet + card.
 
@@ -377,11 +379,11 @@ def release_command(
     out: Annotated[Path, typer.Option("--out", help="Releases folder; the release goes to OUT/vX.Y.Z/.")],
     version: Annotated[str, typer.Option(help="Release version X.Y.Z.")],
     note: Annotated[Optional[list[str]], typer.Option(help="Changelog line (repeat for several).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the owner-disjoint split.")] = 0,
+    seed: SeedOption = 0,
     specs: SpecsOption = None,
     exclude: ExcludeOption = None,
     attribute: AttributeOption = None,
-    no_images: Annotated[bool, typer.Option("--no-images", help="Keep photo URLs instead of image bytes.")] = False,
+    no_images: NoImagesOption = False,
 ) -> None:
     """Build a versioned, reproducible release folder: card, data, split files, manifest, changelog.
 
