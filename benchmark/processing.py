@@ -5,7 +5,7 @@ Four families, each a list of classes in label order (:data:`FAMILIES`):
 * ``jpeg``: quality {75, 85, 95} x chroma {4:2:0, 4:4:4}, e.g. ``q75-420``; the class *is* the
   final encode.
 * ``sharpening``: ``none``, ``sharpness-x2``, ``sharpness-x4`` (``PIL.ImageEnhance.Sharpness``).
-* ``resizing``: ``none``, ``resize-x0.5``, ``resize-x2`` (bicubic).
+* ``resizing``: ``none``, ``resize-x0.5``, ``resize-x2`` (bilinear, as the released code's ``Rescale``).
 * ``interpolation``: ``bilinear``, ``bicubic``, ``lanczos``, ``box``: a resize by a factor drawn
   uniformly in [0.8, 1.2] with that kernel.
 
@@ -21,8 +21,9 @@ Decisions (recorded here because results depend on them):
 * Orientation: nothing here applies the Exif orientation; the re-encoded JPEG carries no Exif, so
   the caller decides once, on the source (:func:`open_rgb` ``exif_transpose``, default off like
   the paper's loader, which opens with PIL and converts to RGB).
-* Sizes: a resize by ``f`` gives ``max(1, floor(side * f + 0.5))`` pixels per side; the processed
-  image keeps its new size (the encoder's own resize follows anyway).
+* Sizes: a resize by ``f`` gives ``max(1, int(side * f))`` pixels per side, truncated as the released
+  code's ``Rescale`` does (``int(W * scale)``); the processed image keeps its new size (the encoder's
+  own resize follows anyway).
 * Randomness: the interpolation factor is a hash of ``(seed, image id)``, so it is reproducible
   and independent of processing order; all four interpolation classes of one image share it, so
   the only difference between them is the kernel.
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +47,7 @@ RngKey = tuple[int, str] | int
 Resampling = Image.Resampling
 
 INTERPOLATION_SCALE_RANGE = (0.8, 1.2)
-RESIZE_INTERPOLATION = Resampling.BICUBIC
+RESIZE_INTERPOLATION = Resampling.BILINEAR  # the released code's Rescale default
 ALPHA_BACKGROUND = (255, 255, 255)
 
 
@@ -117,8 +117,8 @@ def interpolation_scale(rng_key: RngKey) -> float:
 
 
 def scaled_size(size: tuple[int, int], factor: float) -> tuple[int, int]:
-    """``(width, height)`` times ``factor``, rounded half up, at least one pixel per side."""
-    return tuple(max(1, math.floor(side * factor + 0.5)) for side in size)  # type: ignore[return-value]
+    """``(width, height)`` times ``factor``, truncated (the released code's ``int()``), at least one pixel."""
+    return tuple(max(1, int(side * factor)) for side in size)  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -86,10 +86,19 @@ def test_sharpening_adds_high_frequency_energy():
 
 def test_resizing_keeps_the_new_size():
     image = photo(97, 63)
-    assert process(image, "resizing", "resize-x0.5").size == (49, 32)  # half up: 48.5 -> 49, 31.5 -> 32
+    assert process(image, "resizing", "resize-x0.5").size == (48, 31)  # int() as released: 48.5 -> 48, 31.5 -> 31
     assert process(image, "resizing", "resize-x2").size == (194, 126)
     assert process(image, "resizing", "none").size == (97, 63)
     assert scaled_size((1, 1), 0.5) == (1, 1)
+
+
+def test_resizing_is_the_released_rescale_bilinear_with_truncated_sizes():
+    """Released ``Rescale``: ``transforms.functional.resize(img, (int(H*s), int(W*s)), BILINEAR)``, then q95 4:4:4."""
+    image = photo(97, 63)
+    for name, factor in (("resize-x0.5", 0.5), ("resize-x2", 2.0)):
+        size = (int(97 * factor), int(63 * factor))
+        expected = process_encoded(image.resize(size, Image.Resampling.BILINEAR), "jpeg", "q95-444").data
+        assert process_encoded(image, "resizing", name).data == expected
 
 
 def test_interpolation_factor_range_and_reproducibility():
