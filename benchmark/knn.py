@@ -1,19 +1,22 @@
 """kNN classification under processing setups: how much processing traces steer semantic kNN.
 
-Paper protocol: every database (training) image and every query has an embedding under each of P
-processing classes.  A query embedded under processing p is classified by its k nearest database
-images (cosine similarity on L2-normalised embeddings; k=10 "ImageNet-like", k=1 "iNat-like"),
-where each database image takes part under ONE processing chosen by the setup:
+Released protocol (``processing_semantic_influence/`` of the paper's code): every database
+(training) image and every query has an embedding under each of P processing classes.  A query
+embedded under processing p is classified by its k nearest database images (cosine similarity on
+L2-normalised embeddings; k=10 "ImageNet-like", k=1 "iNat-like").  One *run* gives every database
+image one processing, the query's class ("positives") one and the other classes ("negatives") one:
 
-- ``all-same``: every database image has the query's processing p;
-- ``all-diff``: every database image has a processing other than p;
-- ``pos-same``: images of the query's class have p, the others a processing other than p;
-- ``neg-same``: images of the query's class have a processing other than p, the others p;
-- ``uniform``: every database image has a processing drawn uniformly among all P.
+- ``all-same``: positives and negatives in p (one run per p);
+- ``all-diff``: positives and negatives in q, for every q != p (P-1 runs per p);
+- ``pos-same``: positives in p, negatives in q, for every q != p;
+- ``neg-same``: positives in q, negatives in p, for every q != p;
+- ``uniform``: every database image in a processing drawn uniformly among all P, one draw per seed
+  (``np.random.default_rng(seed).choice(P, N_db)``, seeds 0..9 as released), the same draw for
+  every p.
 
-"Other than p" is drawn uniformly among the P-1 other classes, seeded, fixed per (database image, p)
-and shared by all-diff, pos-same and neg-same; the uniform draw is fixed per database image.
-Accuracy is averaged over all queries and all query processings.  SPD_p = pos-same - neg-same.
+A setup's accuracy is the mean over its runs and all queries, i.e. over the P(P-1) ordered pairs
+(all-same: the P processings; uniform: P x seeds), as the released ``generate_results.py`` averages
+its per-run files.  SPD_p = pos-same - neg-same.
 
 Rules shared by the matrix implementation and the per-query loop, so both give identical numbers:
 
@@ -22,8 +25,11 @@ Rules shared by the matrix implementation and the per-query loop, so both give i
   stays below 2, so float64 holds each similarity exactly whatever the summation order (BLAS kernel,
   block and chunk shapes, device).  Without it duplicated images would differ in the last bits;
 - exact ties between database images are broken by the lower database index;
-- vote: majority of the k neighbours' labels; a tie in votes goes to the class whose neighbours have
-  the larger summed similarity (summed in database-index order), then to the lower class index.
+- vote: majority of the k neighbours' labels; a tie in votes goes to the lower class index, as the
+  released code's ``probs.sort(1, True)`` resolves it (``vote_ties="lowest-class"``, measured equal
+  to the released scripts on planted embeddings at k=10), or, with ``vote_ties="similarity"``, to
+  the class whose neighbours have the larger summed similarity (summed in database-index order),
+  then to the lower class index.
 
 The matrix implementation streams the database: it stays where the caller keeps it (a tensor, a
 numpy array or an ``np.memmap``) and blocks of rows are normalised on the device, so device memory is
@@ -44,49 +50,63 @@ import torch.nn.functional as F
 
 from benchmark.device import resolve_device
 
-# Setup name -> (view of database images of the query's class, view of the other database images).
-# A view names where a database image's processing comes from: the query's own processing ("same"),
-# the seeded draw among the other P-1 processings ("other"), or the seeded uniform draw ("uniform").
-SETUPS: dict[str, tuple[str, str]] = {
-    "all-same": ("same", "same"),
-    "all-diff": ("other", "other"),
-    "pos-same": ("same", "other"),
-    "neg-same": ("other", "same"),
-    "uniform": ("uniform", "uniform"),
-}
+SETUPS = ("all-same", "all-diff", "pos-same", "neg-same", "uniform")
+#: The released code averages the uniform setup over these draws.
+UNIFORM_SEEDS = tuple(range(10))
+#: How a tie in votes is broken (module docstring); the first is the released code's.
+VOTE_TIES = ("lowest-class", "similarity")
 
-# Database block: its rows under all P processings plus its gallery (rows under the needed views).
+# Database block: its rows under all P processings plus its gallery (rows under every slot).
 DB_BLOCK_BYTES = 2**30
-# Query chunk size: chunk * views * block similarities take at most this much (peak about twice it).
+# Query chunk size: chunk * slots * block similarities take at most this much (peak about twice it).
 SIMILARITY_BYTES = 256 * 2**20
 # float64 embeddings are rounded to multiples of this, making similarities exact (module docstring).
 GRID = 2.0**-26
 
 
 @dataclass(frozen=True)
-class ProcessingDraws:
-    """Seeded per-database-image processing draws, shared by every implementation."""
+class Run:
+    """One released-protocol run: queries under processing ``p``; database images of the query's
+    class under gallery slot ``positives``, the others under ``negatives``.
 
-    other: torch.Tensor  # (P, N_db): for query processing p, image j's processing, never p
-    uniform: torch.Tensor  # (N_db,): image j's processing in the uniform setup
+    Slots 0..P-1 are the processings themselves; slot P+u is the u-th uniform draw.
+    """
 
-    def processing(self, view: str, p: int) -> torch.Tensor:
-        """(N_db,) processing index of every database image under ``view`` for query processing p."""
-        views = {
-            "same": lambda: torch.full_like(self.uniform, p),
-            "other": lambda: self.other[p],
-            "uniform": lambda: self.uniform,
+    setup: str
+    p: int
+    positives: int
+    negatives: int
+
+
+def knn_runs(setups, n_processings: int, n_uniform: int) -> list[Run]:
+    """Every run of ``setups`` for P processings and ``n_uniform`` uniform draws (module docstring)."""
+    if "uniform" in setups and n_uniform < 1:
+        raise ValueError("the uniform kNN setup needs at least one seed (uniform_seeds)")
+    runs = []
+    for p in range(n_processings):
+        others = [q for q in range(n_processings) if q != p]
+        by_setup = {
+            "all-same": [(p, p)],
+            "all-diff": [(q, q) for q in others],
+            "pos-same": [(p, q) for q in others],
+            "neg-same": [(q, p) for q in others],
+            "uniform": [(n_processings + u, n_processings + u) for u in range(n_uniform)],
         }
-        return views[view]()
+        runs += [Run(setup, p, pos, neg) for setup in setups for pos, neg in by_setup[setup]]
+    return runs
 
 
-def processing_draws(n_db: int, n_processings: int, seed: int = 0) -> ProcessingDraws:
-    """Draw "other than p" (uniform over the P-1 others) per (p, image) and "uniform" per image."""
-    gen = torch.Generator().manual_seed(seed)
-    r = torch.randint(0, n_processings - 1, (n_processings, n_db), generator=gen)
-    other = r + (r >= torch.arange(n_processings)[:, None]).long()  # skip p itself
-    uniform = torch.randint(0, n_processings, (n_db,), generator=gen)
-    return ProcessingDraws(other=other, uniform=uniform)
+def uniform_draws(n_db: int, n_processings: int, seeds=UNIFORM_SEEDS) -> torch.Tensor:
+    """(len(seeds), N_db) processing index of every database image, as the released code draws it."""
+    draws = [np.random.default_rng(seed).choice(n_processings, n_db, replace=True) for seed in seeds]
+    return torch.as_tensor(np.stack(draws) if draws else np.zeros((0, n_db), dtype=np.int64)).long()
+
+
+def slot_processing(slot: int, n_processings: int, uniform: torch.Tensor) -> torch.Tensor:
+    """(N_db,) processing index of every database image in gallery ``slot``."""
+    if slot < n_processings:
+        return torch.full((uniform.shape[1],), slot, dtype=torch.long)
+    return uniform[slot - n_processings]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -134,15 +154,15 @@ class _Inputs:
     queries: torch.Tensor  # (N_q, P, D) L2-normalised in the similarity dtype, on the device
     query_labels: torch.Tensor
     n_classes: int
-    draws: ProcessingDraws  # on the host
+    uniform: torch.Tensor  # (U, N_db) uniform draws, on the host
 
     def db_rows(self, start: int, stop: int) -> torch.Tensor:
         """Database rows [start, stop) under every processing, normalised like the queries."""
         return _normalised(self.db[start:stop], "db", self.queries.dtype, self.queries.device)
 
 
-def _inputs(db, db_labels, queries, query_labels, k: int, seed: int, dtype, device) -> _Inputs:
-    """Validate, L2-normalise the queries in ``dtype`` on ``device``; draw the db processings."""
+def _inputs(db, db_labels, queries, query_labels, k: int, uniform_seeds, dtype, device) -> _Inputs:
+    """Validate, L2-normalise the queries in ``dtype`` on ``device``; draw the uniform db processings."""
     db_t, q_t = _embeddings(db, "db"), _embeddings(queries, "queries")
     if db_t.shape[1:] != q_t.shape[1:]:
         raise ValueError(
@@ -160,8 +180,13 @@ def _inputs(db, db_labels, queries, query_labels, k: int, seed: int, dtype, devi
         queries=_normalised(q_t, "queries", dtype, device),
         query_labels=q_y.to(device),
         n_classes=1 + max(int(db_y.max()), int(q_y.max())),
-        draws=processing_draws(len(db_t), db_t.shape[1], seed),
+        uniform=uniform_draws(len(db_t), db_t.shape[1], tuple(uniform_seeds)),
     )
+
+
+def _check_ties(ties: str) -> None:
+    if ties not in VOTE_TIES:
+        raise ValueError(f"unknown vote tie rule {ties!r}; choose from {list(VOTE_TIES)}")
 
 
 def _check_setups(setups) -> list[str]:
@@ -200,52 +225,57 @@ def _merge(kept: torch.Tensor, kept_idx: torch.Tensor, sims: torch.Tensor, start
     return merged.gather(1, cols), merged_idx.gather(1, cols)
 
 
-def _vote(sims: torch.Tensor, neighbours: torch.Tensor, db_labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+def _vote(
+    sims: torch.Tensor, neighbours: torch.Tensor, db_labels: torch.Tensor, n_classes: int, ties: str
+) -> torch.Tensor:
     """Predicted class per row of k neighbours (similarities, database indices in ascending order)."""
     labels = db_labels[neighbours]
     votes = torch.zeros(len(sims), n_classes, dtype=sims.dtype, device=sims.device)
     votes.scatter_add_(1, labels, torch.ones_like(sims))
+    if ties == "lowest-class":
+        return votes.argmax(1)  # first maximum: the lower class index
     summed = torch.zeros_like(votes).scatter_add_(1, labels, sims)
     summed[votes < votes.max(1, keepdim=True).values] = -math.inf
     return summed.argmax(1)  # first maximum: the lower class index
 
 
 def _correct_counts(
-    inp: _Inputs, setups: list[str], k: int, chunk_size: int | None, db_block_size: int | None
-) -> dict[str, int]:
-    """Correct predictions per setup, over all queries and query processings.
+    inp: _Inputs, runs: list[Run], k: int, chunk_size: int | None, db_block_size: int | None, ties: str
+) -> list[int]:
+    """Correct predictions of every run, over all queries.
 
-    Each database block is read once.  Device memory: one block, one similarity chunk, the queries
-    and the running top-k of every (setup, processing, query), which starts as -inf placeholders
-    (index -1) that the first k database images replace.
+    Each database block is read once.  Device memory: one block and its gallery (the block's rows in
+    every slot the runs use), one similarity chunk, the queries and the running top-k of every
+    (run, query), which starts as -inf placeholders (index -1) that the first k database images replace.
     """
     if any(n is not None and n < 1 for n in (chunk_size, db_block_size)):
         raise ValueError(f"chunk_size and db_block_size must be positive, got {chunk_size}, {db_block_size}")
     n_db, n_proc, dim = inp.db.shape
     n_q, device, size = len(inp.queries), inp.queries.device, inp.queries.element_size()
-    views = sorted({v for s in setups for v in SETUPS[s]})
-    block = db_block_size or max(1, DB_BLOCK_BYTES // ((n_proc + len(views)) * dim * size))
-    chunk = chunk_size or max(1, SIMILARITY_BYTES // (len(views) * min(block, n_db) * size))
+    slots = sorted({slot for run in runs for slot in (run.positives, run.negatives)})
+    block = db_block_size or max(1, DB_BLOCK_BYTES // ((n_proc + len(slots)) * dim * size))
+    chunk = chunk_size or max(1, SIMILARITY_BYTES // (len(slots) * min(block, n_db) * size))
     chunks = [slice(start, start + chunk) for start in range(0, n_q, chunk)]
-    kept = torch.full((len(setups), n_proc, n_q, k), -math.inf, dtype=inp.queries.dtype, device=device)
+    kept = torch.full((len(runs), n_q, k), -math.inf, dtype=inp.queries.dtype, device=device)
     kept_idx = torch.full(kept.shape, -1, device=device)
+    processings = {slot: slot_processing(slot, n_proc, inp.uniform) for slot in slots}
     for start in range(0, n_db, block):
         rows = inp.db_rows(start, start + block)
         stop, row_range = start + len(rows), torch.arange(len(rows), device=device)
+        gallery = torch.cat([rows[row_range, processings[slot][start:stop].to(device)] for slot in slots])
         for p in range(n_proc):
-            processings = [inp.draws.processing(v, p)[start:stop].to(device) for v in views]
-            gallery = torch.cat([rows[row_range, processing] for processing in processings])
+            of_p = [(i, run) for i, run in enumerate(runs) if run.p == p]
             for q in chunks:
-                sims = (inp.queries[q, p] @ gallery.T).view(-1, len(views), len(rows))
+                sims = (inp.queries[q, p] @ gallery.T).view(-1, len(slots), len(rows))
                 same_class = inp.query_labels[q, None] == inp.db_labels[None, start:stop]
-                for i, setup in enumerate(setups):
-                    pos, neg = (views.index(v) for v in SETUPS[setup])
+                for i, run in of_p:
+                    pos, neg = slots.index(run.positives), slots.index(run.negatives)
                     s = torch.where(same_class, sims[:, pos], sims[:, neg])
-                    kept[i, p, q], kept_idx[i, p, q] = _merge(kept[i, p, q], kept_idx[i, p, q], s, start)
-    correct = dict.fromkeys(setups, 0)
-    for (i, setup), p, q in itertools.product(enumerate(setups), range(n_proc), chunks):
-        predicted = _vote(kept[i, p, q], kept_idx[i, p, q], inp.db_labels, inp.n_classes)
-        correct[setup] += int((predicted == inp.query_labels[q]).sum())
+                    kept[i, q], kept_idx[i, q] = _merge(kept[i, q], kept_idx[i, q], s, start)
+    correct = [0] * len(runs)
+    for i, q in itertools.product(range(len(runs)), chunks):
+        predicted = _vote(kept[i, q], kept_idx[i, q], inp.db_labels, inp.n_classes, ties)
+        correct[i] += int((predicted == inp.query_labels[q]).sum())
     return correct
 
 
@@ -256,14 +286,15 @@ def knn_accuracy(
     query_labels,
     setup: str,
     k: int,
-    seed: int = 0,
     device=None,
     *,
+    uniform_seeds=UNIFORM_SEEDS,
+    vote_ties: str = VOTE_TIES[0],
     chunk_size: int | None = None,
     db_block_size: int | None = None,
     dtype: torch.dtype = torch.float64,
 ) -> float:
-    """kNN accuracy of one setup, averaged over queries and query processings.
+    """kNN accuracy of one setup, averaged over its runs and all queries (module docstring).
 
     db: (N_db, P, D) embeddings with labels (N_db,); queries: (N_q, P, D) with labels (N_q,).
     Raises ValueError on unknown setups, k outside [1, N_db], shape or label problems.
@@ -274,9 +305,10 @@ def knn_accuracy(
         queries,
         query_labels,
         k,
-        seed,
         device,
         setups=(setup,),
+        uniform_seeds=uniform_seeds,
+        vote_ties=vote_ties,
         chunk_size=chunk_size,
         db_block_size=db_block_size,
         dtype=dtype,
@@ -289,28 +321,34 @@ def knn_all_setups(
     queries,
     query_labels,
     k: int,
-    seed: int = 0,
     device=None,
     *,
-    setups=tuple(SETUPS),
+    setups=SETUPS,
+    uniform_seeds=UNIFORM_SEEDS,
+    vote_ties: str = VOTE_TIES[0],
     chunk_size: int | None = None,
     db_block_size: int | None = None,
     dtype: torch.dtype = torch.float64,
 ) -> dict[str, float]:
     """Accuracy per setup plus ``spd_p`` (pos-same - neg-same) when both are computed.
 
-    The similarities of a query chunk to a database block under every needed view are one GEMM,
-    shared by all setups.  ``db`` may stay on the host (tensor, numpy array, ``np.memmap``): only
+    The similarities of a query chunk to a database block in every gallery slot are one GEMM, shared
+    by all runs.  ``uniform_seeds``: the uniform setup's draws (the released 0..9 by default);
+    ``vote_ties``: one of :data:`VOTE_TIES` (the released rule by default).  ``db`` may stay on the host (tensor, numpy array, ``np.memmap``): only
     blocks of ``db_block_size`` rows (default: what fits DB_BLOCK_BYTES) go to ``device``.
     ``dtype=torch.float32`` halves time and memory but is not exact: near-ties and duplicated
     images may then depend on block and chunk sizes and differ from ``knn_accuracy_loop``.
     """
     setups = _check_setups(setups)
+    _check_ties(vote_ties)
     with torch.no_grad():
-        inp = _inputs(db, db_labels, queries, query_labels, k, seed, dtype, resolve_device(device))
-        correct = _correct_counts(inp, setups, int(k), chunk_size, db_block_size)
-    total = inp.queries.shape[0] * inp.queries.shape[1]
-    result = {setup: correct[setup] / total for setup in setups}
+        inp = _inputs(db, db_labels, queries, query_labels, k, uniform_seeds, dtype, resolve_device(device))
+        runs = knn_runs(setups, inp.queries.shape[1], len(inp.uniform))
+        correct = _correct_counts(inp, runs, int(k), chunk_size, db_block_size, vote_ties)
+    result = {}
+    for setup in setups:
+        counts = [n for run, n in zip(runs, correct) if run.setup == setup]
+        result[setup] = sum(counts) / (len(counts) * len(inp.queries))
     if "pos-same" in result and "neg-same" in result:
         result["spd_p"] = result["pos-same"] - result["neg-same"]
     return result
@@ -320,31 +358,43 @@ def knn_all_setups(
 # Reference: one query at a time
 
 
-def _vote_loop(labels: list[int], sims: list[float]) -> int:
+def _vote_loop(labels: list[int], sims: list[float], ties: str) -> int:
     votes: dict[int, int] = {}
     summed: dict[int, float] = {}
     for label, sim in zip(labels, sims):
         votes[label] = votes.get(label, 0) + 1
         summed[label] = summed.get(label, 0.0) + sim
+    if ties == "lowest-class":
+        return max(votes, key=lambda c: (votes[c], -c))
     return max(votes, key=lambda c: (votes[c], summed[c], -c))
 
 
 def knn_accuracy_loop(
-    db, db_labels, queries, query_labels, setup: str, k: int, seed: int = 0, *, dtype: torch.dtype = torch.float64
+    db,
+    db_labels,
+    queries,
+    query_labels,
+    setup: str,
+    k: int,
+    *,
+    uniform_seeds=UNIFORM_SEEDS,
+    vote_ties: str = VOTE_TIES[0],
+    dtype: torch.dtype = torch.float64,
 ) -> float:
-    """Per-query reference for ``knn_accuracy`` (CPU): same draws, same ties, same numbers."""
+    """Per-query reference for ``knn_accuracy`` (CPU): one run at a time, same ties, same numbers."""
     _check_setups([setup])
-    inp = _inputs(db, db_labels, queries, query_labels, k, seed, dtype, torch.device("cpu"))
+    _check_ties(vote_ties)
+    inp = _inputs(db, db_labels, queries, query_labels, k, uniform_seeds, dtype, torch.device("cpu"))
     db_rows = inp.db_rows(0, len(inp.db))
     n_db, n_proc, _ = db_rows.shape
-    pos_view, neg_view = SETUPS[setup]
+    runs = knn_runs([setup], n_proc, len(inp.uniform))
     correct = 0
-    for p in range(n_proc):
-        pos_proc = inp.draws.processing(pos_view, p)
-        neg_proc = inp.draws.processing(neg_view, p)
-        for query, label in zip(inp.queries[:, p], inp.query_labels.tolist()):
-            processing = torch.where(inp.db_labels == label, pos_proc, neg_proc)
+    for run in runs:
+        positives = slot_processing(run.positives, n_proc, inp.uniform)
+        negatives = slot_processing(run.negatives, n_proc, inp.uniform)
+        for query, label in zip(inp.queries[:, run.p], inp.query_labels.tolist()):
+            processing = torch.where(inp.db_labels == label, positives, negatives)
             sims = db_rows[torch.arange(n_db), processing] @ query
             top = torch.argsort(sims, descending=True, stable=True)[: int(k)].sort().values
-            correct += _vote_loop(inp.db_labels[top].tolist(), sims[top].tolist()) == label
-    return correct / (len(inp.queries) * n_proc)
+            correct += _vote_loop(inp.db_labels[top].tolist(), sims[top].tolist(), vote_ties) == label
+    return correct / (len(inp.queries) * len(runs))

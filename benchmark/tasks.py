@@ -25,7 +25,7 @@ import torch
 
 from benchmark.extract import EmbeddingCache, Embeddings, Variant, extract
 from benchmark.imagesets import ImageSet
-from benchmark.knn import knn_all_setups
+from benchmark.knn import UNIFORM_SEEDS, VOTE_TIES, knn_all_setups
 from benchmark.masking import DEFAULT_MASK_RATIO
 from benchmark.probe import ProbeConfig, linear_probe
 from benchmark.processing import FAMILIES
@@ -179,7 +179,7 @@ def knn_influence(
     metrics = {}
     for k in ks:
         k_used = min(k, len(stacked["train"][1]))
-        found = knn_all_setups(*stacked["train"], *stacked["test"], k_used, seed, options.device, dtype=dtype)
+        found = knn_all_setups(*stacked["train"], *stacked["test"], k_used, options.device, dtype=dtype)
         metrics.update({f"{setup}@k{k}": value for setup, value in found.items()})
     return TaskResult(
         task="knn",
@@ -193,6 +193,9 @@ def knn_influence(
             "ks": list(ks),
             "classes": list(FAMILIES[family]),
             "similarity_dtype": str(dtype),
+            "protocol": "released: one run per ordered pair (p, q != p); uniform over seeds",
+            "uniform_seeds": list(UNIFORM_SEEDS),
+            "vote_ties": VOTE_TIES[0],
         },
     )
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmark import knn
-from benchmark.knn import SETUPS, knn_accuracy, knn_accuracy_loop, knn_all_setups, processing_draws
+from benchmark.knn import SETUPS, knn_accuracy, knn_accuracy_loop, knn_all_setups, knn_runs, uniform_draws
 
 
 def random_embeddings(n_db=90, n_q=25, n_proc=3, dim=8, classes=4, seed=0):
@@ -46,12 +46,14 @@ def rotated_classes(n_db=60, n_q=20, n_proc=3, dim=16, classes=4, seed=0):
 
 @pytest.mark.parametrize("k", [1, 10])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_matrix_equals_loop_for_every_setup(k, seed):
+@pytest.mark.parametrize("ties", knn.VOTE_TIES)
+def test_matrix_equals_loop_for_every_setup(k, seed, ties):
     data = random_embeddings(seed=seed)
-    fast = knn_all_setups(*data, k, seed=seed, device="cpu", chunk_size=7)
+    options = {"uniform_seeds": (seed, seed + 3), "vote_ties": ties}
+    fast = knn_all_setups(*data, k, device="cpu", chunk_size=7, **options)
     for setup in SETUPS:
-        assert fast[setup] == knn_accuracy_loop(*data, setup, k, seed=seed), setup
-        assert knn_accuracy(*data, setup, k, seed=seed, device="cpu") == fast[setup]
+        assert fast[setup] == knn_accuracy_loop(*data, setup, k, **options), setup
+        assert knn_accuracy(*data, setup, k, device="cpu", **options) == fast[setup]
     assert fast["spd_p"] == fast["pos-same"] - fast["neg-same"]
 
 
@@ -107,7 +109,7 @@ def test_a_small_byte_budget_streams_the_database_in_blocks(monkeypatch):
         return db_rows(inp, start, stop)
 
     monkeypatch.setattr(knn._Inputs, "db_rows", spy)
-    row_bytes = (3 + 3) * 8 * 8  # P=3 processings + 3 views, D=8, float64
+    row_bytes = (3 + 3 + 10) * 8 * 8  # P=3 processings + gallery slots (3 processings, 10 uniform draws), D=8, float64
     monkeypatch.setattr(knn, "DB_BLOCK_BYTES", 2 * row_bytes)
     fast = knn_all_setups(*data, 4, device="cpu")
     assert read == [(start, start + 2) for start in range(0, 50, 2)]
@@ -152,15 +154,83 @@ def test_processing_free_embeddings_make_setups_agree():
     assert len({acc[s] for s in SETUPS}) == 1 and acc["spd_p"] == 0.0
 
 
-def test_processing_draws_are_seeded_and_never_the_query_processing():
-    a, b = processing_draws(500, 4, seed=5), processing_draws(500, 4, seed=5)
-    assert torch.equal(a.other, b.other) and torch.equal(a.uniform, b.uniform)
-    assert not torch.equal(a.other, processing_draws(500, 4, seed=6).other)
-    for p in range(4):
-        assert (a.other[p] != p).all()
-        counts = torch.bincount(a.other[p], minlength=4)
-        assert counts[p] == 0 and (counts[torch.arange(4) != p] > 100).all()
-    assert set(a.uniform.tolist()) == {0, 1, 2, 3}
+def test_runs_are_the_released_ordered_pairs():
+    runs = knn_runs(SETUPS, 3, 2)
+    count = {setup: sum(run.setup == setup for run in runs) for setup in SETUPS}
+    assert count == {"all-same": 3, "all-diff": 6, "pos-same": 6, "neg-same": 6, "uniform": 6}
+    for run in runs:
+        q = run.negatives if run.setup == "pos-same" else run.positives
+        if run.setup == "all-same":
+            assert run.positives == run.negatives == run.p
+        elif run.setup == "all-diff":
+            assert run.positives == run.negatives != run.p
+        elif run.setup == "pos-same":
+            assert run.positives == run.p != run.negatives
+        elif run.setup == "neg-same":
+            assert run.negatives == run.p != run.positives
+        else:
+            assert run.positives == run.negatives >= 3  # a uniform-draw slot
+        assert q < 5
+    pairs = {(run.p, run.negatives) for run in runs if run.setup == "pos-same"}
+    assert pairs == {(p, q) for p in range(3) for q in range(3) if p != q}
+
+
+def test_uniform_draws_are_the_released_numpy_draws():
+    draws = uniform_draws(500, 4, seeds=(0, 7))
+    for row, seed in zip(draws, (0, 7)):
+        assert row.tolist() == np.random.default_rng(seed).choice(4, 500, replace=True).tolist()
+    with pytest.raises(ValueError, match="at least one seed"):
+        knn_all_setups(*random_embeddings(), 1, device="cpu", uniform_seeds=())
+
+
+def released_protocol(db, db_y, q, q_y, k, seeds=tuple(range(10))):
+    """The released scripts' summary, written from their description in plain numpy.
+
+    One run per (test processing, positives' processing, negatives' processing); baseline = (p, p, p),
+    all-diff = (p, q, q), pos-same = (p, p, q), neg-same = (p, q, p) for q != p; uniform: per seed one
+    numpy draw of every database image's processing.  The k most similar database images vote; a tie
+    in votes goes to the lower class index (what the released ``probs.sort(1, True)`` gives).  Each
+    summary value is the mean of its runs.
+    """
+    db = db.numpy() / np.linalg.norm(db.numpy(), axis=-1, keepdims=True)
+    q = q.numpy() / np.linalg.norm(q.numpy(), axis=-1, keepdims=True)
+    db_y, q_y = db_y.numpy(), q_y.numpy()
+    n_db, n_proc, _ = db.shape
+
+    def accuracy(test_p, positives, negatives):
+        correct = 0
+        for query, label in zip(q[:, test_p], q_y):
+            rows = np.where((db_y == label)[:, None], db[np.arange(n_db), positives], db[np.arange(n_db), negatives])
+            neighbours = np.argsort(-(rows @ query), kind="stable")[:k]
+            correct += np.argmax(np.bincount(db_y[neighbours])) == label
+        return correct / len(q_y)
+
+    def fixed(processing):
+        return np.full(n_db, processing)
+
+    runs = {"all-same": [], "all-diff": [], "pos-same": [], "neg-same": [], "uniform": []}
+    for p in range(n_proc):
+        for other in range(n_proc):
+            if other == p:
+                runs["all-same"].append(accuracy(p, fixed(p), fixed(p)))
+            else:
+                runs["all-diff"].append(accuracy(p, fixed(other), fixed(other)))
+                runs["pos-same"].append(accuracy(p, fixed(p), fixed(other)))
+                runs["neg-same"].append(accuracy(p, fixed(other), fixed(p)))
+        for seed in seeds:
+            draw = np.random.default_rng(seed).choice(n_proc, n_db, replace=True)
+            runs["uniform"].append(accuracy(p, draw, draw))
+    return {setup: float(np.mean(values)) for setup, values in runs.items()}
+
+
+@pytest.mark.parametrize("k", [1, 10])
+def test_knn_equals_the_released_protocol_on_planted_embeddings(k):
+    data = random_embeddings(n_db=120, n_q=40, n_proc=4, dim=12, seed=5)
+    ours = knn_all_setups(*data, k, device="cpu")
+    released = released_protocol(*data, k)
+    for setup in SETUPS:
+        assert ours[setup] == pytest.approx(released[setup], abs=1e-12), setup
+    assert ours["pos-same"] > ours["neg-same"]  # the planted processing signal shows as SPD_p > 0
 
 
 def test_numpy_inputs():
