@@ -42,15 +42,20 @@ class Variant:
     ``assigned=True`` gives every image its own class of ``family``, drawn uniformly from a hash
     of (seed, image id): the probes' training images (the test images get every class).  The
     mask is the variant's, not the encoder's: :meth:`encoder_input` puts it on the encoder's crop.
+    ``crop_encoding`` (a ``jpeg`` class such as ``q95-444``) re-encodes that crop before the mask, as
+    the released code's ``MASK_95`` does (resize, centre crop, JPEG, mask).
     """
 
     family: str | None = None
     class_name: str | None = None
     mask_ratio: float = 0.0
     assigned: bool = False
+    crop_encoding: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mask_ratio", check_ratio(self.mask_ratio))
+        if self.crop_encoding is not None and self.crop_encoding not in FAMILIES["jpeg"]:
+            raise ValueError(f"unknown crop encoding {self.crop_encoding!r}; choose from {FAMILIES['jpeg']}")
         if self.assigned:
             if self.family not in FAMILIES or self.class_name is not None:
                 raise ValueError("an assigned variant names a processing family and no class")
@@ -63,6 +68,7 @@ class Variant:
     @property
     def name(self) -> str:
         base = f"{self.family}-{'assigned' if self.assigned else self.class_name}" if self.family else "source"
+        base += f"-crop-jpeg-{self.crop_encoding}" if self.crop_encoding else ""
         return base + (f"-mask{self.mask_ratio:g}" if self.mask_ratio else "")
 
     @property
@@ -80,14 +86,17 @@ class Variant:
             "class": self.class_name,
             "mask_ratio": self.mask_ratio,
             "assigned": self.assigned,
+            "crop_encoding": self.crop_encoding,
         }
 
     def encoder_input(self, image: Image.Image, preprocess: Preprocess) -> torch.Tensor:
-        """``image`` (already processed) as the encoder gets it: resize and crop, mask, normalise.
+        """``image`` (already processed) as the encoder gets it: resize and crop, encode, mask, normalise.
 
         The mask goes on the uint8 crop, so masked pixels are 0 before normalisation.
         """
         pixels = preprocess.pixels(image)
+        if self.crop_encoding:
+            pixels = process(pixels, "jpeg", self.crop_encoding)
         return preprocess.normalise(center_mask(pixels, self.mask_ratio) if self.mask_ratio else pixels)
 
 

@@ -31,7 +31,8 @@ from benchmark.probe import ProbeConfig, linear_probe
 from benchmark.processing import FAMILIES
 from benchmark.retrieval import paircams_recall
 
-ACQUISITION_ENCODING = ("jpeg", "q95-444")  # re-encode before masking, as the released code does
+# The released MASK_95: resize, centre crop, JPEG q95 4:4:4 of the crop, then the mask.
+ACQUISITION_CROP_ENCODING = "q95-444"
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def acquisition_probe(
 ) -> TaskResult:
     if not image_set.has_labels:
         raise ValueError(f"{image_set.name} has no labels: acquisition probes need a FlickrExif configuration")
-    variant = Variant(*ACQUISITION_ENCODING, mask_ratio=mask_ratio)
+    variant = Variant(mask_ratio=mask_ratio, crop_encoding=ACQUISITION_CROP_ENCODING)
     data = {}
     for split in ("train", "validation", "test"):
         embeddings = _embed(encoder, image_set, split, [variant], seed, options)[variant]
@@ -151,7 +152,7 @@ def acquisition_probe(
             seed,
             probe_config,
             mask_ratio=mask_ratio,
-            encoding=list(ACQUISITION_ENCODING),
+            encoding={"jpeg": ACQUISITION_CROP_ENCODING, "applied_to": "the encoder's crop, before the mask"},
             classes=list(image_set.class_names or []),
         ),
         details=result.to_json(),

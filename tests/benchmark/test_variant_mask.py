@@ -100,3 +100,24 @@ def test_masked_embeddings_equal_the_old_path(tmp_path):
                 expected = encoder.model(torch.stack([reference(image, PREP, variant.mask_ratio) for image in images]))
             assert found[variant].ids == [item.id for item in items]
             assert torch.equal(found[variant].vectors, expected.float())
+
+
+@pytest.mark.parametrize("ratio", [0.9, 0.95])
+def test_acquisition_input_is_the_released_mask_95_order(ratio):
+    """Released MASK_95: resize, centre crop, JPEG q95 4:4:4 of the crop, then the mask, then normalise."""
+    import io
+
+    image = noise(150, 100, seed=3)
+    crop = PREP.pixels(image)
+    buffer = io.BytesIO()
+    crop.save(buffer, format="JPEG", quality=95, subsampling=0)
+    encoded = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    expected = reference(encoded, Preprocess(48, mean=OPENAI_CLIP_MEAN, std=OPENAI_CLIP_STD), ratio)
+    variant = Variant(mask_ratio=ratio, crop_encoding="q95-444")
+    assert torch.equal(variant.encoder_input(image, PREP), expected)
+    # re-encoding the full-resolution photo first (the old order) gives a different input
+    full = Variant("jpeg", "q95-444", mask_ratio=ratio)
+    assert not torch.equal(full.encoder_input(process(image, "jpeg", "q95-444"), PREP), expected)
+    assert variant.name == f"source-crop-jpeg-q95-444-mask{ratio:g}"
+    with pytest.raises(ValueError, match="unknown crop encoding"):
+        Variant(crop_encoding="q50-420")
