@@ -57,6 +57,13 @@ TuneOption = Annotated[
 PrecisionOption = Annotated[str, typer.Option(help="Probe matrix products: float32 or bfloat16.")]
 FamilyOption = Annotated[Optional[list[str]], typer.Option(help="Processing families (repeat; default: all).")]
 TargetOption = Annotated[Optional[list[str]], typer.Option(help="FlickrExif attributes (repeat; default: all).")]
+OrientationOption = Annotated[
+    str,
+    typer.Option(
+        help="Exif orientation when decoding: auto (as the released loader of the dataset's kind: applied for "
+        "FlickrExif, PairCams and Hub datasets, not for image folders), apply, or ignore."
+    ),
+]
 TemplateOption = Annotated[
     str, typer.Option(help="Result file name template (fields: encoder, dataset, task, target, seed).")
 ]
@@ -114,6 +121,7 @@ def _run(
     targets: Optional[list[str]] = None,
     probe_tune_epochs: Optional[int] = None,
     probe_precision: str = "float32",
+    exif_orientation: str = "auto",
 ) -> None:
     from benchmark.extract import EmbeddingCache
     from benchmark.probe import ProbeConfig
@@ -132,6 +140,7 @@ def _run(
             probe=probe,
             families=tuple(families or FAMILIES),
             targets=tuple(targets) if targets else None,
+            exif_orientation=exif_orientation,
         )
     encoder = _load_encoder(model, weights, device)
     stderr.print(f"Encoder {encoder.spec.key} ({encoder.weights}), embedding dim {encoder.embed_dim}")
@@ -181,9 +190,11 @@ def extract_command(
     device: DeviceOption = None,
     batch_size: BatchOption = None,
     workers: WorkersOption = 0,
+    exif_orientation: OrientationOption = "auto",
 ) -> None:
     """Compute (or find in the cache) embeddings of a dataset under processing variants."""
     from benchmark.extract import EmbeddingCache, Variant, extract
+    from benchmark.imagesets import with_exif_orientation
     from benchmark.processing import FAMILIES
     from benchmark.runner import open_image_set
 
@@ -198,7 +209,7 @@ def extract_command(
                     raise ValueError(f"unknown processing family {family!r}; choose from {tuple(FAMILIES)}")
                 names = FAMILIES[family] if name in ("", "all") else (name,)
                 variants += [Variant(family, n, mask_ratio=mask_ratio) for n in names]
-        image_set = open_image_set(dataset)
+        image_set = with_exif_orientation(open_image_set(dataset), exif_orientation)
     encoder = _load_encoder(model, weights, device)
     store = EmbeddingCache(cache)
     for split_name in split or image_set.splits:
@@ -237,6 +248,7 @@ def run_command(
     workers: WorkersOption = 0,
     skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
+    exif_orientation: OrientationOption = "auto",
     probe_tune_epochs: TuneOption = None,
     probe_precision: PrecisionOption = "float32",
 ) -> None:
@@ -261,6 +273,7 @@ def run_command(
         workers=workers,
         skip_existing=skip_existing,
         template=name_template,
+        exif_orientation=exif_orientation,
         families=family,
         targets=target,
         probe_tune_epochs=probe_tune_epochs,
@@ -284,6 +297,7 @@ def probe_command(
     workers: WorkersOption = 0,
     skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
+    exif_orientation: OrientationOption = "auto",
     probe_tune_epochs: TuneOption = None,
     probe_precision: PrecisionOption = "float32",
 ) -> None:
@@ -302,6 +316,7 @@ def probe_command(
         workers=workers,
         skip_existing=skip_existing,
         template=name_template,
+        exif_orientation=exif_orientation,
         families=family,
         targets=target,
         probe_tune_epochs=probe_tune_epochs,
@@ -323,6 +338,7 @@ def knn_command(
     workers: WorkersOption = 0,
     skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
+    exif_orientation: OrientationOption = "auto",
 ) -> None:
     """kNN processing influence: all-same, all-diff, pos-same, neg-same, uniform (k=10 and k=1)."""
     _run(
@@ -339,6 +355,7 @@ def knn_command(
         workers=workers,
         skip_existing=skip_existing,
         template=name_template,
+        exif_orientation=exif_orientation,
         families=family,
     )
 
@@ -355,6 +372,7 @@ def retrieval_command(
     workers: WorkersOption = 0,
     skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
+    exif_orientation: OrientationOption = "auto",
 ) -> None:
     """PairCams recall@1 with distractors of the query's vs the target's camera type (SPD_a)."""
     _run(
@@ -371,6 +389,7 @@ def retrieval_command(
         workers=workers,
         skip_existing=skip_existing,
         template=name_template,
+        exif_orientation=exif_orientation,
     )
 
 

@@ -125,7 +125,11 @@ class EmbeddingCache:
         return {
             "format": CACHE_FORMAT,
             "encoder": encoder_description,
-            "dataset": {"name": image_set.name, "fingerprint": image_set.fingerprint},
+            "dataset": {
+                "name": image_set.name,
+                "fingerprint": image_set.fingerprint,
+                "exif_orientation": image_set.exif_orientation,
+            },
             "split": split,
             "variant": variant.describe(),
             "seed": seed if variant.uses_seed else None,
@@ -171,15 +175,23 @@ def _write(path: Path, ids: Sequence[str], vectors: torch.Tensor, provenance: di
 class _VariantImages(torch.utils.data.Dataset):
     """Item i → {variant name: preprocessed tensor}, decoding the source once for all variants."""
 
-    def __init__(self, items: Sequence[ImageItem], variants: Sequence[Variant], preprocess: Preprocess, seed: int):
+    def __init__(
+        self,
+        items: Sequence[ImageItem],
+        variants: Sequence[Variant],
+        preprocess: Preprocess,
+        seed: int,
+        exif_transpose: bool = False,
+    ):
         self.items, self.variants, self.preprocess, self.seed = list(items), list(variants), preprocess, seed
+        self.exif_transpose = exif_transpose  # the image set's decoding rule (ImageSet.exif_orientation)
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.items[index]
-        source = open_rgb(item.read())
+        source = open_rgb(item.read(), exif_transpose=self.exif_transpose)
         processed: dict[tuple[str | None, str | None], Any] = {}
         out = {}
         for variant in self.variants:
@@ -218,12 +230,24 @@ def extract(
     results = {variant: cache.load(key) for variant, key in keys.items()}
     missing = [variant for variant, found in results.items() if found is None]
     if missing:
-        computed = _compute(encoder, items, missing, keys, cache, seed, batch_size, device, workers, on_batch)
+        computed = _compute(
+            encoder,
+            items,
+            missing,
+            keys,
+            cache,
+            seed,
+            batch_size,
+            device,
+            workers,
+            on_batch,
+            image_set.exif_orientation,
+        )
         results.update(computed)
     return results  # type: ignore[return-value]
 
 
-def _compute(encoder, items, variants, keys, cache, seed, batch_size, device, workers, on_batch):
+def _compute(encoder, items, variants, keys, cache, seed, batch_size, device, workers, on_batch, exif_transpose):
     model = encoder.model.to(device).eval()
     ids = [item.id for item in items]
     chunks = math.ceil(len(items) / CHUNK_IMAGES)
@@ -235,7 +259,7 @@ def _compute(encoder, items, variants, keys, cache, seed, batch_size, device, wo
             if on_batch:
                 on_batch(len(chunk_items))
             continue
-        dataset = _VariantImages(chunk_items, todo, encoder.preprocess, seed)
+        dataset = _VariantImages(chunk_items, todo, encoder.preprocess, seed, exif_transpose)
         loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers)
         outputs: dict[str, list[torch.Tensor]] = {v.name: [] for v in todo}
         for batch in loader:

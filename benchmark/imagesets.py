@@ -44,6 +44,9 @@ class ImageSet:
     class_names: tuple[str, ...] | None = None
     target: str | None = None  # what the labels are: "class", "Make", "subject", ...
     fingerprint: str = ""
+    # Apply the Exif orientation when decoding, as the released loader of this kind does:
+    # ``datasets.Image`` (FlickrExif, PairCams, Hub datasets) applies it, torchvision folders do not.
+    exif_orientation: bool = False
 
     def split(self, name: str) -> list[ImageItem]:
         return [item for item in self.items if item.split == name]
@@ -55,6 +58,16 @@ class ImageSet:
     @property
     def has_labels(self) -> bool:
         return self.class_names is not None
+
+
+EXIF_ORIENTATION = ("auto", "apply", "ignore")
+
+
+def with_exif_orientation(image_set: ImageSet, choice: str) -> ImageSet:
+    """``auto`` keeps the kind's released behaviour; ``apply``/``ignore`` override it."""
+    if choice not in EXIF_ORIENTATION:
+        raise ValueError(f"--exif-orientation must be one of {', '.join(EXIF_ORIENTATION)}, got {choice!r}")
+    return image_set if choice == "auto" else replace(image_set, exif_orientation=choice == "apply")
 
 
 def fingerprint(parts: Sequence[str]) -> str:
@@ -167,6 +180,7 @@ def hf_dataset(
         class_names=class_names,
         target=config or (label_column if class_names else None),
         fingerprint=fingerprint(stamp),
+        exif_orientation=True,
     )
 
 
@@ -198,6 +212,7 @@ def official_flickrexif(images_dir: str | Path, splits_dir: str | Path, attribut
         class_names=tuple(str(c) for c in spec["label_encoder_classes"]),
         target=attribute,
         fingerprint=fingerprint(stamp),
+        exif_orientation=True,  # the released FlickrExif loader casts the files to datasets.Image
     )
 
 
@@ -212,6 +227,4 @@ def paircams_set(source: str) -> ImageSet:
         if extra.get("is_smartphone") is None:
             extra["is_smartphone"] = is_smartphone(extra.get("make"), extra.get("model"))
         items.append(replace(item, extra=extra))
-    return ImageSet(
-        name=image_set.name, items=tuple(items), class_names=None, target="subject", fingerprint=image_set.fingerprint
-    )
+    return replace(image_set, items=tuple(items), class_names=None, target="subject")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.imagesets import ImageSet
+from benchmark.imagesets import EXIF_ORIENTATION, ImageSet, with_exif_orientation
 from benchmark.kinds import Detected, detect
 from benchmark.masking import DEFAULT_MASK_RATIO
 from benchmark.probe import ProbeConfig
@@ -39,8 +39,11 @@ class RunConfig:
     families: tuple[str, ...] = tuple(FAMILIES)
     targets: tuple[str, ...] | None = None  # FlickrExif attributes to probe; None = all in the dataset
     skip_existing: bool = False
+    exif_orientation: str = "auto"  # auto: as the released loader of the dataset's kind; apply; ignore
 
     def __post_init__(self) -> None:
+        if self.exif_orientation not in EXIF_ORIENTATION:
+            raise ValueError(f"--exif-orientation must be one of {', '.join(EXIF_ORIENTATION)}")
         unknown = set(self.tasks) - set(TASK_NAMES)
         if unknown:
             raise ValueError(f"unknown tasks {sorted(unknown)}; choose from {TASK_NAMES}")
@@ -99,7 +102,7 @@ def run(
                 continue
             if on_task:
                 on_task(f"{task.task} {task.target} (seed {seed})")
-            image_set = task.load()
+            image_set = with_exif_orientation(task.load(), config.exif_orientation)
             start = time.perf_counter()
             result = run_task(task, encoder, image_set, options, seed, config).to_json()
             result.update(
@@ -107,6 +110,7 @@ def run(
                 encoder_group=encoder.spec.group,
                 dataset=dataset_name,
                 seed=seed,
+                exif_orientation=image_set.exif_orientation,
                 seconds=round(time.perf_counter() - start, 2),
                 created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             )
