@@ -201,27 +201,53 @@ def knn_influence(
     )
 
 
-def paircams_pairs(image_set: ImageSet) -> tuple[list[str], list[str], list[Any]]:
-    """Aligned (smartphone id, camera id, subject) triples; subjects without exactly one of each are skipped."""
-    by_subject: dict[Any, dict[bool, list[str]]] = {}
+@dataclass(frozen=True)
+class Pairs:
+    """Aligned smartphone and camera photo ids per subject, and the subjects left out with why."""
+
+    phones: list[str]
+    cameras: list[str]
+    subjects: list[Any]
+    left_out: dict[str, str]  # subject → reason (never dropped silently)
+
+
+def paircams_pairs(image_set: ImageSet) -> Pairs:
+    """One smartphone and one camera photo per subject; other subjects are reported in ``left_out``."""
+    by_subject: dict[Any, dict[bool | None, list[str]]] = {}
     for item in image_set.items:
         phone = item.extra.get("is_smartphone")
-        if phone is None:
-            raise ValueError(f"{image_set.name}: PairCams items need is_smartphone (or a model to derive it)")
-        by_subject.setdefault(item.group, {True: [], False: []})[bool(phone)].append(item.id)
-    subjects = sorted(s for s, kinds in by_subject.items() if len(kinds[True]) == 1 and len(kinds[False]) == 1)
-    return [by_subject[s][True][0] for s in subjects], [by_subject[s][False][0] for s in subjects], subjects
+        by_subject.setdefault(item.group, {True: [], False: [], None: []})[
+            None if phone is None else bool(phone)
+        ].append(item.id)
+    subjects, left_out = [], {}
+    for subject, kinds in sorted(by_subject.items(), key=lambda entry: str(entry[0])):
+        if len(kinds[True]) == 1 and len(kinds[False]) == 1 and not kinds[None]:
+            subjects.append(subject)
+        else:
+            left_out[str(subject)] = (
+                f"{len(kinds[True])} smartphone, {len(kinds[False])} camera and {len(kinds[None])} unknown-device "
+                "photos; retrieval needs one smartphone and one camera photo"
+            )
+    return Pairs(
+        [by_subject[s][True][0] for s in subjects], [by_subject[s][False][0] for s in subjects], subjects, left_out
+    )
 
 
 def paircams_retrieval(encoder, image_set: ImageSet, options: ExtractOptions, *, seed: int = 0) -> TaskResult:
-    phones, cameras, subjects = paircams_pairs(image_set)
+    pairs = paircams_pairs(image_set)
+    if not pairs.subjects:
+        raise ValueError(
+            f"{image_set.name}: no subject has one smartphone and one camera photo ({len(pairs.left_out)} left out)"
+        )
     variant = Variant()
     vectors: dict[str, torch.Tensor] = {}
     for split in image_set.splits:
         found = _embed(encoder, image_set, split, [variant], seed, options)[variant]
         vectors.update(zip(found.ids, found.vectors))
     result = paircams_recall(
-        torch.stack([vectors[i] for i in phones]), torch.stack([vectors[i] for i in cameras]), device=options.device
+        torch.stack([vectors[i] for i in pairs.phones]),
+        torch.stack([vectors[i] for i in pairs.cameras]),
+        device=options.device,
     )
     return TaskResult(
         task="retrieval",
@@ -236,7 +262,9 @@ def paircams_retrieval(encoder, image_set: ImageSet, options: ExtractOptions, *,
             "dataset": image_set.name,
             "fingerprint": image_set.fingerprint,
             "seed": seed,
-            "n_subjects": len(subjects),
+            "n_subjects": len(pairs.subjects),
+            "subjects_left_out": pairs.left_out,
+            "camera_type_from": sorted({str(item.extra.get("camera_type_from")) for item in image_set.items}),
         },
         details=result.to_json(),
     )
