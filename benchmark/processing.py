@@ -56,7 +56,7 @@ class JpegEncoding:
     """One JPEG encode: IJG quality (libjpeg tables, as Pillow writes them) and chroma layout."""
 
     quality: int
-    subsampling: str  # "4:2:0" or "4:4:4", as flickrexif.jpeg.chroma_subsampling names them
+    subsampling: str  # "4:2:0" or "4:4:4", as flickrexif.exif.jpeg.chroma_subsampling names them
 
     def encode(self, image: Image.Image) -> bytes:
         buffer = io.BytesIO()

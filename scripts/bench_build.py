@@ -4,8 +4,8 @@
 Usage: ``python scripts/bench_build.py [--photos 20000] [--owners 1500] [--attributes Make,Year]
 [--no-images] [--work DIR] [--keep]``.
 
-The database is written directly through :class:`flickrexif.store.CrawlStore` (kept photos with
-Exif records, labels from :func:`flickrexif.labels.label_record`, downloads recorded) for a Zipf-like
+The database is written directly through :class:`flickrexif.crawl.store.CrawlStore` (kept photos with
+Exif records, labels from :func:`flickrexif.exif.labels.label_record`, downloads recorded) for a Zipf-like
 population of owners who mostly shoot one camera.  Image files are real JPEGs of 150–300 KB
 (1280×960, camera Exif with serial numbers and, for phones, GPS, so the metadata scrub does real
 work): one file per camera is encoded once and hard-linked for every photo of that camera.  The

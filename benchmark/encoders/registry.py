@@ -42,9 +42,8 @@ class EncoderSpec:
     paper: bool = False  # one of the paper's 47 encoders
     weights_from: str | None = None  # no hub has the weights: where a checkpoint for weights=FILE comes from
     input_size: int | None = None  # overrides the model's image size and the crop size
-    preprocess: tuple[
-        tuple[str, Any], ...
-    ] = ()  # overrides of the eval transform, e.g. (("interpolation", "bilinear"),)
+    # overrides of the eval transform, e.g. (("interpolation", "bilinear"),)
+    preprocess: tuple[tuple[str, Any], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -92,9 +91,8 @@ def register_family(
 
     def register(loader: Loader) -> Loader:
         previous = _FAMILIES.get(name)
-        if previous is not None and _qualified(previous.loader) != _qualified(
-            loader
-        ):  # a module reload may re-register
+        # the same loader may register again (a module reload); another one may not
+        if previous is not None and _qualified(previous.loader) != _qualified(loader):
             raise ValueError(f"encoder family {name!r} is already registered by {_qualified(previous.loader)}")
         form = key_form or (name if bare else f"{name}:NAME")
         _FAMILIES[name] = Family(

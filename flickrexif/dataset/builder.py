@@ -351,7 +351,6 @@ class FlickrExifDataset:
     def __init__(self, config: BuildConfig, on_progress: Callable[[BuildProgress], None] | None = None):
         self.config = config
         self.on_progress = on_progress
-        self._crawl: dict[str, Any] = {}
 
     def write_data(self, folder: Path) -> DatasetContents:
         """Every configuration's shards and paper split file; raises :class:`BuildError` if none can be built."""
@@ -364,7 +363,7 @@ class FlickrExifDataset:
                 _build_config(store, folder, attribute, candidates, config, self.on_progress)
                 for attribute in config.attributes
             )
-            self._crawl = crawl_summary(store)
+            crawl = crawl_summary(store)
         finally:
             store.close()
         result = BuildResult(
@@ -375,6 +374,7 @@ class FlickrExifDataset:
             dict(candidates.excluded),
             candidates.data_as_of,
             time.monotonic() - started,
+            crawl,
         )
         if not result.built:
             reasons = "; ".join(f"{c.name}: {c.skipped}" for c in results)
@@ -393,7 +393,7 @@ class FlickrExifDataset:
         )
 
     def card(self, contents: DatasetContents, version: str | None) -> str:
-        return flickrexif_card(contents, self.config, self._crawl, version)
+        return flickrexif_card(contents, self.config, version)
 
     def changelog_lines(self, contents: DatasetContents, previous: Path | None) -> list[str]:
         """Per configuration its classes and split sizes, with the previous release's sizes when they changed."""

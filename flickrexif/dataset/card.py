@@ -81,9 +81,7 @@ def _crawl_text(crawl: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def flickrexif_card(
-    contents: DatasetContents, config: BuildConfig, crawl: Mapping[str, Any], version: str | None
-) -> str:
+def flickrexif_card(contents: DatasetContents, config: BuildConfig, version: str | None) -> str:
     """The whole ``README.md``."""
     result: BuildResult = contents.details
     built = result.built
@@ -101,7 +99,7 @@ def flickrexif_card(
             release=f"Release v{version}, data" if version else "Data", data_as_of=result.data_as_of,
             overview=overview, skipped=[c for c in result.configs if c.skipped],
             sections=[_config_section(c) for c in built], columns=column_table(COLUMN_DOCS),
-            crawl=_crawl_text(crawl), photos_kept=result.photos_kept, photos_eligible=result.photos_eligible,
+            crawl=_crawl_text(result.crawl), photos_kept=result.photos_kept, photos_eligible=result.photos_eligible,
             excluded=excluded, seed=config.seed, balance=", ".join(config.balance),
             max_shard_mb=config.layout.max_shard_bytes >> 20,
             permissive=", ".join(LICENSES[i].name for i in sorted(PERMISSIVE_LICENSES)),

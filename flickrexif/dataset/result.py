@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flickrexif.dataset.split import SplitSpec
 from flickrexif.publish.parquet import SplitFiles
@@ -50,6 +51,7 @@ class BuildResult:
     excluded: Mapping[str, int]
     data_as_of: str
     seconds: float
+    crawl: Mapping[str, Any] = field(default_factory=dict)  # the crawl's searches and cap, for the card
 
     @property
     def rows(self) -> int:

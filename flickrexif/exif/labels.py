@@ -2,7 +2,7 @@
 
 Every function is pure: raw Exif values in, a class name or the reason it is missing out.  The facts
 (make aliases, device patterns, 1/3-stop series) live in ``flickrexif/data/*.json`` and are read
-through :func:`flickrexif.tables.load_table`, so fixing a label means editing a table, not code.
+through :func:`flickrexif.exif.tables.load_table`, so fixing a label means editing a table, not code.
 
 Decisions worth knowing:
 

@@ -186,7 +186,7 @@ class UnpublishableError(ValueError):
 def publishable_bytes(data: bytes, image_format: str) -> bytes:
     """``data`` without GPS, serial numbers, maker notes and XMP; the compressed image is not touched.
 
-    JPEG: :func:`flickrexif.scrub.scrub_jpeg`.  HEIF: :func:`scrub_heif`.  Raises
+    JPEG: :func:`flickrexif.exif.scrub.scrub_jpeg`.  HEIF: :func:`scrub_heif`.  Raises
     :class:`UnpublishableError` when that cannot be done safely.
     """
     if image_format == "JPEG":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
@@ -52,7 +50,6 @@ def test_weights_file_of_another_architecture_is_rejected(tmp_path):
 
 
 def test_missing_hub_weights_raise_instructive_error_without_network(tmp_path, no_network):
-    started = time.perf_counter()
     with pytest.raises(MissingWeightsError) as raised:
         load_encoder("siglip", hf_cache=tmp_path)
     message = str(raised.value)
@@ -63,7 +60,6 @@ def test_missing_hub_weights_raise_instructive_error_without_network(tmp_path, n
         MissingWeightsError, match="hf download timm/vit_base_patch16_clip_224.openai open_clip_model.safetensors"
     ):
         load_encoder("clip-vit-b16", hf_cache=tmp_path)
-    assert time.perf_counter() - started < 20
 
 
 def test_missing_weights_default_cache_comes_from_environment(tmp_path, monkeypatch, no_network):

@@ -27,16 +27,6 @@ from flickrexif.exif.read import read_exif
 from flickrexif.exif.record import ExifRecord
 from flickrexif.publish.manifest import ReleaseError
 
-PAPER_KEYS = {
-    "train_ids",
-    "val_ids",
-    "test_ids",
-    "encoded_train_labels",
-    "encoded_val_labels",
-    "encoded_test_labels",
-    "label_encoder_classes",
-    "target_attribute",
-}
 IDENTIFYING = ("gps", "latitude", "longitude", "serial", "location", "position")
 
 
@@ -142,7 +132,7 @@ def read_config(out: Path, attribute: str, columns=None) -> dict[str, dict]:
     }
 
 
-def test_every_configuration_is_owner_disjoint_and_balanced(built):
+def test_every_configuration_is_owner_disjoint_and_balanced(built, paper_splits_keys):
     result, out, _ = built
     assert [c.name for c in result.configs] == list(ATTRIBUTES)
     assert result.built == result.configs, [c.skipped for c in result.configs]
@@ -159,7 +149,7 @@ def test_every_configuration_is_owner_disjoint_and_balanced(built):
             assert len(counts) == len(config.classes) and len(set(counts.values())) == 1, (config.name, split)
             assert table["flickr_id"] == sorted(table["flickr_id"], key=lambda i: (len(i), i))
         paper = json.loads((out / paper_split_name(config.name)).read_text())
-        assert set(paper) == PAPER_KEYS and paper["target_attribute"] == config.name
+        assert set(paper) == paper_splits_keys and paper["target_attribute"] == config.name
         assert paper["label_encoder_classes"] == list(config.classes)
         assert paper["test_ids"] == [int(i) for i in tables["test"]["flickr_id"]]
         assert paper["encoded_train_labels"] == tables["train"]["label"]

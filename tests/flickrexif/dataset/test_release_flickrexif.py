@@ -26,18 +26,6 @@ def release(config, root, version, notes=()):
     return publish_release(FlickrExifDataset(config), root, version, notes)
 
 
-PAPER_KEYS = {
-    "train_ids",
-    "val_ids",
-    "test_ids",
-    "encoded_train_labels",
-    "encoded_val_labels",
-    "encoded_test_labels",
-    "label_encoder_classes",
-    "target_attribute",
-}
-
-
 @pytest.fixture(scope="module")
 def config_for(crawled_db, small_specs):
     """``config_for(**overrides)``: a build of three attributes of the crawled fixture."""
@@ -74,14 +62,6 @@ def test_release_folder_has_card_data_manifest_changelog_and_paper_splits(releas
         assert set(data) == paper_splits_keys
         assert all(isinstance(i, int) for i in data["train_ids"])
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
-
-
-@pytest.fixture(scope="session")
-def paper_splits_keys():
-    """The keys of the paper's split files (read from them when ../shared/data is there)."""
-    shared = Path(os.environ.get("FLICKREXIF_SHARED_DATA", REPO.parent / "shared" / "data"))
-    path = shared / "paper-splits" / "FlickrExif" / "split_data_target_attribute=Make.json"
-    return set(json.loads(path.read_text())) if path.is_file() else PAPER_KEYS
 
 
 def test_same_inputs_give_byte_identical_releases(released, config_for, tmp_path):
