@@ -55,6 +55,13 @@ TuneOption = Annotated[
     ),
 ]
 PrecisionOption = Annotated[str, typer.Option(help="Probe matrix products: float32 or bfloat16.")]
+RefitsOption = Annotated[
+    int,
+    typer.Option(
+        help="Probe on a train/ + val/ folder (ImageNet layout): refits of the chosen point over re-drawn "
+        "processing classes, reported as mean and std (released: 10)."
+    ),
+]
 FamilyOption = Annotated[Optional[list[str]], typer.Option(help="Processing families (repeat; default: all).")]
 TargetOption = Annotated[Optional[list[str]], typer.Option(help="FlickrExif attributes (repeat; default: all).")]
 OrientationOption = Annotated[
@@ -77,21 +84,38 @@ def main(version: VersionOption = False) -> None:
 @app.command("models")
 def models_command(
     pattern: Annotated[Optional[str], typer.Argument(help="Filter: substring or glob on alias or key.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (with the exact weights and the released name).")
+    ] = False,
+    paper: Annotated[
+        bool, typer.Option("--paper", help="Only the paper's 47 encoders, as the released code loads them.")
+    ] = False,
 ) -> None:
-    """List the registered encoders (`family:name`, alias, group SUP/SSL/CVL)."""
+    """List the registered encoders (`family:name`, alias, group SUP/SSL/CVL, weights)."""
     from benchmark.encoders import list_encoders
 
-    specs = list_encoders(pattern)
-    rows = [{"alias": s.alias or "", "key": s.key, "group": s.group or "", "description": s.description} for s in specs]
+    specs = [s for s in list_encoders(pattern) if s.paper or not paper]
+    rows = [
+        {
+            "alias": s.alias or "",
+            "key": s.key,
+            "group": s.group or "",
+            "paper": s.paper,
+            "released": s.released,
+            "weights": s.weights,
+            "description": s.description,
+        }
+        for s in specs
+    ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    which = "paper encoders" if paper else "encoders (also: random:<timm model>, timm:<any>, open_clip:<any>)"
     write_table(
-        rows,
-        {"alias": "alias", "key": "key", "group": "group", "description": "description"},
+        [{**row, "paper": "yes" if row["paper"] else ""} for row in rows],
+        {"alias": "alias", "key": "key", "group": "group", "paper": "paper", "weights": "weights"},
         table_console(),
-        title=f"{len(rows)} encoders (also: random:<timm model>, timm:<any>, open_clip:<any>)",
+        title=f"{len(rows)} {which}",
     )
 
 
@@ -121,6 +145,7 @@ def _run(
     targets: Optional[list[str]] = None,
     probe_tune_epochs: Optional[int] = None,
     probe_precision: str = "float32",
+    probe_refits: int = 10,
     exif_orientation: str = "auto",
 ) -> None:
     from benchmark.extract import EmbeddingCache
@@ -141,6 +166,7 @@ def _run(
             families=tuple(families or FAMILIES),
             targets=tuple(targets) if targets else None,
             exif_orientation=exif_orientation,
+            refits=probe_refits,
         )
     encoder = _load_encoder(model, weights, device)
     stderr.print(f"Encoder {encoder.spec.key} ({encoder.weights}), embedding dim {encoder.embed_dim}")
@@ -251,6 +277,7 @@ def run_command(
     exif_orientation: OrientationOption = "auto",
     probe_tune_epochs: TuneOption = None,
     probe_precision: PrecisionOption = "float32",
+    probe_refits: RefitsOption = 10,
 ) -> None:
     """Run every task that applies to the dataset.
 
@@ -278,6 +305,7 @@ def run_command(
         targets=target,
         probe_tune_epochs=probe_tune_epochs,
         probe_precision=probe_precision,
+        probe_refits=probe_refits,
     )
 
 
@@ -300,6 +328,7 @@ def probe_command(
     exif_orientation: OrientationOption = "auto",
     probe_tune_epochs: TuneOption = None,
     probe_precision: PrecisionOption = "float32",
+    probe_refits: RefitsOption = 10,
 ) -> None:
     """Linear probes only: processing labels, or acquisition labels on FlickrExif (masked)."""
     _run(
@@ -321,6 +350,7 @@ def probe_command(
         targets=target,
         probe_tune_epochs=probe_tune_epochs,
         probe_precision=probe_precision,
+        probe_refits=probe_refits,
     )
 
 

@@ -5,7 +5,13 @@ Importing the package registers the built-in families (as timm's ``models/__init
 modules import torch, timm and open_clip only inside their loaders, so listing stays instant.
 """
 
-from benchmark.encoders import effnet_lite0, open_clip_family, random_family, timm_family  # noqa: F401  (registers them)
+from benchmark.encoders import (  # noqa: F401  (registers them)
+    effnet_lite0,
+    open_clip_family,
+    random_family,
+    timm_family,
+    url_checkpoints,
+)
 from benchmark.encoders.factory import Encoder, load_encoder
 from benchmark.encoders.registry import GROUPS, EncoderSpec, list_encoders, parse_key, resolve
 from benchmark.encoders.weights import MissingWeightsError, default_hf_cache

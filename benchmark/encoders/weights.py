@@ -125,7 +125,7 @@ def load_file_into(model: torch.nn.Module, path: Path) -> None:
     if result.missing_keys or result.unexpected_keys:
         raise ValueError(
             f"{path} does not fit {model.pretrained_cfg.get('architecture', type(model).__name__)}: "
-            f"missing {_few(result.missing_keys)}; unexpected {_few(result.unexpected_keys)}"
+            f"missing {few_keys(result.missing_keys)}; unexpected {few_keys(result.unexpected_keys)}"
         )
 
 
@@ -138,7 +138,7 @@ def file_provenance(path: Path) -> str:
     return f"file:{path.resolve()}#sha256={digest.hexdigest()}"
 
 
-def _few(keys: Sequence[str], n: int = 5) -> str:
+def few_keys(keys: Sequence[str], n: int = 5) -> str:
     if not keys:
         return "none"
     more = f" and {len(keys) - n} more" if len(keys) > n else ""

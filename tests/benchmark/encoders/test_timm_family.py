@@ -5,14 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmark.encoders import EncoderSpec, MissingWeightsError, load_encoder
+from benchmark.encoders import EncoderSpec, load_encoder
 
 timm = pytest.importorskip("timm")
-
-
-def test_row_without_hub_weights_needs_a_file(tmp_path, no_network):
-    with pytest.raises(MissingWeightsError, match="dino_resnet50_pretrain.pth"):
-        load_encoder("dino-resnet50")
 
 
 def test_timm_weights_from_local_hf_cache(tmp_path, no_network, fake_hf_cache):
