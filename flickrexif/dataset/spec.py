@@ -7,10 +7,12 @@ Defaults live in ``flickrexif/data/build.json``; a JSON file of the same shape o
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flickrexif.dataset.split import SPLITS, SplitSpec
 from flickrexif.exif.labels import ATTRIBUTES
@@ -56,13 +58,89 @@ def default_specs() -> dict[str, SplitSpec]:
     return specs_from_table(load_table("build")["attributes"])
 
 
+# Flickr's short-link alphabet: base 58 without 0, O, I and l (flic.kr/p/4bxMqq is photo 2088436532).
+BASE58 = "123456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+_SEPARATORS = re.compile(r"[\s,;\ufeff\u200b\u200c\u200d\u2060]+")  # several items on a line; stray BOMs
+_PHOTO_ID = re.compile(r"[1-9][0-9]*")  # ASCII digits only
+_STATIC_FILE = re.compile(r"([1-9][0-9]*)_[0-9a-f]+(?:_[0-9a-z]+)*\.(?:jpe?g|png|gif|webp|mp4)", re.IGNORECASE)
+
+
+def _flickr_host(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
+
+
+def _photo_id_from_url(item: str) -> str | None:
+    """The photo id a Flickr photo URL names, or ``None`` when it names none (or is no Flickr URL).
+
+    Photo pages ``flickr.com/photos/USER/ID/...`` (any tail: ``in/photostream/``, ``sizes/o/``,
+    ``lightbox/``, a query), ``flickr.com/photo.gne?id=ID``, short links ``flic.kr/p/BASE58``, and
+    image files ``live.staticflickr.com/SERVER/ID_SECRET_b.jpg`` (also ``farmN.staticflickr.com``,
+    ``farmN.static.flickr.com``, ``live.staticflickr.com/video/ID/...``).
+    """
+    try:
+        url = urlsplit(item if "://" in item else f"https://{item}")
+        host = (url.hostname or "").lower()
+    except ValueError:  # e.g. an unbalanced "[" read as an IPv6 host
+        return None
+    parts = [part for part in url.path.split("/") if part]
+    if _flickr_host(host, "flic.kr"):
+        if len(parts) == 2 and parts[0] == "p" and all(char in BASE58 for char in parts[1]):
+            number = 0
+            for char in parts[1]:
+                number = number * 58 + BASE58.index(char)
+            return str(number) if number else None
+        return None
+    if _flickr_host(host, "staticflickr.com") or _flickr_host(host, "static.flickr.com"):
+        if len(parts) >= 2 and parts[0].lower() == "video" and _PHOTO_ID.fullmatch(parts[1]):
+            return parts[1]
+        found = _STATIC_FILE.fullmatch(parts[-1]) if parts else None
+        return found[1] if found else None
+    if not _flickr_host(host, "flickr.com"):
+        return None
+    if len(parts) >= 3 and parts[0].lower() == "photos" and _PHOTO_ID.fullmatch(parts[2]):
+        return parts[2]
+    if parts == ["photo.gne"]:
+        query = parse_qs(url.query)
+        if _PHOTO_ID.fullmatch(ids := "".join(query.get("id", []))):
+            return ids
+        if "short" in query:
+            return _photo_id_from_url(f"flic.kr/p/{''.join(query['short'])}")
+    return None
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: UTF-8 with or without a BOM, or UTF-16 with one (Windows "Unicode text")."""
+    data = Path(path).read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
+
+
 def load_exclusions(path: Path) -> frozenset[str]:
-    """Photo ids to leave out (takedown requests): one id or photo page URL per line, ``#`` comments."""
+    """Photo ids to leave out (takedown requests), from a text file; ``#`` starts a comment.
+
+    Each line holds photo ids or Flickr photo URLs (any form :func:`_photo_id_from_url` reads),
+    several separated by spaces, commas or semicolons.  A UTF-8 BOM and CRLF line ends are fine.
+    Anything else is refused: ``ValueError`` naming the file, the line number and the line, since a
+    takedown that is silently not applied would publish the photo again.
+    """
+    try:
+        text = _read_text(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read the takedown list {path}: {error}") from None
     ids = set()
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        text = line.split("#", 1)[0].strip().rstrip("/")
-        if text:
-            ids.add(text.rsplit("/", 1)[-1])
+    for number, line in enumerate(text.splitlines(), start=1):
+        content = line.split("#", 1)[0]
+        for item in _SEPARATORS.split(content):
+            if not item:
+                continue
+            photo_id = item if _PHOTO_ID.fullmatch(item) else _photo_id_from_url(item)
+            if photo_id is None:
+                raise ValueError(
+                    f"{path}, line {number}: {item!r} is not a Flickr photo id or photo URL "
+                    f"(the line: {line.strip()!r})"
+                )
+            ids.add(photo_id)
     return frozenset(ids)
 
 

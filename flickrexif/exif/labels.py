@@ -6,21 +6,27 @@ through :func:`flickrexif.exif.tables.load_table`, so fixing a label means editi
 
 Decisions worth knowing:
 
+* Makes are looked up ignoring case, punctuation, spacing and a trailing legal form (``Co.,Ltd``,
+  ``Corp.``, ``AG``); trailing descriptors (``Imaging``, ``Electronics``) are dropped only where that
+  reaches a known make, so distinct makers (Sony, Sony Ericsson) never merge by rule (``makes.json``).
 * Models are kept as the camera writes them (only NULs and padding removed): the paper's classes are
-  ``Canon EOS 40D``, ``NIKON D70``, ``ILCE-7M3``, ``iPhone 11``, so a make prefix is never added or cut.
+  ``Canon EOS 40D``, ``NIKON D70``, ``ILCE-7M3``, ``iPhone 11``, so a make prefix is never added, and
+  cut only where a table says so: ``SAMSUNG-SM-N900A`` (US carrier units) is ``SM-N900A``.
 * Settings go to the nearest *marked* 1/3-stop value in log space (f/1.89 → f/1.8 because 1.89 lies
   below √(1.8·2.0) ≈ 1.897); an exact midpoint goes to the smaller mark.  f/2.4, common on phones, is
   not a 1/3-stop mark and becomes f/2.5.
 * Exposures longer than the 30 s mark form the class ``">30"`` (bulb), shorter than 1/32000 s
   ``"<1/32000"``; ISO above 409600 is ``">409600"`` (see ``stops.json``).
 * A device is a smartphone, scanner or "other" (games, software) when a table says so, else a camera:
-  the paper counted everything that is not a phone as "not a smartphone".  iPads count as phones.
+  the paper counted everything that is not a phone as "not a smartphone".  iPads, Samsung tablets
+  and Samsung's camera watches count as phones; the Gear 360 cameras do not (``devices.json``).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date
@@ -112,38 +118,118 @@ def _clean(raw: str | None) -> str | None:
     return " ".join(raw.split("\0", 1)[0].split()) or None
 
 
+_WORD = re.compile(r"[^\W_]+")  # letters and digits; punctuation, "_" and spaces separate words
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+@lru_cache(maxsize=1)
+def _make_words() -> tuple[frozenset[str], frozenset[str]]:
+    """``makes.json``'s legal forms (cut from every make) and descriptors (cut only to reach a known make)."""
+    table = load_table("makes")
+    legal_forms, descriptors = ({word.casefold() for word in table[name]} for name in ("legal_forms", "descriptors"))
+    return frozenset(legal_forms), frozenset(descriptors)
+
+
+def _without_legal_forms(words: list[str]) -> list[str]:
+    """``words`` less the legal forms at their end (``co ltd``, ``corp``, ``ag``); the first word stays."""
+    legal_forms = _make_words()[0]
+    end = len(words)
+    while end > 1 and words[end - 1] in legal_forms:
+        end -= 1
+    return words[:end]
+
+
+def _make_key(text: str) -> str:
+    """A make's lookup key: ``"SANYO Electric Co.,Ltd."`` → ``"sanyoelectric"`` (see ``makes.json``)."""
+    return "".join(_without_legal_forms(_words(text)))
+
+
 @lru_cache(maxsize=1)
 def _make_lookup() -> dict[str, str]:
-    """Casefolded clean alias → canonical make, from ``makes.json`` (each name also maps to itself)."""
+    """Key → canonical make for each alias and canonical name of ``makes.json``; two makes on one key raise."""
     lookup: dict[str, str] = {}
     for canonical, aliases in load_table("makes")["canonical"].items():
         for alias in (canonical, *aliases):
-            key = _clean(alias).casefold()
+            key = _make_key(alias)
             if lookup.setdefault(key, canonical) != canonical:
                 raise ValueError(f"makes.json: {alias!r} is listed for {lookup[key]!r} and {canonical!r}")
     return lookup
 
 
+def _known_make(words: list[str]) -> str | None:
+    """The canonical make of a make's words: by key, then without descriptors (``Olympus Imaging``)."""
+    descriptors = _make_words()[1]
+    words = _without_legal_forms(words)
+    while words:
+        found = _make_lookup().get("".join(words))
+        if found is not None or len(words) == 1 or words[-1] not in descriptors:
+            return found
+        words = _without_legal_forms(words[:-1])
+    return None
+
+
 def canonical_make(raw: str | None) -> str | None:
-    """``"NIKON CORPORATION"`` → ``"Nikon"``; unknown makes come back cleaned with their case kept.
+    """``"NIKON CORPORATION"`` → ``"Nikon"``; unknown makes come back cleaned, case kept, legal form cut.
 
     Makers wrote their name many ways over the years; one class per company keeps the Make labels
-    about the company rather than about its legal name at the time.
+    about the company rather than about its legal name at the time.  The lookup ignores case,
+    punctuation and spaces (``SonyEricsson`` = ``Sony Ericsson``, ``Co.,Ltd`` = ``Co., Ltd.``) and
+    legal forms at the end (``Co``, ``Ltd``, ``Corp``, ``Inc``, ``AG``: see ``makes.json``); then
+    descriptor words at the end (``Imaging``, ``Optical``, ``Electric``, ``Electronics``, ``Mobile``)
+    are dropped one at a time, but only a known make is accepted that way, so ``Sony Ericsson Mobile``
+    stops at Sony Ericsson and never reaches Sony.  An unknown make keeps its case and words, less a
+    trailing legal form: ``"Foo Co.,Ltd"`` and ``"Foo Co., Ltd."`` are both ``"Foo"``.
     """
     text = _clean(raw)
     if text is None:
         return None
-    return _make_lookup().get(text.casefold(), text)
+    words = _words(text)
+    known = _known_make(words)
+    if known is not None:
+        return known
+    kept = len(_without_legal_forms(words))
+    if kept in (0, len(words)):
+        return text
+    spans = list(_WORD.finditer(text))  # cut after the last kept word: its case and inner punctuation stay
+    return text[: spans[kept - 1].end()] if len(spans) == len(words) else text
+
+
+@lru_cache(maxsize=1)
+def _model_prefixes() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """(canonical make, pattern) pairs from ``makes.json``: a make's name written before its model codes."""
+    return tuple(
+        (make, re.compile(pattern, re.IGNORECASE)) for make, pattern in load_table("makes")["model_prefixes"].items()
+    )
+
+
+def _make_and_model(make_raw: str | None, model_raw: str | None) -> tuple[str | None, str | None]:
+    """The canonical make and the model, with a maker's prefix cut from the model (``SAMSUNG-SM-N900A``).
+
+    A prefix is cut when the make is that maker's or missing; a missing make is then that maker's.
+    """
+    make, model = canonical_make(make_raw), _clean(model_raw)
+    if model is None:
+        return make, None
+    for maker, prefix in _model_prefixes():
+        if make is None or make == maker:
+            cut = prefix.sub("", model, count=1)
+            if cut and cut != model:
+                return maker, cut
+    return make, model
 
 
 def clean_model(make_raw: str | None, model_raw: str | None) -> str | None:
     """The model as the camera wrote it, without NUL padding or extra spaces.
 
-    No make prefix is added or removed: the paper's classes (``Canon EOS 40D``, ``ILCE-7M3``) are the
-    written strings.  ``make_raw`` is accepted so callers pass the pair as they do to :func:`device_kind`.
+    No make prefix is added, and only one is removed: US carrier Samsung phones write
+    ``SAMSUNG-SM-N900A`` for the ``SM-N900A`` (Galaxy Note 3) that other units write, so a
+    ``SAMSUNG-`` before a Samsung phone code goes (``model_prefixes`` in ``makes.json``).  Otherwise
+    the paper's classes (``Canon EOS 40D``, ``NIKON D70``, ``ILCE-7M3``) are the written strings.
     """
-    del make_raw  # no per-make rule is needed (see docstring)
-    return _clean(model_raw)
+    return _make_and_model(make_raw, model_raw)[1]
 
 
 @dataclass(frozen=True)
@@ -185,8 +271,7 @@ def device_kind(make_raw: str | None, model_raw: str | None) -> str | None:
     Scanned film and rendered game images carry Exif too, and must not be counted as camera photos.
     Anything with a make or model that no table claims is a camera.
     """
-    make = canonical_make(make_raw)
-    model = clean_model(make_raw, model_raw)
+    make, model = _make_and_model(make_raw, model_raw)
     if make is None and model is None:
         return None
     rules, fallback = _kind_rules()

@@ -155,7 +155,9 @@ def test_real_make_strings(raw: str, canonical: str) -> None:
     "raw, expected",
     [
         ("WWL     ", "WWL"),
-        ("Some   Brand\tLtd ", "Some Brand Ltd"),
+        ("Some   Brand\tLtd ", "Some Brand"),  # a legal form at the end is cut, case kept
+        ("Some Brand Co.,Ltd.", "Some Brand"),
+        ("Foo-Bar K.K. Works", "Foo-Bar K.K. Works"),  # nothing to cut: written as it is
         ("Odd\0junk after NUL", "Odd"),
         ("lowercase brand", "lowercase brand"),
         (None, None),
@@ -240,6 +242,13 @@ MODEL_ONLY_PHONES = [
     "Lenovo K6",
     "ZTE A2017G",
     "FP3",
+    "SM-G960F",
+    "SAMSUNG-SM-N900A",
+    "SCH-I545",
+    "SAMSUNG-SGH-I337",
+    "GT-I9300",
+    "SO-01K",
+    "SH-01K",
 ]
 
 # (make, model) of phones from makers that also build cameras: found by their make's model codes.
@@ -252,6 +261,9 @@ BRAND_PHONES = [
     ("Samsung", "SPH-L710"),
     ("samsung", "SC-02H"),
     ("samsung", "SCV33"),
+    ("samsung", "SAMSUNG-SM-N900A"),  # US carrier units write the make before the code
+    ("samsung", "SM-T510"),  # tablets count as phones
+    ("SAMSUNG", "SM-R380"),  # the Gear 2 watch: a phone camera module, like tablets
     ("Sony", "C6903"),
     ("Sony", "D6603"),
     ("Sony", "E6653"),
@@ -313,6 +325,14 @@ CAMERAS = [
     ("Samsung", "PL120"),
     ("Samsung", "ST1000"),
     ("SAMSUNG", "GX-10"),
+    ("SAMSUNG", "WB150F"),
+    ("SAMSUNG", "EX2F"),
+    ("SAMSUNG", "ST76"),
+    ("SAMSUNG", "EK-GC100"),  # Galaxy Camera
+    ("SAMSUNG", "SM-C200"),  # Gear 360 (2016): a 360-degree camera, not a phone
+    ("samsung", "SM-R210"),  # Gear 360 (2017)
+    (None, "SM-C200"),
+    ("Canon", "SAMSUNG-SM-N900A"),  # the prefix means Samsung only when the make agrees
     ("SONY", "DSC-RX100"),
     ("SONY", "ILCE-7M3"),
     ("SONY", "HDR-HC3"),
