@@ -6,7 +6,10 @@ a fingerprint that changes whenever the images or labels change, so cached embed
 reused for different data.  Sources:
 
 * an image folder (``class/image.jpg`` sub-folders give classes; ``train/``, ``val``/
-  ``validation/``, ``test/`` top folders give splits, else a hashed 70/10/20 split by file name);
+  ``validation/``, ``test/`` top folders give splits, else a hashed 70/10/20 split by file name).
+  A folder of exactly ``train/`` and ``val/`` (ImageNet, iNaturalist as distributed) is the
+  *standard layout* (:data:`STANDARD`): ``val`` is the test set and the tasks carve their tuning
+  split from ``train``, as the paper's released code does;
 * a Hugging Face dataset (a Hub id in the local cache, or a local folder such as a FlickrExif
   release with a configuration name like ``Make``);
 * the official FlickrExif layout: a folder of images named by Flickr id plus the paper's split
@@ -27,6 +30,11 @@ from typing import Any
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif"})
 SPLIT_NAMES = {"train": "train", "val": "validation", "valid": "validation", "validation": "validation", "test": "test"}
+
+# How an image set's splits are used (``ImageSet.layout``):
+SPLITS = "splits"  # its own train, validation and test splits (or a hashed 70/10/20)
+STANDARD = "standard"  # train + val only (ImageNet, iNaturalist): val is the test set, tuning carved from train
+LAYOUTS = (SPLITS, STANDARD)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,11 @@ class ImageSet:
     # Apply the Exif orientation when decoding, as the released loader of this kind does:
     # ``datasets.Image`` (FlickrExif, PairCams, Hub datasets) applies it, torchvision folders do not.
     exif_orientation: bool = False
+    layout: str = SPLITS  # SPLITS or STANDARD (see LAYOUTS)
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {self.layout!r}; choose from {LAYOUTS}")
 
     def split(self, name: str) -> list[ImageItem]:
         return [item for item in self.items if item.split == name]
@@ -60,6 +73,11 @@ class ImageSet:
     @property
     def has_labels(self) -> bool:
         return self.class_names is not None
+
+    @property
+    def test_split(self) -> str:
+        """The split results are measured on: ``test``, or ``validation`` in the standard layout."""
+        return "validation" if self.layout == STANDARD else "test"
 
 
 EXIF_ORIENTATION = ("auto", "apply", "ignore")
@@ -91,8 +109,28 @@ def _file_reader(path: Path) -> Callable[[], bytes]:
     return path.read_bytes
 
 
+def folder_layout(root: Path, splits: set[str]) -> str:
+    """The layout of a folder whose top folders give ``splits``; refuses one without test images.
+
+    ``train`` + ``validation`` alone is the standard layout (``val`` is the test set); a folder
+    with ``test`` keeps its own splits; anything else has no test images and no way to make some.
+    """
+    if "test" in splits:
+        return SPLITS
+    if splits == {"train", "validation"}:
+        return STANDARD
+    raise ValueError(
+        f"{root}: split folders {sorted(splits)} hold no test images; use train/ + val/ (the ImageNet and "
+        "iNaturalist layout: val is the test set, the tuning split is carved from train), train/ + val/ + "
+        "test/, or class folders without split folders (a hashed 70/10/20 split)"
+    )
+
+
 def image_folder(root: str | Path) -> ImageSet:
-    """An image folder; classes from sub-folder names, splits from top folders when present."""
+    """An image folder; classes from sub-folder names, splits from top folders when present.
+
+    With top folders ``train/`` and ``val/`` only, the set is in the standard layout (:func:`folder_layout`).
+    """
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"{root} is not a folder of images")
@@ -109,6 +147,7 @@ def image_folder(root: str | Path) -> ImageSet:
         split = SPLIT_NAMES[rel.parts[0].lower()] if has_split_dirs else _hashed_split(str(rel))
         label = class_names.index(parts[0]) if class_names else None
         items.append(ImageItem(id=str(rel), split=split, read=_file_reader(path), label=label))
+    layout = folder_layout(root, {item.split for item in items}) if has_split_dirs else SPLITS
     stamp = [f"{rel}:{path.stat().st_size}:{item.label}" for rel, path, item in zip(relative, files, items)]
     return ImageSet(
         name=root.name,
@@ -116,6 +155,7 @@ def image_folder(root: str | Path) -> ImageSet:
         class_names=class_names,
         target="class" if class_names else None,
         fingerprint=fingerprint(stamp),
+        layout=layout,
     )
 
 

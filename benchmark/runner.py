@@ -18,6 +18,7 @@ from benchmark.kinds import Detected, detect
 from benchmark.masking import DEFAULT_MASK_RATIO
 from benchmark.probe import ProbeConfig
 from benchmark.processing import FAMILIES
+from benchmark.refit import REFITS
 from benchmark.results import ResultStore
 from benchmark.tasks import TASK_NAMES, TASKS, ExtractOptions, TaskResult
 
@@ -35,6 +36,7 @@ class RunConfig:
     mask_ratio: float = DEFAULT_MASK_RATIO
     probe: ProbeConfig = ProbeConfig()
     ks: tuple[int, ...] = (10, 1)
+    refits: int = REFITS  # standard layout (train + val): refits of the processing probe's chosen point
     tasks: tuple[str, ...] = TASK_NAMES
     families: tuple[str, ...] = tuple(FAMILIES)
     targets: tuple[str, ...] | None = None  # FlickrExif attributes to probe; None = all in the dataset
@@ -42,6 +44,8 @@ class RunConfig:
     exif_orientation: str = "auto"  # auto: as the released loader of the dataset's kind; apply; ignore
 
     def __post_init__(self) -> None:
+        if self.refits < 1:
+            raise ValueError(f"--probe-refits must be >= 1, got {self.refits}")
         if self.exif_orientation not in EXIF_ORIENTATION:
             raise ValueError(f"--exif-orientation must be one of {', '.join(EXIF_ORIENTATION)}")
         unknown = set(self.tasks) - set(TASK_NAMES)

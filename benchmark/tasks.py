@@ -2,11 +2,15 @@
 
 * ``probe-processing``: a linear probe predicts the processing class of a family (JPEG, sharpening,
   resizing, interpolation).  Training and validation images each get one class drawn uniformly
-  (seeded); the test set holds every test image under every class.  Metric: MP (accuracy).
+  (seeded); the test set holds every test image under every class.  Metric: MP (accuracy).  On a
+  standard layout (train + val, :data:`benchmark.imagesets.STANDARD`) it runs the released protocol
+  of :mod:`benchmark.refit`: tuning split carved from train, the chosen point refit over ``refits``
+  class draws, val x every class as test; MP is the refits' mean (``accuracy_std`` their spread).
 * ``probe-acquisition``: a linear probe predicts an Exif label (FlickrExif configuration) from
   images re-encoded at q95 4:4:4 whose centre is masked (``mask_ratio``).
 * ``knn``: kNN semantic classification when database and query processing agree or not
   (all-same, all-diff, pos-same, neg-same, uniform); SP accuracy and SPD_p = pos-same − neg-same.
+  Database: the train split; queries: the test split (val in the standard layout).
 * ``retrieval``: PairCams recall@1 with distractors sharing the query's vs the target's camera
   type; SPD_a = the gap.
 
@@ -24,11 +28,12 @@ from typing import Any, Protocol
 import torch
 
 from benchmark.extract import EmbeddingCache, Embeddings, Variant, extract
-from benchmark.imagesets import ImageSet
+from benchmark.imagesets import STANDARD, ImageSet
 from benchmark.knn import UNIFORM_SEEDS, VOTE_TIES, knn_all_setups
 from benchmark.masking import DEFAULT_MASK_RATIO
 from benchmark.probe import ProbeConfig, linear_probe
 from benchmark.processing import FAMILIES
+from benchmark.refit import REFITS, TUNING_SHARE, TUNING_STREAM, refit_probe
 from benchmark.retrieval import paircams_recall
 
 # The released MASK_95: resize, centre crop, JPEG q95 4:4:4 of the crop, then the mask.
@@ -81,6 +86,7 @@ def _probe_parameters(encoder, image_set: ImageSet, seed: int, config: ProbeConf
         "dataset": image_set.name,
         "fingerprint": image_set.fingerprint,
         "seed": seed,
+        "layout": image_set.layout,
         "probe": {k: v for k, v in asdict(config).items() if k != "device"},
         **extra,
     }
@@ -94,7 +100,10 @@ def processing_probe(
     *,
     seed: int = 0,
     probe_config: ProbeConfig = ProbeConfig(),
+    refits: int = REFITS,
 ) -> TaskResult:
+    if image_set.layout == STANDARD:
+        return _standard_processing_probe(encoder, image_set, family, options, seed, probe_config, refits)
     classes = FAMILIES[family]
     data = {}
     for split in ("train", "validation"):
@@ -116,6 +125,43 @@ def processing_probe(
             "chance": 1 / len(classes),
         },
         parameters=_probe_parameters(encoder, image_set, seed, probe_config, classes=list(classes)),
+        details=result.to_json(),
+    )
+
+
+def _standard_processing_probe(
+    encoder, image_set: ImageSet, family: str, options: ExtractOptions, seed: int, config: ProbeConfig, refits: int
+) -> TaskResult:
+    """The released protocol on train + val (:mod:`benchmark.refit`): every image under every class."""
+    classes = FAMILIES[family]
+    variants = [Variant(family=family, class_name=name) for name in classes]
+    train = _embed(encoder, image_set, "train", variants, seed, options)
+    test = _embed(encoder, image_set, image_set.test_split, variants, seed, options)
+    test_x = torch.cat([test[v].vectors for v in variants])
+    test_y = torch.cat([torch.full((len(test[v].ids),), i) for i, v in enumerate(variants)])
+    result = refit_probe([train[v].vectors for v in variants], test_x, test_y, config, seed=seed, refits=refits)
+    return TaskResult(
+        task="probe-processing",
+        target=family,
+        metrics={
+            "accuracy": result.accuracy,
+            "accuracy_std": result.accuracy_std,
+            "mean_per_class_accuracy": result.mean_per_class_accuracy,
+            "chance": 1 / len(classes),
+        },
+        parameters=_probe_parameters(
+            encoder,
+            image_set,
+            seed,
+            config,
+            classes=list(classes),
+            protocol="released standard layout: tuning split carved from train, refits over class draws, val as test",
+            refits=refits,
+            refit_seeds=list(range(refits)),
+            tuning_share=TUNING_SHARE,
+            tuning_split_rng=f"numpy default_rng([seed, {TUNING_STREAM}]) permutation per class (released: random.shuffle)",
+            class_draw="numpy default_rng(seed).choice(len(classes), n_train) in train order",
+        ),
         details=result.to_json(),
     )
 
@@ -166,11 +212,11 @@ def knn_influence(
         raise ValueError(f"{image_set.name} has no classes: kNN needs labelled images")
     variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
     stacked = {}
-    for split in ("train", "test"):
+    for role, split in (("train", "train"), ("test", image_set.test_split)):  # database, queries
         embeddings = _embed(encoder, image_set, split, variants, seed, options)
         labels = {item.id: item.label for item in image_set.split(split)}
         ids = embeddings[variants[0]].ids
-        stacked[split] = (
+        stacked[role] = (
             torch.stack([embeddings[v].vectors for v in variants], dim=1),
             torch.tensor([labels[i] for i in ids]),
         )
@@ -191,6 +237,9 @@ def knn_influence(
             "dataset": image_set.name,
             "fingerprint": image_set.fingerprint,
             "seed": seed,
+            "layout": image_set.layout,
+            "database_split": "train",
+            "query_split": image_set.test_split,
             "ks": list(ks),
             "classes": list(FAMILIES[family]),
             "similarity_dtype": str(dtype),
@@ -282,6 +331,9 @@ class TaskSettings(Protocol):
     @property
     def ks(self) -> tuple[int, ...]: ...
 
+    @property
+    def refits(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class Task:
@@ -304,7 +356,7 @@ TASKS: dict[str, Task] = {
         Task(
             "probe-processing",
             lambda encoder, images, target, options, seed, settings: processing_probe(
-                encoder, images, target, options, seed=seed, probe_config=settings.probe
+                encoder, images, target, options, seed=seed, probe_config=settings.probe, refits=settings.refits
             ),
             headline=(("MP", "accuracy"),),
         ),
