@@ -290,7 +290,11 @@ SpecsOption = Annotated[
     typer.Option("--specs", help="JSON overriding per-attribute class/split settings (shape of data/build.json)."),
 ]
 ExcludeOption = Annotated[
-    Optional[Path], typer.Option("--exclude", help="Takedown list: one Flickr id or photo page URL per line.")
+    Optional[Path],
+    typer.Option(
+        "--exclude",
+        help="Takedown list: Flickr photo ids or photo URLs (page, flic.kr, static image), several per line allowed, # comments.",
+    ),
 ]
 AttributeOption = Annotated[
     Optional[list[str]], typer.Option("--attribute", help="Configurations to build (repeat; default: all ten).")
