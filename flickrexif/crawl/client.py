@@ -1,12 +1,14 @@
 """Flickr API client on ``flickrapi``: pacing, retries with backoff, and an outcome per attempt.
 
 Every HTTP attempt waits for a slot of the shared :class:`RateLimiter` and is reported to
-``on_call(method, outcome)`` — ``"ok"`` or an error kind such as ``"http503"``, ``"code105"``,
-``"timeout"`` — so the crawl can account for every call it spends.  Transient failures (HTTP
-5xx/429, timeouts, connection resets, truncated JSON, Flickr code 105) are retried with
-exponential backoff and full jitter; API errors (``stat: fail``) are raised as
-:class:`FlickrApiError` for the caller to interpret (getExif's codes 1 and 2 are outcomes), and an
-invalid key raises :class:`FatalFlickrError` at once.
+``on_call(method, outcome)`` twice: ``SENT`` just before the request goes out (so a call is
+counted as spent even if the process dies before its answer), then ``"ok"`` or an error kind such
+as ``"http503"``, ``"code105"``, ``"timeout"``, ``"bad_answer"`` once it is answered, so the crawl
+can account for every call it spends.  Transient failures (HTTP 5xx/429, timeouts, connection
+resets, truncated JSON, Flickr code 105) are retried with exponential backoff and full jitter; API
+errors (``stat: fail``) are raised as :class:`FlickrApiError` for the caller to interpret
+(getExif's codes 1 and 2 are outcomes), and so is an answer that cannot be read at all (code
+``None``); an invalid key raises :class:`FatalFlickrError` at once.
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ DEFAULT_API_URL = flickrapi.FlickrAPI.REST_URL
 # Flickr error codes that mean "try again later" and those that no retry can fix.
 TRANSIENT_CODES = frozenset({0, 105, 106})
 FATAL_CODES = frozenset({95, 96, 97, 98, 99, 100, 116})
+SENT = "sent"  # the on_call "outcome" reported before each attempt
 
 # flickrapi logs every non-200 answer at ERROR level; the crawl records them as data instead.
 logging.getLogger("flickrapi").setLevel(logging.CRITICAL)
 
 
 class FlickrApiError(Exception):
-    """Flickr answered ``stat: fail`` with ``code`` (not retried)."""
+    """Flickr answered ``stat: fail`` with ``code``, or (``code`` None) an answer no parser can read; not retried."""
 
     def __init__(self, method: str, code: int | None, message: str):
         super().__init__(f"{method}: Flickr error {code}: {message}")
@@ -82,7 +85,7 @@ def classify_failure(error: BaseException) -> tuple[str, bool]:
         return "bad_json", True
     if isinstance(error, requests.RequestException):
         return "http_error", True
-    return type(error).__name__, False
+    return "bad_answer", False  # flickrapi could not parse what came back (not an object, no code, ...)
 
 
 class FlickrClient:
@@ -135,16 +138,18 @@ class FlickrClient:
         for attempt in range(1, self.retry.max_attempts + 1):
             if self.rate_limiter is not None:
                 self.rate_limiter.acquire()
+            self.on_call(method, SENT)
             try:
                 answer = self._api().do_flickr_call(method, **{k: str(v) for k, v in params.items() if v is not None})
-            except Exception as error:  # noqa: BLE001 - classified below, unknown kinds re-raised
+            except Exception as error:  # noqa: BLE001 - classified below; what no kind fits is an unreadable answer
                 kind, transient = classify_failure(error)
                 self.on_call(method, kind)
                 if not transient and isinstance(error, FlickrError):
                     error_type = FatalFlickrError if error.code in FATAL_CODES else FlickrApiError
                     raise error_type(method, error.code, str(error).split(": ", 2)[-1]) from None
                 if not transient:
-                    raise
+                    reason = f"unreadable answer ({type(error).__name__}: {str(error)[:200]})"
+                    raise FlickrApiError(method, None, reason) from error
                 last_kind = kind
                 if attempt < self.retry.max_attempts:
                     with self._rng_lock:

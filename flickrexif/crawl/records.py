@@ -46,6 +46,7 @@ class SearchPhoto:
     o_height: int | None
     url_o: str | None
     url_large: str | None
+    problem: str | None = None  # why the row cannot be crawled (a field Flickr sent unusable): stored filtered
 
     @property
     def month(self) -> str | None:
@@ -54,7 +55,12 @@ class SearchPhoto:
 
 @dataclass(frozen=True)
 class Window:
-    """One date-taken slice of a query, small enough for Flickr's result cap once ``open``."""
+    """One date-taken slice of a query, small enough for Flickr's result cap once ``open``.
+
+    ``status`` is ``open``, ``split``, ``done`` or ``failed`` (its last page could not be read:
+    retried on the next run); ``error`` is the last problem (a failure, or search rows left out),
+    ``failures`` how often a page failed, ``skipped`` how many search rows were unusable.
+    """
 
     query: str
     min_taken: str
@@ -62,6 +68,9 @@ class Window:
     total: int | None
     next_page: int
     status: str
+    error: str | None = None
+    failures: int = 0
+    skipped: int = 0
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flickrexif.crawl import store as states
+from flickrexif.crawl.records import Window
 from flickrexif.crawl.store import CrawlStore
 from flickrexif.exif.labels import ATTRIBUTES
 
@@ -17,6 +18,8 @@ _ERROR_STATES = {
 }
 # getExif's "not found" and "hidden" answers are outcomes, already counted by photo state above.
 _EXPECTED_OUTCOMES = {("flickr.photos.getExif", "code1"), ("flickr.photos.getExif", "code2")}
+# Calls sent whose outcome is not (yet) counted: in flight, or lost to a kill.  Spent, but not errors.
+_NOT_ERRORS = {"ok", states.UNRECORDED}
 TOP_CLASSES = 10
 
 
@@ -33,10 +36,15 @@ def crawl_status(store: CrawlStore) -> dict[str, Any]:
     errors: dict[str, int] = {name: by_status[state] for state, name in _ERROR_STATES.items() if by_status.get(state)}
     for method, outcomes in calls.items():
         for outcome, count in outcomes.items():
-            if outcome != "ok" and (method, outcome) not in _EXPECTED_OUTCOMES:
+            if outcome not in _NOT_ERRORS and (method, outcome) not in _EXPECTED_OUTCOMES:
                 errors[f"api_{outcome}"] = errors.get(f"api_{outcome}", 0) + count
     if downloads.get("failed"):
         errors["download_failed"] = downloads["failed"]
+    windows = store.windows()
+    if failed_windows := sum(window.status == "failed" for window in windows):
+        errors["search_window_failed"] = failed_windows  # retried on the next run
+    if skipped_rows := sum(window.skipped for window in windows):
+        errors["search_rows_skipped"] = skipped_rows  # rows without a usable id or owner
 
     seconds = float(store.get_meta("crawl_seconds") or 0.0)
     processed = sum(
@@ -62,7 +70,7 @@ def crawl_status(store: CrawlStore) -> dict[str, Any]:
         "downloads": downloads,
         "download_sizes": {k: v for k, v in store.count_by("download_size").items() if k != "none"},
         "labels": _label_distributions(store),
-        "search_windows": _window_counts(store),
+        "search_windows": _window_counts(windows),
         "crawl_seconds": round(seconds, 1),
         "photos_per_second": round(rate, 3) if rate else None,
         "remaining_photos_estimate": remaining,
@@ -76,8 +84,8 @@ def _label_distributions(store: CrawlStore) -> dict[str, dict[str, int]]:
     return {attribute: by_field[field] for attribute, field in ATTRIBUTES.items()}
 
 
-def _window_counts(store: CrawlStore) -> dict[str, int]:
+def _window_counts(windows: list[Window]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for window in store.windows():
+    for window in windows:
         counts[window.status] = counts.get(window.status, 0) + 1
     return counts

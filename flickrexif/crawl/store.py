@@ -7,20 +7,24 @@ killed at any moment resumes from the database with nothing lost and nothing dup
 - photos arrive ``pending`` (they will get a ``getExif`` call) or ``capped`` (their owner's month
   is full) — the per-owner-per-month cap is decided here, before any ``getExif`` is spent;
 - a ``getExif`` outcome commits with its consequences: a photo with hidden or missing Exif frees
-  its owner-month slot, and the earliest ``capped`` photo of that month becomes ``pending``;
+  its owner-month slot, and the earliest ``capped`` photo of that month becomes ``pending`` (a
+  ``failed`` photo keeps its slot: it is retried on the next run, as is a window whose page failed);
+- every API call is counted before it is sent (:meth:`CrawlStore.note_call_sent`): a kill loses none;
 - downloads record sha256, size and path once the file is safely renamed into place.
 
 It is the only module that speaks SQL: everyone else (status, export, download, the dataset
 builder) asks it questions and gets typed records back (:class:`StoredPhoto` with an
 :class:`~flickrexif.exif.record.ExifRecord`, never a JSON string), so the schema can change here alone.
 
-Only the calling thread touches a :class:`CrawlStore`; crawler worker threads do HTTP only.
+Only the calling thread touches a :class:`CrawlStore`; crawler worker threads do HTTP only, and
+write nothing but :meth:`CrawlStore.note_call_sent`, which has its own connection and lock.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,7 +44,7 @@ from flickrexif.crawl.records import (
 )
 from flickrexif.exif.record import ExifRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Photo states.  ``kept`` = stored with usable Exif; the other outcomes are data, not errors.
 PENDING = "pending"  # waiting for its getExif call
@@ -49,10 +53,11 @@ KEPT = "kept"
 NO_CAMERA_EXIF = "no_camera_exif"  # getExif answered, but without any camera field
 EXIF_HIDDEN = "exif_hidden"  # getExif code 2: the owner hides Exif
 EXIF_MISSING = "exif_missing"  # getExif code 1: photo not found
-FAILED = "failed"  # getExif kept failing after all retries; retried on the next run
+FAILED = "failed"  # getExif kept failing, or its answer was malformed; retried on the next run
 FILTERED = "filtered"  # dropped by a cheap filter (license, media); never costs a getExif
 
-SLOT_HOLDERS = (PENDING, KEPT)  # the states that use up an owner-month slot
+SLOT_HOLDERS = (PENDING, KEPT, FAILED)  # the states that use up an owner-month slot
+UNRECORDED = "unrecorded"  # api_calls() outcome: sent, no outcome recorded (in flight, or lost to a kill)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,7 +102,10 @@ CREATE TABLE IF NOT EXISTS search_windows (
     max_taken TEXT NOT NULL,
     total INTEGER,                      -- Flickr's total for the window, once known
     next_page INTEGER NOT NULL DEFAULT 1,
-    status TEXT NOT NULL,               -- open, split, done
+    status TEXT NOT NULL,               -- open, split, done, failed (retried on the next run)
+    error TEXT,                         -- the last problem: why a page failed, or rows left out
+    failures INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0, -- search rows left out (no usable id or owner)
     PRIMARY KEY (query, min_taken, max_taken)
 );
 CREATE TABLE IF NOT EXISTS api_calls (
@@ -106,7 +114,24 @@ CREATE TABLE IF NOT EXISTS api_calls (
     count INTEGER NOT NULL,
     PRIMARY KEY (method, outcome)
 );
+CREATE TABLE IF NOT EXISTS api_sends (
+    method TEXT PRIMARY KEY,
+    count INTEGER NOT NULL              -- attempts sent, counted before each goes out
+);
 """
+# Schema version → the statements that bring a store of that version to the next one.
+_MIGRATIONS = {
+    1: (
+        "ALTER TABLE search_windows ADD COLUMN error TEXT",
+        "ALTER TABLE search_windows ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE search_windows ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0",
+        "INSERT OR REPLACE INTO api_sends (method, count) SELECT method, SUM(count) FROM api_calls GROUP BY method",
+    ),
+}
+
+
+def _window_key(window: Window) -> tuple[str, str, str]:
+    return window.query, window.min_taken, window.max_taken
 
 
 def _exif(text: str | None) -> ExifRecord | None:
@@ -135,16 +160,32 @@ class CrawlStore:
             self.db = self._connect_readonly()
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
-        self.db.row_factory = sqlite3.Row
+        self.db = self._connect()
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
         self.db.executescript(_SCHEMA)
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
-        elif int(version) != SCHEMA_VERSION:
+        elif int(version) > SCHEMA_VERSION:
             raise StoreError(f"{self.path} has crawl schema v{version}; this flickrexif reads v{SCHEMA_VERSION}")
+        else:
+            self._migrate(int(version))
+        self._sends: sqlite3.Connection | None = None  # note_call_sent's own connection
+        self._sends_lock = threading.Lock()
+
+    def _connect(self, **options: Any) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=60, **options)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
+        return db
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older store up to :data:`SCHEMA_VERSION`, one version per transaction."""
+        for old in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in _MIGRATIONS[old]:
+                    self.db.execute(statement)
+                self.set_meta("schema_version", str(old + 1))
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> CrawlStore:
@@ -165,6 +206,8 @@ class CrawlStore:
         return db
 
     def close(self) -> None:
+        if getattr(self, "_sends", None) is not None:
+            self._sends.close()
         self.db.close()
 
     def __enter__(self) -> CrawlStore:
@@ -224,6 +267,20 @@ class CrawlStore:
             for min_taken, max_taken in parts:
                 self.add_window(window.query, min_taken, max_taken)
 
+    def fail_window(self, window: Window, error: str) -> None:
+        """A page of ``window`` could not be read: set it aside (``failed``) for the next run."""
+        self.db.execute(
+            """UPDATE search_windows SET status = 'failed', error = ?, failures = failures + 1
+               WHERE query = ? AND min_taken = ? AND max_taken = ?""",
+            (error, *_window_key(window)),
+        )
+
+    def retry_failed_windows(self, query: str) -> int:
+        """Reopen the windows of ``query`` whose page failed on an earlier run, at that page."""
+        return self.db.execute(
+            "UPDATE search_windows SET status = 'open' WHERE query = ? AND status = 'failed'", (query,)
+        ).rowcount
+
     def add_search_page(
         self,
         window: Window,
@@ -234,11 +291,13 @@ class CrawlStore:
         *,
         cap: int,
         allowed_licenses: frozenset[int],
+        skipped: Sequence[str] = (),
     ) -> list[str]:
         """Store one search page and advance its window; returns ids that now need ``getExif``.
 
-        Cheap filters run here (license, media, already stored, owner-month cap), so a photo
-        that would be dropped never reaches a ``getExif`` call.
+        Cheap filters run here (unusable row, license, media, already stored, owner-month cap), so a
+        photo that would be dropped never reaches a ``getExif`` call.  ``skipped``: why each row that
+        could not be stored (no usable id or owner) was left out; the window keeps the count and reasons.
         """
         to_fetch: list[str] = []
         with self.transaction():
@@ -252,13 +311,17 @@ class CrawlStore:
                 if status == PENDING:
                     to_fetch.append(photo.id)
             done = page >= pages
+            error = f"page {page}: {len(skipped)} rows left out: {'; '.join(skipped)[:2000]}" if skipped else None
             self.db.execute(
-                "UPDATE search_windows SET total = ?, next_page = ?, status = ? WHERE query = ? AND min_taken = ? AND max_taken = ?",
-                (total, page + 1, "done" if done else "open", window.query, window.min_taken, window.max_taken),
+                """UPDATE search_windows SET total = ?, next_page = ?, status = ?, skipped = skipped + ?,
+                   error = COALESCE(?, error) WHERE query = ? AND min_taken = ? AND max_taken = ?""",
+                (total, page + 1, "done" if done else "open", len(skipped), error, *_window_key(window)),
             )
         return to_fetch
 
     def _triage(self, photo: SearchPhoto, cap: int, allowed_licenses: frozenset[int]) -> tuple[str, str | None]:
+        if photo.problem is not None:
+            return FILTERED, photo.problem
         if photo.license not in allowed_licenses:
             return FILTERED, f"license {photo.license} is not permitted"
         if photo.media not in (None, "photo"):
@@ -374,6 +437,20 @@ class CrawlStore:
 
     # --- API call counters -----------------------------------------------------------------
 
+    def note_call_sent(self, method: str) -> None:
+        """Count a call as spent, durably, before it is sent (any thread: it has its own connection).
+
+        Until its outcome is counted, :meth:`api_calls` shows it as :data:`UNRECORDED`.
+        """
+        with self._sends_lock:
+            if self._sends is None:
+                self._sends = self._connect(check_same_thread=False)
+            self._sends.execute(
+                """INSERT INTO api_sends (method, count) VALUES (?, 1)
+                   ON CONFLICT(method) DO UPDATE SET count = count + 1""",
+                (method,),
+            )
+
     def count_calls(self, counts: dict[tuple[str, str], int]) -> None:
         """Add per-(method, outcome) call counts (flushed in batches by the crawler)."""
         if not counts:
@@ -386,9 +463,18 @@ class CrawlStore:
             )
 
     def api_calls(self) -> dict[str, dict[str, int]]:
+        """Method → outcome → calls; calls sent without a counted outcome appear as :data:`UNRECORDED`."""
         result: dict[str, dict[str, int]] = {}
         for row in self.db.execute("SELECT method, outcome, count FROM api_calls ORDER BY method, outcome"):
             result.setdefault(row["method"], {})[row["outcome"]] = row["count"]
+        try:
+            sends = self.db.execute("SELECT method, count FROM api_sends ORDER BY method").fetchall()
+        except sqlite3.OperationalError:  # a v1 store opened read-only: no sends counted
+            sends = []
+        for method, sent in sends:
+            missing = sent - sum(result.get(method, {}).values())
+            if missing > 0:
+                result.setdefault(method, {})[UNRECORDED] = missing
         return result
 
     # --- downloads -------------------------------------------------------------------------
@@ -483,7 +569,8 @@ class CrawlStore:
     def remaining_estimate(self) -> int:
         """Photos still to come from open windows: their totals minus what their pages covered."""
         row = self.db.execute(
-            "SELECT COALESCE(SUM(MAX(total - (next_page - 1) * ?, 0)), 0) FROM search_windows WHERE status = 'open' AND total IS NOT NULL",
+            """SELECT COALESCE(SUM(MAX(total - (next_page - 1) * ?, 0)), 0) FROM search_windows
+               WHERE status IN ('open', 'failed') AND total IS NOT NULL""",
             (int(self.get_meta("per_page") or 500),),
         ).fetchone()
         return int(row[0])

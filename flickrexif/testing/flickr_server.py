@@ -19,6 +19,9 @@ Choices where Flickr's behaviour is not pinned down by its documentation:
   JSON too); any other format is answered with Flickr's error 111.
 * A search without any limiting parameter (text, tags, dates, user, license) fails with code 3,
   as on Flickr; Flickr's "last 12 hours only" rule for such searches is not modelled.
+
+Hostile answers (a getExif answer without ``photo``, a search row without ``id``, a 400-digit
+ISO, a call that never returns) are served through :meth:`FlickrStandin.tamper`.
 """
 
 from __future__ import annotations
@@ -176,6 +179,7 @@ class FlickrStandin:
             "flickr.test.echo": self._echo,
         }
         self._extras = _extras_table(self)
+        self._tampers: dict[str, Callable[[Mapping[str, str], dict[str, Any]], Any]] = {}
         self.add_photos(photos)
         self._server = _Server(("127.0.0.1", port), self)
         host, bound_port = self._server.server_address[:2]
@@ -217,6 +221,20 @@ class FlickrStandin:
             raise ValueError("a positive fault rate needs at least one fault kind")
         with self._lock:
             self._fault_rate, self._fault_kinds = rate, kinds
+
+    def tamper(self, method: str, edit: Callable[[Mapping[str, str], dict[str, Any]], Any] | None) -> None:
+        """Answer ``method`` with ``edit(params, answer)`` instead of its answer; ``None`` stops.
+
+        ``edit`` gets the request's parameters and the well-formed answer (failures such as code 1
+        are served as usual) and returns what to send: any JSON value (a ``fail_answer`` too), the
+        answer itself to leave a request alone, or a :class:`Reply` for bytes JSON cannot write.
+        It runs in the request's own thread, so it may block to hold a call in flight.
+        """
+        with self._lock:
+            if edit is None:
+                self._tampers.pop(method, None)
+            else:
+                self._tampers[method] = edit
 
     def add_photos(self, photos: Iterable[StandinPhoto]) -> None:
         """Add photos, or replace those with the same id."""
@@ -290,6 +308,11 @@ class FlickrStandin:
             if handler is None:
                 raise ApiFailure(112, f'Method "{method}" not found')
             answer = handler(params)
+            edit = self._tampers.get(method)
+            if edit is not None:
+                answer = edit(params, answer)
+                if isinstance(answer, Reply):
+                    return answer
         except ApiFailure as failure:
             answer = fail_answer(failure.code, failure.message)
         return json_reply(answer, params)

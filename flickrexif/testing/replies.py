@@ -34,7 +34,7 @@ class Reply:
     reset: bool = False
 
 
-def json_reply(answer: Mapping[str, Any], params: Mapping[str, str]) -> Reply:
+def json_reply(answer: Any, params: Mapping[str, str]) -> Reply:
     """Flickr's JSON; without ``nojsoncallback=1`` it comes wrapped in ``jsonFlickrApi(...)``."""
     text = json.dumps(answer, separators=(",", ":"))  # ASCII only: a cut body stays valid UTF-8
     if params.get("nojsoncallback") != "1":
