@@ -90,7 +90,8 @@ def _load(spec: EncoderSpec, request: LoadRequest) -> Built:
         result = model.load_state_dict(state, strict=False)
         problems = f"missing {few_keys(result.missing_keys)}; unexpected {few_keys(result.unexpected_keys)}"
     except RuntimeError as error:  # shapes that differ
-        result, problems = None, str(error).splitlines()[1].strip()
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        result, problems = None, (lines[1:] or lines or ["shapes differ"])[0]
     if result is None or result.missing_keys or result.unexpected_keys:
         raise ValueError(f"{path} does not fit {spec.key}: {problems}")
     preprocess = Preprocess(crop_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, interpolation=checkpoint.interpolation)
