@@ -1,27 +1,36 @@
-"""Remove metadata that locates a photo or identifies a device from JPEG bytes, without re-encoding.
+"""Publish a photo's bytes with an allowlist of metadata, without re-encoding its image.
 
 A published dataset row carries the photo's bytes, and an original's embedded metadata can hold
-its GPS position, the camera body and lens serial numbers, and the owner's computer name.  The
-row's columns already leave those out; :func:`scrub_jpeg` removes them from the bytes too, while
-keeping every byte of the compressed image (quantization and Huffman tables, frame header, scans)
-exactly as downloaded, so the encoder traces the dataset is about are untouched:
+its GPS position, serial numbers, the owner's name, comments and editing history.  The row's
+columns already leave those out; :func:`scrub_jpeg` keeps only what the photo needs to display
+right and the camera fields published as columns, while keeping every byte of the compressed image
+(quantization, Huffman and arithmetic-coding tables, frame header, restart interval, scans) exactly
+as downloaded, so the encoder traces the dataset is about are untouched.  A JPEG keeps, in order:
 
-* the Exif APP1 segment is rewritten without the GPS IFD, serial numbers, ``ImageUniqueID``,
-  ``CameraOwnerName``, ``HostComputer`` and the maker note (where makers keep serials); camera
-  settings, make, model, lens and dates stay, and so do ``Artist`` and ``Copyright``.  A block
-  holding none of these is kept byte for byte;
-* XMP (APP1) and IPTC/Photoshop (APP13) segments are dropped: both routinely hold GPS and serials;
-* anything after the primary image's end-of-image marker (MPF secondary images, maker trailers)
-  and the MPF index (APP2) that points at it are dropped, as they carry their own metadata.
+* SOI, the coded-image segments (DQT, DHT, DAC, SOFn, DRI, DNL, DHP, EXP, SOS with its
+  entropy-coded data) and EOI, byte for byte;
+* the first JFIF APP0, without its optional thumbnail;
+* the ICC profile (APP2 ``ICC_PROFILE`` chunks, byte for byte) and the Adobe APP14 segment (its
+  colour-transform flag says how to read YCCK/CMYK and RGB data);
+* the first Exif APP1, rebuilt by :func:`flickrexif.exif.exif_allowlist.allowlisted_tiff` with only
+  orientation, resolution, colour space, make, model, software, lens, capture dates and exposure
+  settings (the module's docstring lists the tags).
+
+Everything else is dropped, whatever it is: comments (COM), XMP, IPTC/Photoshop (APP13), MPF and
+FlashPix (APP2), Kodak Meta (APP3), Ducky and picture info (APP12), JUMBF/C2PA (APP11), Canon CIFF
+and other non-JFIF APP0 data, any other APPn, and anything after the primary image's EOI (MPF
+secondary images, maker trailers).  Inside Exif the same allowlist drops GPS, serial numbers,
+owner names, comments, descriptions, maker notes and the thumbnail.  ``Artist`` and ``Copyright``
+are dropped too: they name a person, and the row's attribution comes from Flickr's owner and
+license columns.
 
 An orientation written only in XMP (``tiff:Orientation``, which Pillow honours) is carried into the
-Exif block, so the photo still displays the same way.
+Exif block, so the photo still displays the same way.  An Exif block without a TIFF header is
+dropped; one that is partly corrupt keeps the allowlisted tags that can be read.
 
-When the Exif block cannot be parsed and rewritten it is dropped entirely rather than kept.
-
-HEIF/HEIC (:func:`scrub_heif`): the Exif and XMP items are rewritten in place at the same length
-(Exif cleaned like JPEG's and zero-padded, XMP blanked), so no offset and no byte of the coded image
-changes; a layout that cannot be rewritten that way is refused (:class:`UnpublishableError`).
+HEIF/HEIC (:func:`scrub_heif`): the Exif item is rebuilt with the same allowlist and zero-padded
+to its length, and XMP items are blanked, so no offset and no byte of the coded image changes; a
+layout that cannot be rewritten that way is refused (:class:`UnpublishableError`).
 :func:`publishable_bytes` picks the right one for a format.
 """
 
@@ -29,22 +38,19 @@ from __future__ import annotations
 
 import re
 import struct
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from PIL import Image
+from flickrexif.exif.exif_allowlist import NotATiff, allowlisted_tiff, is_empty
 
-_GPS_IFD, _EXIF_IFD = 0x8825, 0x8769
-# Removed wherever they are (IFD0 or the Exif sub-IFD): the GPS directory, HostComputer, ImageUniqueID,
-# CameraOwnerName, BodySerialNumber, LensSerialNumber, MakerNote and DNG's CameraSerialNumber.
-_DROP = frozenset({_GPS_IFD, 0x013C, 0xA420, 0xA430, 0xA431, 0xA435, 0x927C, 0xC62F})
-
-_ORIENTATION = 0x0112
 _XMP_ORIENTATION = re.compile(rb'tiff:Orientation(?:="|>)([1-8])')
 _SOI, _EOI, _SOS = 0xD8, 0xD9, 0xDA
-_APP1, _APP2, _APP13 = 0xE1, 0xE2, 0xED
+_APP0, _APP1, _APP2, _APP14 = 0xE0, 0xE1, 0xE2, 0xEE
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: markers without a length
+# The coded image: SOF0-15 with DHT (C4) and DAC (CC) but not the reserved JPG (C8); RST0-7;
+# SOS; DQT; DNL; DRI; DHP; EXP.
+_CODED = frozenset({*range(0xC0, 0xD8), _SOS, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF} - {0xC8})
+_EXIF_HEADER = b"Exif\x00\x00"
 
 
 class NotAJpeg(ValueError):
@@ -100,38 +106,13 @@ def _end_of_scan(data: bytes, pos: int) -> int:
     return match.start()
 
 
-def _scrub_exif(payload: bytes | None, orientation: int | None) -> bytes | None:
-    """The APP1 payload (``Exif\\0\\0`` + TIFF) without identifying tags; ``None`` if it cannot be rewritten.
-
-    A block with nothing to remove (and no orientation to add) is returned byte for byte;
-    ``payload=None`` makes a new block holding only ``orientation``.
-    """
+def _exif_block(payload: bytes | None, orientation: int | None) -> bytes | None:
+    """An allowlisted Exif APP1 payload (``Exif\\0\\0`` + TIFF); ``None`` when nothing is left to keep."""
     try:
-        exif = Image.Exif()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            if payload is not None:
-                exif.load(payload)
-            sub = exif.get_ifd(_EXIF_IFD)  # loaded, so tobytes() writes the edited sub-IFD back
-        add_orientation = orientation is not None and _ORIENTATION not in exif
-        # Keep the block byte for byte only when Pillow read all of it: a part it skipped as
-        # corrupt could still hold GPS data; rewriting keeps only what was read (and checked).
-        if payload is not None and not caught and not add_orientation and not _DROP & (set(exif) | set(sub)):
-            return payload
-        if add_orientation:
-            exif[_ORIENTATION] = orientation
-        for tag in _DROP:
-            sub.pop(tag, None)
-            if tag in exif:
-                del exif[tag]
-        cleaned = exif.tobytes()
-        check = Image.Exif()
-        check.load(cleaned)
-        if _DROP & (set(check) | set(check.get_ifd(_EXIF_IFD))) or check.get_ifd(_GPS_IFD):
-            return None
-        return cleaned
-    except Exception:  # noqa: BLE001 - a block we cannot rewrite is dropped, never kept as is
+        tiff = allowlisted_tiff(payload[len(_EXIF_HEADER) :] if payload is not None else None, orientation)
+    except NotATiff:
         return None
+    return None if is_empty(tiff) else _EXIF_HEADER + tiff
 
 
 def _segment(marker: int, payload: bytes) -> bytes | None:
@@ -140,8 +121,24 @@ def _segment(marker: int, payload: bytes) -> bytes | None:
     return b"\xff" + bytes([marker]) + struct.pack(">H", len(payload) + 2) + payload
 
 
+def _kept_segment(marker: int, segment: bytes, seen: set[str]) -> bytes | None:
+    """The segment as published (possibly trimmed), or ``None`` to drop it; Exif is handled apart."""
+    if marker in _CODED:
+        return segment
+    payload = segment[4:]
+    if marker == _APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14 and "jfif" not in seen:
+        seen.add("jfif")  # version, density unit and densities; no thumbnail
+        return _segment(_APP0, payload[:12] + b"\x00\x00")
+    if marker == _APP2 and payload.startswith(b"ICC_PROFILE\x00"):
+        return segment
+    if marker == _APP14 and payload.startswith(b"Adobe") and "adobe" not in seen:
+        seen.add("adobe")  # version, flags and the colour transform: 12 bytes in all
+        return _segment(_APP14, payload[:12])
+    return None
+
+
 def scrub_jpeg(data: bytes) -> bytes:
-    """``data`` without GPS, serial numbers and other identifying metadata; image data unchanged.
+    """``data`` with only allowlisted metadata (see the module docstring); image data unchanged.
 
     Raises :class:`NotAJpeg` for bytes that are not a walkable JPEG.
     """
@@ -152,23 +149,23 @@ def scrub_jpeg(data: bytes) -> bytes:
             orientation = int(match[1])
             break
     out = [b"\xff\xd8"]
+    seen: set[str] = set()
     has_exif = False
     for marker, segment in segments:
-        payload = segment[4:]
-        if marker == _APP1 and payload.startswith(b"Exif\x00\x00"):
-            cleaned = _scrub_exif(payload, orientation) if not has_exif else None
-            rebuilt = _segment(_APP1, cleaned) if cleaned is not None else None
-            if rebuilt is not None:
-                out.append(rebuilt)
-                has_exif = True
+        if marker == _APP1 and segment[4:].startswith(_EXIF_HEADER):
+            if "exif" not in seen:  # readers use the first Exif block; later ones are dropped
+                seen.add("exif")
+                cleaned = _exif_block(segment[4:], orientation)
+                rebuilt = _segment(_APP1, cleaned) if cleaned is not None else None
+                if rebuilt is not None:
+                    out.append(rebuilt)
+                    has_exif = True
             continue
-        if marker == _APP1 or marker == _APP13:  # XMP, extended XMP, IPTC/Photoshop resources
-            continue
-        if marker == _APP2 and payload.startswith(b"MPF\x00"):
-            continue
-        out.append(segment)
+        kept = _kept_segment(marker, segment, seen)
+        if kept is not None:
+            out.append(kept)
     if orientation is not None and not has_exif:
-        created = _scrub_exif(None, orientation)
+        created = _exif_block(None, orientation)
         if created is not None and (segment := _segment(_APP1, created)) is not None:
             at = 2 if len(out) > 1 and out[1][:2] == b"\xff\xe0" else 1  # after JFIF's APP0
             out.insert(at, segment)
@@ -184,7 +181,7 @@ class UnpublishableError(ValueError):
 
 
 def publishable_bytes(data: bytes, image_format: str) -> bytes:
-    """``data`` without GPS, serial numbers, maker notes and XMP; the compressed image is not touched.
+    """``data`` with only allowlisted metadata (no GPS, serials, names, XMP); the coded image untouched.
 
     JPEG: :func:`flickrexif.exif.scrub.scrub_jpeg`.  HEIF: :func:`scrub_heif`.  Raises
     :class:`UnpublishableError` when that cannot be done safely.
@@ -314,36 +311,33 @@ def _blank_xmp(length: int) -> bytes:
 
 
 def _clean_exif_item(payload: bytes) -> bytes | None:
-    """The Exif item's payload without identifying tags, same length; ``None`` when nothing changes."""
+    """The Exif item's payload with only allowlisted tags, same length; ``None`` when nothing changes."""
     if len(payload) < 4:
         raise UnpublishableError("HEIF Exif item is too short")
     (skip,) = struct.unpack(">I", payload[:4])
     tiff_start = 4 + skip
     if tiff_start >= len(payload):
         raise UnpublishableError("HEIF Exif item's TIFF header offset points past the item")
-    block = b"Exif\x00\x00" + payload[tiff_start:]
-    cleaned = _scrub_exif(block, None)  # a partly corrupt block is rewritten from what Pillow could read
-    if cleaned is None:
-        raise UnpublishableError("the Exif of this HEIF file cannot be rewritten without its GPS and serial numbers")
-    if cleaned is block:
-        return None
-    tiff = cleaned[6:] if cleaned.startswith(b"Exif\x00\x00") else cleaned
+    try:
+        tiff = allowlisted_tiff(payload[tiff_start:])
+    except NotATiff as error:
+        raise UnpublishableError(f"the Exif item of this HEIF file cannot be rewritten: {error}") from None
     room = len(payload) - tiff_start
     if len(tiff) > room:
         raise UnpublishableError("the cleaned Exif does not fit in the HEIF file's Exif item")
-    return payload[:tiff_start] + tiff + b"\x00" * (room - len(tiff))
+    cleaned = payload[:tiff_start] + tiff + b"\x00" * (room - len(tiff))
+    return None if cleaned == payload else cleaned
 
 
 def scrub_heif(data: bytes) -> bytes:
     """HEIF/HEIC ``data`` with its Exif cleaned and XMP emptied, rewritten in place (same length).
 
-    Container-level and minimal: the Exif item is replaced by the same rewrite
-    :mod:`flickrexif.exif.scrub` applies to JPEG (no GPS directory, serial numbers, unique ids, owner and
-    host names, maker note), padded with zeros to the item's length, and every XMP item is replaced
-    by an empty packet of the same length.  Every offset in the file stays valid and no byte of
-    the coded image, its properties or thumbnails changes.  Items stored in ways this parser does
-    not know raise :class:`UnpublishableError`, as does an Exif block Pillow parses only in part
-    (what it skipped could hold GPS data) and a result that still holds GPS or serials.
+    Container-level and minimal: the Exif item is rebuilt with the allowlist JPEG's Exif gets
+    (:func:`flickrexif.exif.exif_allowlist.allowlisted_tiff`), padded with zeros to the item's
+    length, and every XMP item is replaced by an empty packet of the same length.  Every offset in
+    the file stays valid and no byte of the coded image, its properties or thumbnails changes.
+    Items stored in ways this parser does not know raise :class:`UnpublishableError`, as does an
+    Exif item without a TIFF header and a result that does not read back as clean.
     """
     items = _heif_items(data)
     out = bytearray(data)
@@ -368,11 +362,11 @@ def scrub_heif(data: bytes) -> bytes:
 
 
 def _check_clean_heif(data: bytes) -> None:
-    """Re-read the rewritten file's items: no identifying Exif tag and no XMP packet may be left."""
+    """Re-read the rewritten file's items: Exif must be allowlisted already and no XMP packet left."""
     for item in _heif_items(data).values():
         payload = b"".join(data[offset : offset + length] for offset, length in item.extents)
         if item.item_type == b"Exif" and _clean_exif_item(payload) is not None:
-            raise UnpublishableError("identifying Exif tags are still present after cleaning")
+            raise UnpublishableError("tags outside the allowlist are still present after cleaning")
         if item.item_type == b"mime" and b"<rdf:" in payload:
             raise UnpublishableError("an XMP packet is still present after cleaning")
 
