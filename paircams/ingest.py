@@ -16,6 +16,13 @@ This module runs them over a folder and owns what ingest writes and how it is re
   with its reason;
 * ``photos/<sha256><suffix>`` only with ``copy_files=True``: the paired photos' bytes, so a release
   no longer needs ``DIR``.  Without it, a release reads ``DIR`` and checks every file's sha256.
+
+**Hostile folders** cost one report line per file, never the run: a photo-named file that is not a
+regular file (a FIFO, a socket, a device such as ``/dev/zero`` behind a link) is *invalid* without
+being opened, as are broken links, link loops and files over ``max_file_bytes`` (only their size is
+read); linked folders are not followed.  A file whose name is not valid UTF-8 cannot be recorded
+in ``pairs.json`` (UTF-8 JSON) and found again by a release, so it is *invalid* (*ignored* if not
+photo-named) and listed under its name with ``\\xff`` escapes.
 """
 
 from __future__ import annotations
@@ -30,7 +37,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from flickrexif.exif.read import DEFAULT_MAX_PIXELS
+from flickrexif.exif.read import (
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_PIXELS,
+    ExifReadError,
+    check_regular_file,
+    is_utf8_name,
+    printable_name,
+)
 from flickrexif.exif.scrub import publishable_bytes  # noqa: F401 (re-exported: paircams.dataset imports it)
 from flickrexif.publish.manifest import sha256_file
 from paircams.ids import IdChanges, IdState, Retired, Subject, assign_ids
@@ -84,6 +98,7 @@ class IngestConfig:
     copy_files: bool = False
     verify_decode: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # larger files are invalid, never read
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", Path(self.source))
@@ -135,7 +150,7 @@ class IngestResult:
 def _walk(folder: Path, root: Path, skip: Path | None) -> list[Path]:
     """Every non-hidden file under ``folder`` (skipping ``skip``, the output folder), sorted by path."""
     found = []
-    for current, dirs, files in os.walk(folder):
+    for current, dirs, files in os.walk(folder, followlinks=False):  # a linked folder can loop
         here = Path(current)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (skip is None or (here / d).resolve() != skip))
         found.extend(here / name for name in files if not name.startswith("."))
@@ -170,12 +185,19 @@ class Ingested:
         """The photo's bytes, checked against the sha256 recorded at ingest."""
         path = self.photo_path(photo)
         try:
-            data = path.read_bytes()
+            if check_regular_file(path).st_size != photo.size:  # never opens a FIFO, never reads a huge file
+                raise PhotoChangedError(
+                    f"{path} changed since it was ingested (its size differs); run `paircams ingest` again"
+                )
+            with path.open("rb") as file:
+                data = file.read(photo.size + 1)
+        except ExifReadError as error:
+            raise PhotoChangedError(f"{path}: {error}; run `paircams ingest` again") from None
         except OSError as error:
             raise PhotoChangedError(
                 f"{path}: cannot be read ({error.strerror or error}); run `paircams ingest` again"
             ) from None
-        if hashlib.sha256(data).hexdigest() != photo.sha256:
+        if len(data) != photo.size or hashlib.sha256(data).hexdigest() != photo.sha256:
             raise PhotoChangedError(
                 f"{path} changed since it was ingested (its sha256 differs); run `paircams ingest` again"
             )
@@ -215,10 +237,10 @@ def load_ingested(folder: Path) -> Ingested:
         raise IngestError(f"{path} cannot be read: {error}") from None
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with temporary.open("w", encoding="utf-8") as file:
-        file.write(text)
+    with temporary.open("wb") as file:
+        file.write(data)
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, path)
@@ -272,7 +294,7 @@ def _choose_layout(source: Path, layout: Layout, skip: Path | None) -> str:
     if layout is not Layout.auto:
         return layout.value
     for child in sorted(source.iterdir()):
-        if child.is_dir() and not child.name.startswith(".") and child.resolve() != skip:
+        if child.is_dir() and not child.is_symlink() and not child.name.startswith(".") and child.resolve() != skip:
             if any(_is_photo_name(p) for p in _walk(child, source, skip)):
                 return Layout.folders.value
     return Layout.flat.value
@@ -295,6 +317,10 @@ def ingest(config: IngestConfig, on_progress: Callable[[IngestProgress], None] |
     source, out = config.source, config.out
     if not source.is_dir():
         raise IngestError(f"{source} is not a folder")
+    if not is_utf8_name(source.resolve()):
+        raise IngestError(
+            f"{printable_name(source)}: the folder's path is not valid UTF-8, so pairs.json cannot record it; rename it"
+        )
     if out.exists() and not out.is_dir():
         raise IngestError(f"--out {out} exists and is not a folder")
     state = _previous_state(out)  # fails before any work when an earlier pairs.json is broken
@@ -304,21 +330,29 @@ def ingest(config: IngestConfig, on_progress: Callable[[IngestProgress], None] |
     problems: list[Problem] = []
     photo_files = []
     for path in files:
-        if _is_photo_name(path):
-            photo_files.append(path)
-        else:
-            suffix = path.suffix or "none"
+        if not _is_photo_name(path):
+            suffix = printable_name(path.suffix) or "none"
             problems.append(
                 Problem(
-                    relative_path(path, source),
+                    printable_name(relative_path(path, source)),
                     IGNORED,
                     f"not a photo file name (JPEG or HEIC suffix expected, got {suffix!r})",
                 )
             )
+        elif not is_utf8_name(relative_path(path, source)):
+            problems.append(
+                Problem(
+                    printable_name(relative_path(path, source)),
+                    INVALID,
+                    "its path is not valid UTF-8 (shown with \\x escapes), so pairs.json cannot record it; rename it",
+                )
+            )
+        else:
+            photo_files.append(path)
     photos: list[Photo] = []
     by_hash: dict[str, str] = {}
     for done, path in enumerate(photo_files, start=1):
-        found = inspect_photo(path, source, config)
+        found = _inspect(path, source, config)
         if isinstance(found, Photo) and found.sha256 in by_hash:
             found = Problem(found.path, INVALID, f"a byte-identical copy of {by_hash[found.sha256]}")
         if isinstance(found, Photo):
@@ -352,7 +386,29 @@ def ingest(config: IngestConfig, on_progress: Callable[[IngestProgress], None] |
     return result
 
 
+def _inspect(path: Path, source: Path, config: IngestConfig) -> Photo | Problem:
+    """:func:`inspect_photo` for a regular file of at most ``max_file_bytes``; others are never opened."""
+    try:
+        check_regular_file(path, max_bytes=config.max_file_bytes)
+    except ExifReadError as error:
+        return Problem(relative_path(path, source), INVALID, str(error))
+    return inspect_photo(path, source, config)
+
+
+def _check_unchanged(path: Path, photo: Photo) -> None:
+    """Before copying: still a regular file of the ingested size (a FIFO put there would block the copy)."""
+    try:
+        if check_regular_file(path).st_size != photo.size:
+            raise ExifReadError("its size differs")
+    except ExifReadError as error:
+        raise IngestError(f"{photo.path} changed while it was being ingested ({error}); run ingest again") from None
+
+
 def _write_output(config: IngestConfig, result: IngestResult, state: IdState) -> None:
+    # Every file is made (and encoded) before any is written: pairs.json never lacks its report.
+    pairs = _pairs_json(config, result.layout, result.subjects, state).encode("utf-8")
+    report = (json.dumps(report_json(result), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    text = report_text(result).encode("utf-8")
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     photos_dir = out / PHOTOS_DIR
@@ -366,14 +422,15 @@ def _write_output(config: IngestConfig, result: IngestResult, state: IdState) ->
                 target = photos_dir / name
                 if not target.is_file() or target.stat().st_size != photo.size:
                     temporary = photos_dir / f".{name}.tmp-{os.getpid()}"
-                    shutil.copyfile(config.source / photo.path, temporary)
+                    _check_unchanged(config.source / photo.path, photo)
+                    shutil.copyfile(config.source / photo.path, temporary)  # streamed, never read whole
                     if sha256_file(temporary) != photo.sha256:
                         temporary.unlink()
                         raise IngestError(f"{photo.path} changed while it was being ingested; run ingest again")
                     os.replace(temporary, target)
-    _write_atomic(out / PAIRS_NAME, _pairs_json(config, result.layout, result.subjects, state))
-    _write_atomic(out / REPORT_JSON, json.dumps(report_json(result), indent=1, ensure_ascii=False) + "\n")
-    _write_atomic(out / REPORT_TXT, report_text(result))
+    _write_atomic(out / PAIRS_NAME, pairs)
+    _write_atomic(out / REPORT_JSON, report)
+    _write_atomic(out / REPORT_TXT, text)
     if photos_dir.is_dir():  # copies no longer referenced by pairs.json (written above) are removed
         for path in photos_dir.iterdir():
             if path.name not in wanted:

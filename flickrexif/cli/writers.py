@@ -1,4 +1,8 @@
-"""Write rows (dicts) as a terminal table, JSON Lines or CSV: one writer for every command."""
+"""Write rows (dicts) as a terminal table, JSON Lines or CSV: one writer for every command.
+
+Table cells, headers and titles are plain text, never rich markup: a file named ``[red]x.jpg`` or
+``photo[1].jpg`` is shown as it is named, and a name that is not valid UTF-8 is shown with escapes.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from flickrexif.exif.read import printable_name
 
 
 class OutputFormat(str, enum.Enum):
@@ -54,17 +61,25 @@ def write_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
 def write_table(
     rows: Iterable[dict[str, Any]], columns: Mapping[str, str], console: Console, title: str | None = None
 ) -> int:
-    """A rich table: ``columns`` maps header → (flattened) row key; missing values stay empty."""
-    table = Table(title=title)
+    """A rich table: ``columns`` maps header → (flattened) row key; missing values stay empty.
+
+    Every value is shown literally (:func:`plain`), so square brackets in data are not markup.
+    """
+    table = Table(title=None if title is None else Text(printable_name(title), style="table.title"))
     for header in columns:
-        table.add_column(header, overflow="fold")
+        table.add_column(plain(header), overflow="fold")
     count = 0
     for row in rows:
         flat = flatten(row)
-        table.add_row(*("" if flat.get(key) is None else str(flat.get(key)) for key in columns.values()))
+        table.add_row(*(plain("" if flat.get(key) is None else str(flat.get(key))) for key in columns.values()))
         count += 1
     console.print(table)
     return count
+
+
+def plain(text: str) -> Text:
+    """``text`` as a rich ``Text``: printed literally (no markup), with non-UTF-8 bytes escaped."""
+    return Text(printable_name(text))
 
 
 def table_console() -> Console:

@@ -8,7 +8,10 @@ but is still refused.  Values are cleaned by :mod:`flickrexif.exif.tags`, which 
 
 from __future__ import annotations
 
+import errno
 import io
+import os
+import stat
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +26,10 @@ from flickrexif.exif.tags import clean_text, orientation_number, to_float, to_fr
 # Pillow's own hard limit is 2 × MAX_IMAGE_PIXELS (~179 MP); 2**28 pixels (268 MP) admits every
 # camera sold today (largest ~150–200 MP) while refusing headers that claim absurd sizes.
 DEFAULT_MAX_PIXELS = 2**28
+
+# Files bigger than this are refused by callers that read a whole file (``paircams ingest`` hashes,
+# decodes and copies its photos): the largest camera JPEG or HEIC is well under 100 MB.
+DEFAULT_MAX_FILE_BYTES = 200_000_000
 
 # Importing the plugins registers them, so ``Image.open(..., formats=...)`` can name them.
 # Multi-picture JPEGs (MPO) open through the JPEG entry and are reported as JPEG.
@@ -55,14 +62,73 @@ _register_heif()
 
 # --- files ---------------------------------------------------------------------------------
 
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def printable_name(name: str | os.PathLike[str]) -> str:
+    """``name`` as valid UTF-8 text: bytes that are not UTF-8 (kept by Python as lone surrogates) are
+    written as ``\\xff`` escapes, so rows, JSON and terminals never fail on a file's name."""
+    text = os.fspath(name)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no undecodable byte gives; escape it as a code point
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def is_utf8_name(name: str | os.PathLike[str]) -> bool:
+    """Whether ``name`` is valid UTF-8 text, i.e. has no undecodable bytes from the file system."""
+    try:
+        os.fspath(name).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_regular_file(path: str | Path, *, max_bytes: int | None = None) -> os.stat_result:
+    """The ``os.stat`` of ``path`` (symbolic links followed) when it is a regular file to read.
+
+    Nothing is opened: a FIFO would block the opener and a device (``/dev/zero`` behind a
+    ``photo.jpg`` link) never ends.  Raises :class:`ExifReadError` saying why the file is not
+    read: missing, a broken link or a link loop, a folder, not a regular file, or (with
+    ``max_bytes``) larger than that.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ExifReadError("broken symbolic link" if os.path.islink(path) else "file not found") from None
+    except PermissionError:
+        raise ExifReadError("permission denied") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ExifReadError("symbolic link loop") from None
+        raise ExifReadError(f"cannot be read: {error.strerror or error}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ExifReadError("is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _SPECIAL_FILES if test(info.st_mode)), "a special file")
+        raise ExifReadError(f"not a regular file ({kind}); skipped without opening it")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise ExifReadError(
+            f"too large: {info.st_size / 1e6:.0f} MB, over the {max_bytes / 1e6:.0f} MB limit for a photo file"
+        )
+    return info
+
 
 def read_exif(source: str | Path | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ExifRecord:
     """Read the Exif and JPEG header facts of one photo file (path) or its bytes.
 
     Raises :class:`ExifReadError` with a readable message for anything that is not a
-    JPEG/HEIF/TIFF image or whose header claims more than ``max_pixels`` pixels.
+    JPEG/HEIF/TIFF image or whose header claims more than ``max_pixels`` pixels.  A path that is
+    not a regular file (a FIFO, a device, a link loop) is refused before it is opened.
     """
     stream = io.BytesIO(source) if isinstance(source, bytes) else None
+    if stream is None:
+        check_regular_file(source)
     try:
         with warnings.catch_warnings():
             # Pillow warns about corrupt Exif and large images; both are handled as data here.

@@ -1,7 +1,10 @@
 """Turn files and folders of photos into rows of parsed Exif and labels (``flickrexif exif``).
 
 A row never raises: a file that cannot be read becomes a row whose ``error`` says why, so one
-broken photo in a folder of thousands costs one row, not the run.
+broken photo in a folder of thousands costs one row, not the run.  That holds for hostile folders
+too: FIFOs, sockets and devices named ``*.jpg`` are never opened, symbolic link loops and broken
+links are error rows, linked folders are not followed, and a file name that is not valid UTF-8 is
+shown with ``\\xff`` escapes in ``path``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flickrexif.exif.labels import label_record
-from flickrexif.exif.read import DEFAULT_MAX_PIXELS, ExifReadError, read_exif
+from flickrexif.exif.read import DEFAULT_MAX_PIXELS, ExifReadError, printable_name, read_exif
 from flickrexif.exif.record import ExifRecord
 
 # Extensions picked up when walking a folder; files named explicitly are always read.
@@ -50,12 +53,13 @@ ROW_FIELDS = (
 def iter_photo_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Files given directly, plus image files found recursively in given folders, sorted.
 
-    Paths that do not exist are yielded too, so they get a row with an error.
+    Paths that do not exist are yielded too, so they get a row with an error.  Linked folders
+    are not followed (a link back up the tree would loop); linked files are, as files named.
     """
     for path in map(Path, paths):
         if path.is_dir():
             found = []
-            for root, dirs, files in os.walk(path):
+            for root, dirs, files in os.walk(path, followlinks=False):
                 dirs.sort()
                 found.extend(Path(root, name) for name in files if Path(name).suffix.lower() in IMAGE_SUFFIXES)
             yield from sorted(found)
@@ -84,9 +88,13 @@ def record_row(path: str, record: ExifRecord | None, error: str | None = None) -
 
 
 def scan_file(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
-    """Read and label one file; failures land in the row's ``error``."""
+    """Read and label one file; failures land in the row's ``error``.
+
+    The row's ``path`` is :func:`printable_name` of ``path``: the same text for every UTF-8 name.
+    """
+    name = printable_name(path)
     try:
         record = read_exif(path, max_pixels=max_pixels)
     except ExifReadError as error:
-        return record_row(str(path), None, str(error))
-    return record_row(str(path), record)
+        return record_row(name, None, str(error))
+    return record_row(name, record)

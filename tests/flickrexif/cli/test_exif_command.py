@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+import threading
 
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -78,3 +82,77 @@ def test_every_real_sample_gets_a_jsonl_row(exif_samples):
     assert len(rows) >= 100
     assert sum(r["error"] is None for r in rows) == len(rows)
     assert sum(r["is_smartphone"] is True for r in rows) >= 5
+
+
+def _deadline(function, fifos=(), seconds=20.0):
+    """``function()`` in a thread; a FIFO opened by mistake fails the test instead of hanging it."""
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(value=function()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        for fifo in fifos:  # unblock the stuck reader
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail(f"still running after {seconds:.0f} s: a FIFO was opened")
+    return box["value"]
+
+
+def test_hostile_folder_gives_one_row_per_file(tmp_path):
+    _photo(tmp_path / "a.jpg")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "zero.jpg").symlink_to("/dev/zero")
+    (tmp_path / "broken.jpg").symlink_to("missing.jpg")
+    (tmp_path / "up").symlink_to(".")  # a linked folder is not followed
+    result = _deadline(lambda: runner.invoke(app, ["exif", str(tmp_path), "-f", "jsonl"]), [tmp_path / "pipe.jpg"])
+    assert result.exit_code == 0, result.output
+    rows = {
+        json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line)["error"] for line in result.stdout.splitlines()
+    }
+    assert rows == {
+        "a.jpg": None,
+        "broken.jpg": "broken symbolic link",
+        "pipe.jpg": "not a regular file (a FIFO); skipped without opening it",
+        "zero.jpg": "not a regular file (a character device); skipped without opening it",
+    }
+
+
+def test_table_shows_file_names_with_brackets_as_they_are(tmp_path):
+    _photo(tmp_path / "[red]x.jpg", make="[bold]Canon", model="Canon EOS 40D")
+    _photo(tmp_path / "photo[1].jpg")
+    (tmp_path / "[link=x]y.jpg").write_bytes(b"[b]garbage[/b]")
+    result = runner.invoke(app, ["exif", str(tmp_path)], env={"COLUMNS": "240"})
+    assert result.exit_code == 0, result.output
+    assert "[red]x.jpg" in result.stdout and "photo[1].jpg" in result.stdout
+    assert "[link=x]y.jpg" in result.stdout
+
+
+def test_table_and_jsonl_escape_a_name_that_is_not_utf8(tmp_path):
+    _photo(tmp_path / "a.jpg")
+    with open(os.fsencode(tmp_path) + b"/\xff\xfe.jpg", "wb") as file:
+        file.write((tmp_path / "a.jpg").read_bytes())
+    table = runner.invoke(app, ["exif", str(tmp_path)])
+    assert table.exit_code == 0, table.output
+    assert "\\xff\\xfe.jpg" in table.stdout
+    jsonl = runner.invoke(app, ["exif", str(tmp_path), "-f", "jsonl"])
+    assert jsonl.exit_code == 0, jsonl.output
+    assert [json.loads(line)["path"] for line in jsonl.stdout.splitlines()] == [
+        f"{tmp_path}/a.jpg",
+        f"{tmp_path}/\\xff\\xfe.jpg",
+    ]
+
+
+@pytest.mark.xfail(
+    raises=RuntimeError,
+    strict=True,
+    reason="flickrexif/cli/app.py makes the table's `file` column with Path.resolve(), which raises on a "
+    "symbolic link loop (Python < 3.13); use os.path.realpath there (issue #14 point 6)",
+)
+def test_table_renders_with_a_symbolic_link_loop(tmp_path):
+    _photo(tmp_path / "a.jpg")
+    (tmp_path / "loop.jpg").symlink_to("loop.jpg")
+    result = runner.invoke(app, ["exif", str(tmp_path)])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    assert "loop.jpg" in result.stdout and "symbolic link loop" in result.stdout
