@@ -30,6 +30,20 @@ DatasetOption = Annotated[
         "or official:IMAGES_DIR:SPLITS_DIR.",
     ),
 ]
+OptionalModelOption = Annotated[
+    Optional[str], typer.Option("--model", "-m", help="Encoder alias or key (see `trace-bench models`).")
+]
+OptionalDatasetOption = Annotated[
+    Optional[str], typer.Option("--dataset", "-d", help="Image or dataset folder, as for `trace-bench run`.")
+]
+EmbeddingsOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="Instead of --model/--dataset: a folder of embeddings in the released code's layout, "
+        "DIR/<PROCESSING>/model=<M>_variant=<V>_split=<train|val>.safetensors (train = database / probe "
+        "training, val = queries / test); every encoder and complete family in it is run."
+    ),
+]
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Results folder (one JSON per result).")]
 WeightsOption = Annotated[Optional[Path], typer.Option(help="Weights file (state dict / safetensors) for the model.")]
 CacheOption = Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default: OUT/cache).")]
@@ -50,11 +64,24 @@ TuneOption = Annotated[
     typer.Option(
         help="Probe: epochs of the lr x wd grid search (default: 100, as released). Shorter searches "
         "emulate each point's 100-epoch run (learning rate scaled by 100/N) and the chosen point is "
-        "refit for 100 epochs; 10 with --probe-precision bfloat16 is ~25x faster than the released "
-        "sequential search on CPU at equal accuracy (scripts/bench_probe.py)."
+        "refit for 100 epochs; 10 is ~30x faster than the released sequential search on CPU and equal "
+        "in accuracy on average (scripts/bench_probe.py, scripts/bench_probe_precision.py)."
     ),
 ]
-PrecisionOption = Annotated[str, typer.Option(help="Probe matrix products: float32 or bfloat16.")]
+EncoderPrecisionOption = Annotated[
+    str,
+    typer.Option(
+        help="Encoder arithmetic on a GPU (CPU: always float32): autocast (CUDA mixed precision), float32, "
+        "or released (float16 weights for OpenAI CLIP as the released code's clip.load, float32 otherwise)."
+    ),
+]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        help="Probe matrix products: auto (bfloat16 where the device multiplies it natively: CUDA GPUs "
+        "with bf16, CPUs with AVX512-BF16/AMX; else float32), float32, or bfloat16 (slow where emulated)."
+    ),
+]
 RefitsOption = Annotated[
     int,
     typer.Option(
@@ -144,9 +171,10 @@ def _run(
     families: Optional[list[str]] = None,
     targets: Optional[list[str]] = None,
     probe_tune_epochs: Optional[int] = None,
-    probe_precision: str = "float32",
+    probe_precision: str = "auto",
     probe_refits: int = 10,
     exif_orientation: str = "auto",
+    encoder_precision: str = "autocast",
 ) -> None:
     from benchmark.extract import EmbeddingCache
     from benchmark.probe import ProbeConfig
@@ -178,6 +206,7 @@ def _run(
             device=device,
             workers=workers,
             on_batch=lambda n: bar.advance(images, n),
+            encoder_precision=encoder_precision,
         )
         with reported_errors(
             stop=bar.stop,
@@ -191,6 +220,10 @@ def _run(
                 config,
                 on_task=lambda name: bar.update(images, description=name),
             )
+    _print_results(written, out)
+
+
+def _print_results(written: list[Path], out: Path) -> None:
     for path in written:
         result = json.loads(path.read_text())
         headline = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if isinstance(v, float))
@@ -217,14 +250,32 @@ def extract_command(
     batch_size: BatchOption = None,
     workers: WorkersOption = 0,
     exif_orientation: OrientationOption = "auto",
+    encoder_precision: EncoderPrecisionOption = "autocast",
+    layout: Annotated[
+        str,
+        typer.Option(
+            help="cache: the embedding cache only; released: also write OUT/<PROCESSING>/model=<M>_variant=<V>_"
+            "split=<train|val>.safetensors as the released code does (train -> train, test split -> val), "
+            "which `trace-bench knn|probe --embeddings OUT` and the released scripts read."
+        ),
+    ] = "cache",
+    out: Annotated[Optional[Path], typer.Option(help="Folder of the released layout (with --layout released).")] = None,
 ) -> None:
     """Compute (or find in the cache) embeddings of a dataset under processing variants."""
-    from benchmark.extract import EmbeddingCache, Variant, extract
+    from benchmark.device import encoder_precision as resolve_encoder_precision
+    from benchmark.extract import EmbeddingCache, Variant, default_device, extract
     from benchmark.imagesets import with_exif_orientation
     from benchmark.processing import FAMILIES
+    from benchmark.released_layout import layout_split, model_and_variant, released_name, write
     from benchmark.runner import open_image_set
 
     with reported_errors():
+        if layout not in ("cache", "released"):
+            raise ValueError(f"unknown --layout {layout!r}; choose cache or released")
+        if (layout == "released") != (out is not None):
+            raise ValueError("--layout released writes to --out DIR: give both or neither")
+        if layout == "released" and mask_ratio:
+            raise ValueError("the released layout names processings only: masked variants cannot be written to it")
         variants = []
         for text in variant or ["source"]:
             family, _, name = text.partition("/")
@@ -252,10 +303,18 @@ def extract_command(
                 device=device,
                 workers=workers,
                 on_batch=lambda n, task=task: bar.advance(task, n),
+                precision=encoder_precision,
             )
+        precision = resolve_encoder_precision(encoder_precision, device or default_device(), encoder.spec.released)
+        labels = {item.id: -1 if item.label is None else item.label for item in image_set.split(split_name)}
         for item_variant, embeddings in found.items():
-            key = store.key(encoder.describe(), image_set, split_name, item_variant, seed)
-            typer.echo(f"{split_name:10} {item_variant.name:28} {tuple(embeddings.vectors.shape)} {store.path(key)}")
+            path = store.path(store.key(encoder.describe(), image_set, split_name, item_variant, seed, precision))
+            if layout == "released" and (to := layout_split(split_name, image_set.test_split)):
+                processing = released_name(item_variant.family, item_variant.class_name)
+                model_name, variant_name = model_and_variant(encoder.spec.released, encoder.spec.key)
+                ordered = [labels[i] for i in embeddings.ids]
+                path = write(out, processing, model_name, variant_name, to, embeddings.vectors, ordered)
+            typer.echo(f"{split_name:10} {item_variant.name:28} {tuple(embeddings.vectors.shape)} {path}")
 
 
 @app.command("run")
@@ -275,8 +334,9 @@ def run_command(
     skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
     exif_orientation: OrientationOption = "auto",
+    encoder_precision: EncoderPrecisionOption = "autocast",
     probe_tune_epochs: TuneOption = None,
-    probe_precision: PrecisionOption = "float32",
+    probe_precision: PrecisionOption = "auto",
     probe_refits: RefitsOption = 10,
 ) -> None:
     """Run every task that applies to the dataset.
@@ -301,6 +361,7 @@ def run_command(
         skip_existing=skip_existing,
         template=name_template,
         exif_orientation=exif_orientation,
+        encoder_precision=encoder_precision,
         families=family,
         targets=target,
         probe_tune_epochs=probe_tune_epochs,
@@ -311,9 +372,10 @@ def run_command(
 
 @app.command("probe")
 def probe_command(
-    model: ModelOption,
-    dataset: DatasetOption,
     out: OutOption,
+    model: OptionalModelOption = None,
+    dataset: OptionalDatasetOption = None,
+    embeddings: EmbeddingsOption = None,
     seed: SeedsOption = [0],  # noqa: B006
     mask_ratio: MaskOption = DEFAULT_MASK_RATIO,
     family: FamilyOption = None,
@@ -326,14 +388,31 @@ def probe_command(
     skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
     exif_orientation: OrientationOption = "auto",
+    encoder_precision: EncoderPrecisionOption = "autocast",
     probe_tune_epochs: TuneOption = None,
-    probe_precision: PrecisionOption = "float32",
+    probe_precision: PrecisionOption = "auto",
     probe_refits: RefitsOption = 10,
 ) -> None:
     """Linear probes only: processing labels, or acquisition labels on FlickrExif (masked)."""
+    probe = dict(probe_tune_epochs=probe_tune_epochs, probe_precision=probe_precision, probe_refits=probe_refits)
+    if embeddings is not None:
+        _run_embeddings(
+            embeddings,
+            out,
+            ("probe-processing",),
+            model,
+            dataset,
+            seed,
+            family,
+            device,
+            skip_existing,
+            name_template,
+            **probe,
+        )
+        return
     _run(
-        model,
-        dataset,
+        _required(model, "--model"),
+        _required(dataset, "--dataset"),
         out,
         tasks=("probe-processing", "probe-acquisition"),
         seeds=seed,
@@ -346,19 +425,19 @@ def probe_command(
         skip_existing=skip_existing,
         template=name_template,
         exif_orientation=exif_orientation,
+        encoder_precision=encoder_precision,
         families=family,
         targets=target,
-        probe_tune_epochs=probe_tune_epochs,
-        probe_precision=probe_precision,
-        probe_refits=probe_refits,
+        **probe,
     )
 
 
 @app.command("knn")
 def knn_command(
-    model: ModelOption,
-    dataset: DatasetOption,
     out: OutOption,
+    model: OptionalModelOption = None,
+    dataset: OptionalDatasetOption = None,
+    embeddings: EmbeddingsOption = None,
     seed: SeedsOption = [0],  # noqa: B006
     family: FamilyOption = None,
     weights: WeightsOption = None,
@@ -369,11 +448,15 @@ def knn_command(
     skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
     exif_orientation: OrientationOption = "auto",
+    encoder_precision: EncoderPrecisionOption = "autocast",
 ) -> None:
     """kNN processing influence: all-same, all-diff, pos-same, neg-same, uniform (k=10 and k=1)."""
+    if embeddings is not None:
+        _run_embeddings(embeddings, out, ("knn",), model, dataset, seed, family, device, skip_existing, name_template)
+        return
     _run(
-        model,
-        dataset,
+        _required(model, "--model"),
+        _required(dataset, "--dataset"),
         out,
         tasks=("knn",),
         seeds=seed,
@@ -386,8 +469,61 @@ def knn_command(
         skip_existing=skip_existing,
         template=name_template,
         exif_orientation=exif_orientation,
+        encoder_precision=encoder_precision,
         families=family,
     )
+
+
+def _required(value: Optional[str], option: str) -> str:
+    if value is None:
+        with reported_errors():
+            raise ValueError(
+                f"missing {option} (or give --embeddings DIR, a folder of embeddings in the released layout)"
+            )
+    return value  # type: ignore[return-value]
+
+
+def _run_embeddings(
+    embeddings: Path,
+    out: Path,
+    tasks: tuple[str, ...],
+    model: Optional[str],
+    dataset: Optional[str],
+    seeds: list[int],
+    families: Optional[list[str]],
+    device: Optional[str],
+    skip_existing: bool,
+    template: str,
+    probe_tune_epochs: Optional[int] = None,
+    probe_precision: str = "auto",
+    probe_refits: int = 10,
+) -> None:
+    """``--embeddings DIR``: the tasks on a released-layout folder; no encoder, no images."""
+    from benchmark.embedding_folder import run_folder
+    from benchmark.probe import ProbeConfig
+    from benchmark.results import ResultStore
+    from benchmark.runner import RunConfig
+
+    with reported_errors():
+        if model is not None or dataset is not None:
+            raise ValueError("--embeddings DIR replaces --model and --dataset: give one or the other")
+        probe = ProbeConfig(tune_epochs=probe_tune_epochs, precision=probe_precision, device=device)
+        with progress_bar() as bar:
+            task = bar.add_task("embeddings", total=None)
+            written = run_folder(
+                embeddings,
+                ResultStore(out, template),
+                tasks=tasks,
+                families=families,
+                seeds=seeds or [0],
+                ks=RunConfig().ks,
+                probe=probe,
+                refits=probe_refits,
+                device=device,
+                skip_existing=skip_existing,
+                on_task=lambda name: bar.update(task, description=name),
+            )
+    _print_results(written, out)
 
 
 @app.command("retrieval")
@@ -403,6 +539,7 @@ def retrieval_command(
     skip_existing: SkipOption = False,
     name_template: TemplateOption = DEFAULT_TEMPLATE,
     exif_orientation: OrientationOption = "auto",
+    encoder_precision: EncoderPrecisionOption = "autocast",
 ) -> None:
     """PairCams recall@1 with distractors of the query's vs the target's camera type (SPD_a)."""
     _run(
@@ -420,6 +557,7 @@ def retrieval_command(
         skip_existing=skip_existing,
         template=name_template,
         exif_orientation=exif_orientation,
+        encoder_precision=encoder_precision,
     )
 
 

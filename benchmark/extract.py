@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from benchmark.device import resolve_device
+from benchmark.device import encoder_precision, resolve_device
 from benchmark.imagesets import ImageItem, ImageSet
 from benchmark.masking import center_mask, check_ratio
 from benchmark.preprocess import Preprocess
@@ -121,7 +121,16 @@ class EmbeddingCache:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
-    def key(self, encoder_description: dict, image_set: ImageSet, split: str, variant: Variant, seed: int) -> dict:
+    def key(
+        self,
+        encoder_description: dict,
+        image_set: ImageSet,
+        split: str,
+        variant: Variant,
+        seed: int,
+        precision: str = "float32",
+    ) -> dict:
+        """What an embedding file depends on; float32 keys are as before precision was recorded."""
         return {
             "format": CACHE_FORMAT,
             "encoder": encoder_description,
@@ -133,7 +142,7 @@ class EmbeddingCache:
             "split": split,
             "variant": variant.describe(),
             "seed": seed if variant.uses_seed else None,
-        }
+        } | ({} if precision == "float32" else {"precision": precision})
 
     def path(self, key: dict) -> Path:
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
@@ -218,15 +227,20 @@ def extract(
     device: str | None = None,
     workers: int = 0,
     on_batch: Callable[[int], None] | None = None,
+    precision: str = "autocast",
 ) -> dict[Variant, Embeddings]:
-    """Embeddings of one split under every variant, from the cache or computed (then cached)."""
+    """Embeddings of one split under every variant, from the cache or computed (then cached).
+
+    ``precision`` is a :data:`benchmark.device.ENCODER_PRECISIONS` choice, resolved for the device.
+    """
     device = device or default_device()
+    precision = encoder_precision(precision, device, getattr(getattr(encoder, "spec", None), "released", None))
     batch_size = batch_size or default_batch_size(device)
     items = image_set.split(split)
     if not items:
         raise ValueError(f"{image_set.name} has no {split} images")
     description = encoder.describe()
-    keys = {variant: cache.key(description, image_set, split, variant, seed) for variant in variants}
+    keys = {variant: cache.key(description, image_set, split, variant, seed, precision) for variant in variants}
     results = {variant: cache.load(key) for variant, key in keys.items()}
     missing = [variant for variant, found in results.items() if found is None]
     if missing:
@@ -242,13 +256,17 @@ def extract(
             workers,
             on_batch,
             image_set.exif_orientation,
+            precision,
         )
         results.update(computed)
     return results  # type: ignore[return-value]
 
 
-def _compute(encoder, items, variants, keys, cache, seed, batch_size, device, workers, on_batch, exif_transpose):
-    model = encoder.model.to(device).eval()
+def _compute(
+    encoder, items, variants, keys, cache, seed, batch_size, device, workers, on_batch, exif_transpose, precision
+):
+    dtype = torch.float16 if precision == "float16" else torch.float32  # float16: weights and inputs, as clip.load
+    model = encoder.model.to(device, dtype).eval()
     ids = [item.id for item in items]
     chunks = math.ceil(len(items) / CHUNK_IMAGES)
     for chunk in range(chunks):
@@ -263,9 +281,9 @@ def _compute(encoder, items, variants, keys, cache, seed, batch_size, device, wo
         loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers)
         outputs: dict[str, list[torch.Tensor]] = {v.name: [] for v in todo}
         for batch in loader:
-            with torch.inference_mode(), torch.autocast(device_type="cuda", enabled=device.startswith("cuda")):
+            with torch.inference_mode(), torch.autocast(device_type="cuda", enabled=precision == "autocast"):
                 for name, pixels in batch.items():
-                    outputs[name].append(model(pixels.to(device, non_blocking=True)).float().cpu())
+                    outputs[name].append(model(pixels.to(device, dtype, non_blocking=True)).float().cpu())
             if on_batch:
                 on_batch(len(next(iter(batch.values()))))
         for variant in todo:

@@ -14,6 +14,15 @@ model sees the same minibatches (one seeded permutation per epoch) and starts fr
 is convex; zero start removes a source of seed noise), so a grid point trained alone gives the same
 weights as inside the grid.  ``sequential_probe`` is the released protocol's loop, kept as the
 baseline for ``scripts/bench_probe.py``.
+
+Precision (``ProbeConfig.precision``): ``bfloat16`` rounds only the inputs of the two training GEMMs
+(the features once, the weights and softmax gradients at each step) and their products, accumulated in
+float32 by the backends; master weights, momentum, update, softmax, loss and evaluation stay float32,
+as under autocast.  ``auto`` (the default) is bfloat16 where the device multiplies it natively
+(``benchmark.device``), else float32.  Neither bfloat16 nor a 10-epoch search changes the accuracy
+on average, but the grid's choice moves with any perturbation: after 100 epochs many points tie on
+validation within a few samples, and float32 with the features times (1 + 1e-6 noise) already picks
+another point on some data sets, as bfloat16 does about as often (``scripts/bench_probe_precision.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.device import resolve_device
+from benchmark.device import resolve_device, resolve_precision
 
 # Released search space: lr in [0.1, 100], wd in [1e-12, 1e-4] (log-uniform), 30 trials.  The grid has
 # 28 points, the released budget: the same learning-rate range at half-decade steps, and weight decay
@@ -37,9 +46,10 @@ from benchmark.device import resolve_device
 DEFAULT_LEARNING_RATES = (0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0)
 DEFAULT_WEIGHT_DECAYS = (0.0, 1e-6, 1e-5, 1e-4)
 
-# Training GEMM precision: float32 is exact; bfloat16 (bf16 GEMM inputs and logits, fp32 master
-# weights, update and evaluation) is ~3x faster on CPUs with AVX512-BF16/AMX and on GPUs.
+# Training GEMM inputs: float32, or bfloat16 (fp32 accumulation, master weights, update and evaluation;
+# the probe's GEMMs ran 2.1x faster than float32 on a 2-core AVX512-BF16 CPU).  "auto" picks per device.
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+PRECISION_CHOICES = ("auto", *PRECISIONS)
 
 EVAL_CHUNK = 8192  # rows per forward pass when predicting, bounds memory at G * chunk * C floats
 
@@ -54,7 +64,7 @@ class ProbeConfig:
     batch_size: int = 1024  # minibatch SGD as released; the last, smaller batch of an epoch is kept
     momentum: float = 0.9
     seed: int = 0
-    precision: str = "float32"
+    precision: str = "auto"  # "auto": bfloat16 where the device runs it natively, else float32
     device: str | None = None  # None: cuda if available, else cpu
     # Epochs of the grid search; None = ``epochs`` as in the released protocol.  A shorter search
     # emulates each point's full run (see ``tune_learning_rate_scale``); the chosen point is refit
@@ -74,8 +84,12 @@ class ProbeConfig:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
+        if self.precision not in PRECISION_CHOICES:
+            raise ValueError(f"precision must be one of {list(PRECISION_CHOICES)}, got {self.precision!r}")
+
+    def precision_used(self) -> str:
+        """The training precision on this config's device: ``auto`` resolved (the result records it)."""
+        return resolve_precision(self.precision, resolve_device(self.device))
 
     @property
     def tune_learning_rate_scale(self) -> float:
@@ -109,6 +123,7 @@ class ProbeResult:
     grid: list[dict] = field(repr=False)  # every point: learning_rate, weight_decay, val_accuracy, val_loss
     seconds: float
     method: str = "grid"
+    precision_used: str = "float32"  # training GEMM inputs, "auto" resolved for the device
 
     def to_json(self) -> dict:
         """Plain JSON-serialisable dict (floats, ints, strings, lists)."""
@@ -138,7 +153,11 @@ class LinearModels:
 
 
 def _matmul(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """a @ b with inputs in ``dtype`` (accumulated in fp32 by the backends), result in float32."""
+    """a @ b with inputs in ``dtype``, result in float32.
+
+    A bfloat16 product is accumulated in fp32 and returned rounded to bfloat16: PyTorch has no
+    fp32-output bfloat16 GEMM on CPU, and emulating one in float32 moved the grid's choice as often.
+    """
     if dtype == torch.float32:
         return a.float() @ b
     return (a.to(dtype) @ b.to(dtype)).float()
@@ -250,10 +269,11 @@ def train_linear_models(
     SGD with heavy-ball momentum and coupled L2 decay, exactly ``torch.optim.SGD(momentum,
     weight_decay)`` on a ``Linear`` per model; the gradients are written out by hand so that one
     einsum serves all G models.  Deterministic for a seed (one CPU generator for the batch order).
+    ``precision`` is that of the GEMM inputs only (module notes); ``auto`` is resolved for x's device.
     """
     n, d = x.shape
     g = len(learning_rates)
-    dev, dtype = x.device, PRECISIONS[precision]
+    dev, dtype = x.device, PRECISIONS[resolve_precision(precision, x.device)]
     lr = learning_rates.to(dev, torch.float32)
     wd = weight_decays.to(dev, torch.float32)
     models = LinearModels(torch.zeros(d, g, n_classes, device=dev), torch.zeros(g, n_classes, device=dev))
@@ -304,6 +324,7 @@ def _result(
     grid: list[dict],
     t0: float,
     method: str,
+    precision_used: str = "float32",
 ) -> ProbeResult:
     """Test the refit model and record how it was chosen (shared by the grid and the baseline)."""
     test = evaluate(final, *data["test"])
@@ -320,6 +341,7 @@ def _result(
         grid=grid,
         seconds=time.perf_counter() - t0,
         method=method,
+        precision_used=precision_used,
     )
 
 
@@ -331,6 +353,7 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeCo
     """
     t0 = time.perf_counter()
     dev = resolve_device(config.device)
+    precision = resolve_precision(config.precision, dev)
     data = {k: (x.to(dev), y.to(dev)) for k, (x, y) in _splits(train_x, train_y, val_x, val_y, test_x, test_y).items()}
     n_classes = 1 + max(int(y.max()) for _, y in data.values())
     points = config.grid()
@@ -339,7 +362,7 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeCo
         batch_size=config.batch_size,
         momentum=config.momentum,
         seed=config.seed,
-        precision=config.precision,
+        precision=precision,
     )
     lrs = torch.tensor([lr for lr, _ in points])
     wds = torch.tensor([wd for _, wd in points])
@@ -361,7 +384,7 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeCo
         {"learning_rate": p_lr, "weight_decay": p_wd, "val_accuracy": float(acc), "val_loss": float(loss)}
         for (p_lr, p_wd), acc, loss in zip(points, val.accuracy, val.loss)
     ]
-    return _result(final, data, n_classes, float(val.accuracy[best]), lr, wd, grid, t0, "grid")
+    return _result(final, data, n_classes, float(val.accuracy[best]), lr, wd, grid, t0, "grid", precision)
 
 
 # --------------------------------------------------------------------------------------------------

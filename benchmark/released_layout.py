@@ -39,9 +39,23 @@ RELEASED_NAMES: dict[tuple[str, str], str] = {
 assert {(f, c) for f, classes in FAMILIES.items() for c in classes} == set(RELEASED_NAMES), "a class has no name"
 
 
-def released_name(family: str, class_name: str) -> str:
-    """The release's ``Processor`` name of one of our processing classes."""
-    return RELEASED_NAMES[(family, class_name)]
+SOURCE = "IDENTITY"  # the release's name for the unprocessed image
+
+
+def released_name(family: str | None, class_name: str | None) -> str:
+    """The release's ``Processor`` name of one of our processing classes (no family: the source)."""
+    return SOURCE if family is None else RELEASED_NAMES[(family, class_name)]
+
+
+def model_and_variant(released: str | None, key: str) -> tuple[str, str]:
+    """File-name ``(model, variant)`` of an encoder: the release's own for its 47, else family and name."""
+    model, _, variant = (released or key.replace(":", ",", 1)).partition(",")
+    return model, variant or "default"  # a key without a family (effnet-lite0) still gets a variant
+
+
+def layout_split(split: str, test_split: str) -> str | None:
+    """The layout's split for one of ours: train stays train, the test split becomes val, others none."""
+    return {"train": "train", test_split: "val"}.get(split)
 
 
 def file_name(model: str, variant: str, split: str) -> str:

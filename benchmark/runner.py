@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmark.device import encoder_precision
+from benchmark.extract import default_device
 from benchmark.imagesets import EXIF_ORIENTATION, ImageSet, with_exif_orientation
 from benchmark.kinds import Detected, detect
 from benchmark.masking import DEFAULT_MASK_RATIO
@@ -115,6 +117,11 @@ def run(
                 dataset=dataset_name,
                 seed=seed,
                 exif_orientation=image_set.exif_orientation,
+                encoder_precision=encoder_precision(
+                    options.encoder_precision,
+                    options.device or default_device(),
+                    getattr(encoder.spec, "released", None),
+                ),
                 seconds=round(time.perf_counter() - start, 2),
                 created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             )

@@ -54,13 +54,14 @@ class TaskResult:
 
 @dataclass(frozen=True)
 class ExtractOptions:
-    """How to run the encoder; none of these change the numbers."""
+    """How to run the encoder; none of these change the numbers but the GPU precision, which is recorded."""
 
     cache: EmbeddingCache
     batch_size: int | None = None
     device: str | None = None
     workers: int = 0
     on_batch: Callable[[int], None] | None = None
+    encoder_precision: str = "autocast"  # GPU only: benchmark.device.ENCODER_PRECISIONS (recorded)
 
 
 def _embed(
@@ -77,19 +78,32 @@ def _embed(
         device=options.device,
         workers=options.workers,
         on_batch=options.on_batch,
+        precision=options.encoder_precision,
     )
+
+
+def _common_parameters(encoder: dict, dataset: str, fingerprint: str, seed: int, layout: str) -> dict[str, Any]:
+    """What every result records about its inputs."""
+    return {"encoder": encoder, "dataset": dataset, "fingerprint": fingerprint, "seed": seed, "layout": layout}
+
+
+def _probe_record(config: ProbeConfig) -> dict[str, Any]:
+    return {**{k: v for k, v in asdict(config).items() if k != "device"}, "precision_used": config.precision_used()}
 
 
 def _probe_parameters(encoder, image_set: ImageSet, seed: int, config: ProbeConfig, **extra) -> dict[str, Any]:
     return {
-        "encoder": encoder.describe(),
-        "dataset": image_set.name,
-        "fingerprint": image_set.fingerprint,
-        "seed": seed,
-        "layout": image_set.layout,
-        "probe": {k: v for k, v in asdict(config).items() if k != "device"},
+        **_common_parameters(encoder.describe(), image_set.name, image_set.fingerprint, seed, image_set.layout),
+        "probe": _probe_record(config),
         **extra,
     }
+
+
+def _every_class(embedded: dict, variants: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """The released test set: every test image under every class of the family, labelled by class."""
+    x = torch.cat([embedded[v].vectors for v in variants])
+    y = torch.cat([torch.full((len(embedded[v].ids),), i) for i, v in enumerate(variants)])
+    return x, y
 
 
 def processing_probe(
@@ -112,9 +126,7 @@ def processing_probe(
         labels = [classes.index(assigned.class_for(i, seed)) for i in embeddings.ids]
         data[split] = (embeddings.vectors, torch.tensor(labels))
     test_variants = [Variant(family=family, class_name=name) for name in classes]
-    test = _embed(encoder, image_set, "test", test_variants, seed, options)
-    test_x = torch.cat([test[v].vectors for v in test_variants])
-    test_y = torch.cat([torch.full((len(test[v].ids),), i) for i, v in enumerate(test_variants)])
+    test_x, test_y = _every_class(_embed(encoder, image_set, "test", test_variants, seed, options), test_variants)
     result = linear_probe(*data["train"], *data["validation"], test_x, test_y, replace(probe_config, seed=seed))
     return TaskResult(
         task="probe-processing",
@@ -133,13 +145,26 @@ def _standard_processing_probe(
     encoder, image_set: ImageSet, family: str, options: ExtractOptions, seed: int, config: ProbeConfig, refits: int
 ) -> TaskResult:
     """The released protocol on train + val (:mod:`benchmark.refit`): every image under every class."""
-    classes = FAMILIES[family]
-    variants = [Variant(family=family, class_name=name) for name in classes]
+    variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
     train = _embed(encoder, image_set, "train", variants, seed, options)
-    test = _embed(encoder, image_set, image_set.test_split, variants, seed, options)
-    test_x = torch.cat([test[v].vectors for v in variants])
-    test_y = torch.cat([torch.full((len(test[v].ids),), i) for i, v in enumerate(variants)])
-    result = refit_probe([train[v].vectors for v in variants], test_x, test_y, config, seed=seed, refits=refits)
+    test_x, test_y = _every_class(_embed(encoder, image_set, image_set.test_split, variants, seed, options), variants)
+    common = _common_parameters(encoder.describe(), image_set.name, image_set.fingerprint, seed, image_set.layout)
+    return standard_probe_result(family, [train[v].vectors for v in variants], test_x, test_y, config, refits, common)
+
+
+def standard_probe_result(
+    family: str,
+    train: Sequence[torch.Tensor],
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    config: ProbeConfig,
+    refits: int,
+    common: dict[str, Any],
+) -> TaskResult:
+    """The processing probe of a train/val layout on embeddings (one [N, D] per class of ``family``),
+    shared by image folders and embedding folders (:mod:`benchmark.embedding_folder`)."""
+    result = refit_probe(train, test_x, test_y, config, seed=common["seed"], refits=refits)
+    classes = FAMILIES[family]
     return TaskResult(
         task="probe-processing",
         target=family,
@@ -149,19 +174,17 @@ def _standard_processing_probe(
             "mean_per_class_accuracy": result.mean_per_class_accuracy,
             "chance": 1 / len(classes),
         },
-        parameters=_probe_parameters(
-            encoder,
-            image_set,
-            seed,
-            config,
-            classes=list(classes),
-            protocol="released standard layout: tuning split carved from train, refits over class draws, val as test",
-            refits=refits,
-            refit_seeds=list(range(refits)),
-            tuning_share=TUNING_SHARE,
-            tuning_split_rng=f"numpy default_rng([seed, {TUNING_STREAM}]) permutation per class (released: random.shuffle)",
-            class_draw="numpy default_rng(seed).choice(len(classes), n_train) in train order",
-        ),
+        parameters={
+            **common,
+            "probe": _probe_record(config),
+            "classes": list(classes),
+            "protocol": "released standard layout: tuning split carved from train, refits over class draws, val as test",
+            "refits": refits,
+            "refit_seeds": list(range(refits)),
+            "tuning_share": TUNING_SHARE,
+            "tuning_split_rng": f"numpy default_rng([seed, {TUNING_STREAM}]) permutation per class (released: random.shuffle)",
+            "class_draw": "numpy default_rng(seed).choice(len(classes), n_train) in train order",
+        },
         details=result.to_json(),
     )
 
@@ -220,26 +243,34 @@ def knn_influence(
             torch.stack([embeddings[v].vectors for v in variants], dim=1),
             torch.tensor([labels[i] for i in ids]),
         )
+    common = _common_parameters(encoder.describe(), image_set.name, image_set.fingerprint, seed, image_set.layout)
+    common.update(database_split="train", query_split=image_set.test_split)
+    return knn_result(family, stacked["train"], stacked["test"], ks, options.device, common)
+
+
+def knn_result(
+    family: str,
+    database: tuple[torch.Tensor, torch.Tensor],
+    queries: tuple[torch.Tensor, torch.Tensor],
+    ks: Sequence[int],
+    device: str | None,
+    common: dict[str, Any],
+) -> TaskResult:
+    """kNN influence on embeddings ([N, P, D] and labels per role), shared by image and embedding folders."""
     # float64 makes similarities exact (equal to the per-query reference); kNN streams the database
     # in blocks, so device memory stays bounded at any database size.
     dtype = torch.float64
     metrics = {}
     for k in ks:
-        k_used = min(k, len(stacked["train"][1]))
-        found = knn_all_setups(*stacked["train"], *stacked["test"], k_used, options.device, dtype=dtype)
+        k_used = min(k, len(database[1]))
+        found = knn_all_setups(*database, *queries, k_used, device, dtype=dtype)
         metrics.update({f"{setup}@k{k}": value for setup, value in found.items()})
     return TaskResult(
         task="knn",
         target=family,
         metrics=metrics,
         parameters={
-            "encoder": encoder.describe(),
-            "dataset": image_set.name,
-            "fingerprint": image_set.fingerprint,
-            "seed": seed,
-            "layout": image_set.layout,
-            "database_split": "train",
-            "query_split": image_set.test_split,
+            **common,
             "ks": list(ks),
             "classes": list(FAMILIES[family]),
             "similarity_dtype": str(dtype),

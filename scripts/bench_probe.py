@@ -180,11 +180,12 @@ def steady_state(data: Splits, args) -> None:
             f"speed-up {sequential / grid:6.1f}x"
         )
     for tune in args.tune_epochs:
-        tuned = best["grid bfloat16"] * tune / e + best["refit bfloat16"] * scale
-        print(
-            f"  batched grid tuned on {tune}-epoch runs + {args.epochs}-epoch refit, bfloat16: "
-            f"{tuned:7.1f} s   speed-up {sequential / tuned:6.1f}x"
-        )
+        for precision in ("float32", "bfloat16"):
+            tuned = best[f"grid {precision}"] * tune / e + best[f"refit {precision}"] * scale
+            print(
+                f"  batched grid tuned on {tune}-epoch runs + {args.epochs}-epoch refit, {precision}: "
+                f"{tuned:7.1f} s   speed-up {sequential / tuned:6.1f}x"
+            )
 
 
 def main() -> None:

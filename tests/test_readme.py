@@ -331,9 +331,23 @@ def check_run(r: Ran, ctx: Context) -> None:
         probe = result["parameters"]["probe"]
         if "--probe-tune-epochs" in r.argv:
             assert probe["tune_epochs"] == int(r.argv[r.argv.index("--probe-tune-epochs") + 1]), probe
-            assert probe["precision"] == r.argv[r.argv.index("--probe-precision") + 1], probe
+            assert probe["precision_used"] in ("float32", "bfloat16"), probe
     else:
         assert set(tasks) == {"probe-processing", "knn"} and len(tasks) == 8, r.stdout  # 4 families each
+
+
+def check_extract(r: Ran, ctx: Context) -> None:
+    r.ok()
+    out = r.work / r.argv[r.argv.index("--out") + 1]
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.safetensors"))
+    assert len(files) == 3 * 2 and "SHARPEN_2/model=effnet-lite0_variant=default_split=val.safetensors" in files, files
+
+
+def check_knn(r: Ran, ctx: Context) -> None:
+    r.ok()
+    (result,) = [json.loads(p.read_text()) for p in (r.work / r.argv[r.argv.index("--out") + 1]).rglob("*.json")]
+    assert result["task"] == "knn" and result["target"] == "sharpening", result
+    assert {"all-same@k10", "neg-same@k1", "spd_p@k10"} <= set(result["metrics"]), result["metrics"]
 
 
 def check_report(r: Ran, ctx: Context) -> None:
@@ -361,6 +375,8 @@ CHECKS: dict[tuple[str, ...], Callable[[Ran, Context], None]] = {
     ("trace-bench", "models"): check_models,
     ("trace-bench", "run"): check_run,
     ("trace-bench", "report"): check_report,
+    ("trace-bench", "extract"): check_extract,
+    ("trace-bench", "knn"): check_knn,
     ("export",): lambda r, ctx: None,  # sets the environment of the commands after it (see run_shell)
 }
 EXIF_ONLY = {("flickrexif", "exif")}  # need the real sample photos: their own test, skipped without them

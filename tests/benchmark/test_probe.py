@@ -23,7 +23,10 @@ from benchmark.probe import (
     train_linear_models,
 )
 
-SMALL = ProbeConfig(learning_rates=(1.0, 10.0), weight_decays=(0.0, 1e-4), epochs=15, batch_size=64, device="cpu")
+# float32 pinned: these tests check the protocol's arithmetic, which "auto" would make depend on the CPU
+SMALL = ProbeConfig(
+    learning_rates=(1.0, 10.0), weight_decays=(0.0, 1e-4), epochs=15, batch_size=64, precision="float32", device="cpu"
+)
 
 
 def clusters(n_per_class: int, classes: int = 6, dim: int = 12, spread: float = 0.05, seed: int = 0):
@@ -120,13 +123,14 @@ def test_same_seed_same_result_and_seed_matters_for_order():
 def test_result_is_json_serialisable():
     result = linear_probe(*split(*clusters(10)), SMALL)
     data = json.loads(json.dumps(result.to_json()))
-    assert data["method"] == "grid"
+    assert data["method"] == "grid" and data["precision_used"] == "float32"
     assert set(data["grid"][0]) == {"learning_rate", "weight_decay", "val_accuracy", "val_loss"}
 
 
 def test_bfloat16_precision_learns_too():
     result = linear_probe(*split(*clusters(60)), replace(SMALL, precision="bfloat16"))
     assert result.test_accuracy > 0.9
+    assert result.precision_used == "bfloat16"
 
 
 def test_sequential_baseline_learns_separable_clusters():
