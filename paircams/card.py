@@ -35,12 +35,29 @@ COLUMN_DOCS = {
 }  # fmt: skip
 
 
+#: The Hub's ``license_name`` when a release names no license (``paircams release --license other``).
+UNSPECIFIED_LICENSE = "unspecified"
+
+
+def license_text(license_id: str) -> str:
+    """The card's License section: the license named, or that none was and what that means."""
+    if license_id != "other":
+        return f"The dataset is released under the `{license_id}` license (its Hugging Face Hub license id)."
+    return (
+        "No license was named for this release (`paircams release` ran with `--license other`, its default), so "
+        "this card grants no reuse rights: the photos remain their photographers' work. Ask the maintainers "
+        "before reusing them; a later release can name a Hub license id with `--license`."
+    )
+
+
 def card_metadata(name: str, config: PublishedConfig, license_id: str) -> Any:
-    """The YAML front matter: license, tasks, size, ``configs`` and ``dataset_info``."""
+    """The YAML front matter: license (named, when ``other``), tasks, size, ``configs`` and ``dataset_info``."""
+    named = {"license_name": UNSPECIFIED_LICENSE} if license_id == "other" else {}
     return card_data(
         [config],
         pretty_name=name,
         license=license_id,
+        **named,
         task_categories=["image-feature-extraction", "image-classification"],
         tags=["exif", "camera", "smartphone", "retrieval", "image-forensics", "paired"],
         size_categories=[size_category(config.rows)],
@@ -82,5 +99,5 @@ def paircams_card(
             subjects=info["subjects"], photos=info["photos"],
             formats=", ".join(f"{fmt} {count}" for fmt, count in info["image_formats"].items()),
             devices=markdown_table(["camera type", "device", "photos"], devices),
-            columns=column_table(COLUMN_DOCS), layout=layout, rules=rules,
+            columns=column_table(COLUMN_DOCS), layout=layout, rules=rules, license=license_text(license_id),
         )  # fmt: skip

@@ -15,10 +15,11 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flickrexif.cli.errors import reported_errors
-from flickrexif.cli.options import new_app, progress_bar, stderr, version_option
+from flickrexif.cli.options import new_app, progress_bar, say_removed, stderr, version_option
 from flickrexif.publish.manifest import ReleaseError, parse_version
 from paircams.ingest import (
     DEFAULT_TOLERANCE_S,
@@ -97,7 +98,7 @@ def ingest_command(
         with reported_errors(heading="Cannot ingest:", stop=progress.stop):
             result = ingest(config, on_progress=show)
     counts = result.counts()
-    table = Table(title=f"PairCams ingest of {source} ({result.layout} layout)")
+    table = Table(title=escape(f"PairCams ingest of {source} ({result.layout} layout)"))
     table.add_column("files", justify="right")
     table.add_column("pairs", justify="right", style="green")
     for status in STATUSES:
@@ -146,7 +147,7 @@ def release_command(
                 license=license_id,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
-            result = release(dataset, out, version, tuple(note or ()))
+            result = release(dataset, out, version, tuple(note or ()), say_removed)
     counts = result.contents.details
     stdout.print(
         f"PairCams v{result.version}: {counts['subjects']} subjects, {counts['rows']} rows in {result.path}",

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, TextColumn
+from rich.text import Text
 
 from flickrexif.cli.errors import reported_errors
-from flickrexif.cli.options import new_app, progress_bar, stderr, version_option
+from flickrexif.cli.options import new_app, progress_bar, say_removed, stderr, version_option
 from flickrexif.cli.writers import OutputFormat, table_console, write_csv, write_jsonl, write_table
 from flickrexif.crawl.client import FlickrClient
 from flickrexif.crawl.crawler import CallCounter, CrawlConfig, Crawler, CrawlProgress, previous_max_taken
@@ -66,7 +68,7 @@ def exif_command(
     """
     files = list(iter_photo_paths(paths))
     if not files:
-        stderr.print("[red]No image files found[/red] in: " + ", ".join(map(str, paths)))
+        stderr.print("[red]No image files found[/red] in: " + escape(", ".join(map(str, paths))))
         raise typer.Exit(code=1)
     errors = 0
     with Progress(console=stderr, transient=True, disable=len(files) < 200) as progress:
@@ -87,9 +89,9 @@ def exif_command(
         else:
             collected = list(rows())
             progress.stop()
-            root = os.path.commonpath([p.parent.resolve() for p in files])
+            root = os.path.commonpath([os.path.realpath(p.parent) for p in files])  # realpath: no error on link loops
             for row in collected:
-                row["file"] = os.path.relpath(Path(row["path"]).resolve(), root)
+                row["file"] = os.path.relpath(os.path.realpath(row["path"]), root)
             write_table(
                 collected, EXIF_TABLE_COLUMNS, table_console(), title=f"Exif of {len(collected)} files under {root}"
             )
@@ -98,7 +100,8 @@ def exif_command(
 
 # --- crawl, download, status, export ---------------------------------------------------------
 
-DbOption = Annotated[Path, typer.Option("--db", help="The crawl database (SQLite); created if missing.")]
+CrawlDbOption = Annotated[Path, typer.Option("--db", help="The crawl database (SQLite); created if missing.")]
+DbOption = Annotated[Path, typer.Option("--db", help="The crawl database (SQLite) that `flickrexif crawl` made.")]
 
 
 def _parse_date(text: str, option: str) -> datetime:
@@ -122,14 +125,26 @@ def _parse_licenses(text: str) -> frozenset[int]:
     return ids
 
 
-def _open_store(db: Path) -> CrawlStore:
+def _require_db(db: Path) -> None:
+    """Only ``crawl`` creates a database: a mistyped --db elsewhere is an error, not a new empty file."""
+    if not db.is_file():
+        stderr.print(
+            f"[red]No crawl database at {escape(str(db))}[/red] (check --db; `flickrexif crawl --db` creates one)",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+
+
+def _open_store(db: Path, *, create: bool = False) -> CrawlStore:
+    if not create:
+        _require_db(db)
     with reported_errors(heading=f"Cannot open {db}:"):
         return CrawlStore(db)
 
 
 @app.command("crawl")
 def crawl_command(
-    db: DbOption,
+    db: CrawlDbOption,
     text: Annotated[Optional[str], typer.Option(help="Free-text search (title, description, tags).")] = None,
     tags: Annotated[Optional[str], typer.Option(help="Comma-separated tags (any of them).")] = None,
     min_taken_date: Annotated[str, typer.Option(help="Earliest date taken, YYYY-MM-DD[ HH:MM:SS].")] = "2000-01-01",
@@ -177,7 +192,7 @@ def crawl_command(
         limiter = RateLimiter(rate)
     calls = CallCounter()
     client = FlickrClient(credentials, api_url=api_url, rate_limiter=limiter, on_call=calls, pool_size=max(workers, 10))
-    with _open_store(db) as store, progress_bar(TextColumn("{task.fields[info]}"), transient=False) as bar:
+    with _open_store(db, create=True) as store, progress_bar(TextColumn("{task.fields[info]}"), transient=False) as bar:
         task = bar.add_task("getExif", total=None, info="")
         resumed_end = previous_max_taken(store, crawl_config) if max_taken_date is None else None
         if resumed_end is not None:  # same search as last time: resume it rather than start anew
@@ -236,9 +251,6 @@ def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full status as JSON.")] = False,
 ) -> None:
     """Photos by state, labels, cap hits, errors, API calls per kept photo, throughput and ETA."""
-    if not db.exists():
-        stderr.print(f"[red]No crawl database at {db}[/red]")
-        raise typer.Exit(code=2)
     with _open_store(db) as store:
         summary = crawl_status(store)
     if as_json:
@@ -261,8 +273,9 @@ def status_command(
     ]
     write_table(rows, {"": "what", "value": "value"}, console, title=f"Crawl status of {db}")
     for attribute, classes in summary["labels"].items():
-        if classes:
-            console.print(f"[bold]{attribute}[/bold]: " + ", ".join(f"{k} ({v})" for k, v in classes.items()))
+        if classes:  # labels are data: no markup, no highlighting (slow on very long labels)
+            line = Text(f"{attribute}", style="bold") + Text(": " + ", ".join(f"{k} ({v})" for k, v in classes.items()))
+            console.print(line, highlight=False)
 
 
 @app.command("export")
@@ -328,16 +341,20 @@ def _build_config(
 
 
 def _print_build(result) -> None:
+    from flickrexif.dataset.builder import skipped_summary
+
     rows = [
-        {"config": c.name, "classes": len(c.classes), "rows": c.rows, "skipped": c.skipped or ""}
+        {"config": c.name, "classes": len(c.classes), "rows": c.rows, "built": "no" if c.skipped else "yes"}
         for c in result.configs
     ]
     write_table(
         rows,
-        {"configuration": "config", "classes": "classes", "rows": "rows", "skipped": "skipped"},
+        {"configuration": "config", "classes": "classes", "rows": "rows", "built": "built"},
         table_console(),
         title=f"{result.photos_eligible} eligible of {result.photos_kept} kept photos",
     )
+    if summary := skipped_summary(result.configs):
+        stderr.print(f"[yellow]Not built:[/yellow] {escape(summary)}", highlight=False)
 
 
 def _with_build_progress(function, *args):
@@ -371,7 +388,8 @@ def build_command(
     from flickrexif.dataset.builder import build
 
     config = _build_config(db, images, seed, specs, exclude, attribute, no_images)
-    result = _with_build_progress(build, config, out)
+    _require_db(db)  # after the options are checked, before the output folder is made
+    result = _with_build_progress(lambda *args, on_progress: build(*args, on_progress, say_removed), config, out)
     _print_build(result)
     stderr.print(f"Dataset in {out}: load it with datasets.load_dataset({str(out)!r}, 'Make')")
 
@@ -397,9 +415,10 @@ def release_command(
     from flickrexif.publish.release import release
 
     def publish(config, on_progress):
-        return release(FlickrExifDataset(config, on_progress), out, version, tuple(note or ()))
+        return release(FlickrExifDataset(config, on_progress), out, version, tuple(note or ()), say_removed)
 
     config = _build_config(db, images, seed, specs, exclude, attribute, no_images)
+    _require_db(db)  # after the options are checked, before the releases folder is made
     result = _with_build_progress(publish, config)
     _print_build(result.contents.details)
     stderr.print(
@@ -424,6 +443,13 @@ def push_command(
 
     with reported_errors():
         result = push_release(PushConfig(release_dir=release_dir, repo_id=repo, endpoint=endpoint, private=private))
+    if result.reused:
+        stderr.print(
+            f"Tagged {result.tag} on {result.repo_id}: commit {result.commit[:12]}, which an earlier push of "
+            f"{release_dir} left untagged, already holds the release (nothing committed again)",
+            highlight=False,
+        )
+        return
     stderr.print(
         f"Pushed {release_dir} to {result.repo_id} as tag {result.tag} (commit {result.commit[:12]}, "
         f"{len(result.added)} files added, {len(result.deleted)} removed)"

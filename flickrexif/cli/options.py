@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -50,4 +52,12 @@ def progress_bar(*extra: ProgressColumn, transient: bool = True) -> Progress:
         TimeElapsedColumn(),
         console=stderr,
         transient=transient,
+    )
+
+
+def say_removed(path: Path, size: int) -> None:
+    """One line per stale partial folder a build or release removed (``on_removed`` of ``release``)."""
+    stderr.print(
+        f"Removed {escape(str(path))} ({size / 1e6:.1f} MB), left by a build or release that was killed",
+        highlight=False,
     )

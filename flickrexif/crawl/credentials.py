@@ -52,8 +52,15 @@ def load_flickr_credentials(
         key = key or table.get("api_key")
         secret = secret or table.get("api_secret")
     if not key or not secret:
+        if key:  # the key was found, only its secret is missing
+            missing, variables, fields = "no Flickr API secret", "FLICKR_API_SECRET", "api_secret"
+        elif secret:
+            missing, variables, fields = "no Flickr API key", "FLICKR_API_KEY", "api_key"
+        else:
+            missing = "no Flickr API key or secret"
+            variables, fields = "FLICKR_API_KEY and FLICKR_API_SECRET", "api_key and api_secret"
         raise CredentialsError(
-            "no Flickr API key: set FLICKR_API_KEY and FLICKR_API_SECRET, or put api_key and api_secret "
-            f"in a [flickr] table of {path} (get a key at flickr.com/services/apps/create)"
+            f"{missing}: set {variables}, or put {fields} in a [flickr] table of {path} "
+            "(the key and its secret are both given at flickr.com/services/apps/create)"
         )
     return FlickrCredentials(str(key), str(secret))

@@ -299,6 +299,29 @@ def _build_config(
     raise BuildError(f"{attribute}: more than {MAX_REBUILDS} selected photos have unusable bytes; check the images")
 
 
+def skipped_summary(configs: Sequence[ConfigResult]) -> str:
+    """One sentence for the configurations not built: each reason once, with the thresholds behind it."""
+    groups: dict[str, list[ConfigResult]] = {}
+    for c in configs:
+        if c.skipped is not None:
+            groups.setdefault(c.skipped, []).append(c)
+    if not groups:
+        return ""
+    parts = []
+    for reason, group in groups.items():
+        limits = ", ".join(
+            f"{c.name} (top_k {c.spec.top_k}, min_photos {c.spec.min_photos}, "
+            f"val/test per class {c.spec.validation_per_class}/{c.spec.test_per_class})"
+            for c in group
+        )
+        parts.append(f"{reason}: {limits}")
+    return (
+        "; ".join(parts) + ". A class needs min_photos eligible photos and owners enough for its validation "
+        "and test photos; the defaults (flickrexif/data/build.json) need a large crawl, "
+        "lower them with --specs FILE (JSON of the same shape)"
+    )
+
+
 # --- the crawl database ----------------------------------------------------------------------------
 
 
@@ -377,8 +400,9 @@ class FlickrExifDataset:
             crawl,
         )
         if not result.built:
-            reasons = "; ".join(f"{c.name}: {c.skipped}" for c in results)
-            raise BuildError(f"no configuration could be built from {len(candidates.ids)} eligible photos ({reasons})")
+            raise BuildError(
+                f"no configuration could be built from {len(candidates.ids)} eligible photos: {skipped_summary(results)}"
+            )
         configs = tuple(
             PublishedConfig(c.name, dataset_features(c.classes, config.include_images), c.splits, default=(i == 0))
             for i, c in enumerate(result.built)
@@ -422,11 +446,15 @@ class FlickrExifDataset:
 
 
 def build(
-    config: BuildConfig, out_dir: Path, on_progress: Callable[[BuildProgress], None] | None = None
+    config: BuildConfig,
+    out_dir: Path,
+    on_progress: Callable[[BuildProgress], None] | None = None,
+    on_removed: Callable[[Path, int], object] | None = None,
 ) -> BuildResult:
     """Build every configuration into ``out_dir`` (must not exist): card, data shards, split files.
 
-    The folder appears complete or not at all (it is written next to ``out_dir`` and renamed).
+    The folder appears complete or not at all (it is written next to ``out_dir`` and renamed); a
+    killed build's hidden leftover is removed first, told to ``on_removed(folder, bytes)``.
     """
-    contents = write_dataset(FlickrExifDataset(config, on_progress), Path(out_dir))
+    contents = write_dataset(FlickrExifDataset(config, on_progress), Path(out_dir), on_removed)
     return replace(contents.details, out_dir=Path(out_dir))

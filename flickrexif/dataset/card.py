@@ -49,8 +49,14 @@ def _class_table(c: ConfigResult) -> str:
 def _config_section(c: ConfigResult) -> str:
     spec = c.spec
     train = f"capped at {spec.train_per_class}" if spec.train_per_class else "as large as balance allows"
+    count = len(c.classes)
+    chosen = (
+        f"The {count} most frequent classes"
+        if count == spec.top_k
+        else f"{count} classes (the most frequent; up to {spec.top_k} were allowed, {count} qualified)"
+    )
     text = [f"### {c.name}", "",
-            f"Top {spec.top_k} classes with at least {spec.min_photos} eligible photos from "
+            f"{chosen} with at least {spec.min_photos} eligible photos from "
             f"{', '.join(spec.device_kinds)} sources; {spec.validation_per_class} validation and "
             f"{spec.test_per_class} test photos per class wanted, train {train}.",
             "", _class_table(c)]  # fmt: skip

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from flickrexif.publish.parquet import PublishedConfig
 
 CARD_NAME = "README.md"
+#: What a card's ``load_dataset`` line names before push knows the repository (push fills it in).
+REPO_PLACEHOLDER = "<this repository>"
 
 #: The paper both datasets accompany.
 PAPER = "Processing and acquisition traces in visual encoders: What does CLIP know about your camera?"

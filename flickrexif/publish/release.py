@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +39,14 @@ from flickrexif.publish.manifest import (
 from flickrexif.publish.parquet import PublishedConfig
 
 BUILD_INFO_NAME = "build_info.json"
+# Pillow's warnings about Exif it cannot read whole (PIL.TiffImagePlugin, PIL.Image): noise in a release.
+_PILLOW_EXIF_WARNINGS = (
+    r"Corrupt EXIF data",
+    r"Possibly corrupt EXIF",
+    r"Tag data larger than file",
+    r"Tag offset too large",
+    r"Metadata Warning, tag",
+)
 #: Libraries whose output bytes every release depends on; a dataset adds its own (pillow-heif, ...).
 RELEASE_PACKAGES = ("flickrexif", "pyarrow", "datasets", "pillow")
 
@@ -103,26 +113,52 @@ def tool_versions(packages: Sequence[str]) -> dict[str, str]:
     return versions
 
 
+@contextmanager
+def quiet_pillow_exif() -> Iterator[None]:
+    """Silence Pillow's "Corrupt EXIF data" warnings (and its kin) while photos are read.
+
+    Every photo with an Exif block Pillow cannot fully parse warns, and a release reads thousands;
+    what such a block means for the photo is decided (and recorded) by the code reading it.
+    """
+    with warnings.catch_warnings():
+        for message in _PILLOW_EXIF_WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
+        yield
+
+
 def _write_contents(dataset: ReleasableDataset, folder: Path, version: str | None) -> DatasetContents:
-    contents = dataset.write_data(folder)
+    with quiet_pillow_exif():
+        contents = dataset.write_data(folder)
     (folder / CARD_NAME).write_text(dataset.card(contents, version), encoding="utf-8")
     info = json.dumps(contents.build_info, indent=2, sort_keys=True) + "\n"
     (folder / BUILD_INFO_NAME).write_text(info, encoding="utf-8")
     return contents
 
 
-def write_dataset(dataset: ReleasableDataset, out_dir: Path) -> DatasetContents:
-    """Write the dataset into ``out_dir`` (which must not exist): data, card, build info; atomic."""
-    with atomic_folder(Path(out_dir)) as folder:
+def write_dataset(
+    dataset: ReleasableDataset, out_dir: Path, on_removed: Callable[[Path, int], object] | None = None
+) -> DatasetContents:
+    """Write the dataset into ``out_dir`` (which must not exist): data, card, build info; atomic.
+
+    ``on_removed(folder, bytes)`` hears of each killed build's leftover removed first.
+    """
+    with atomic_folder(Path(out_dir), on_removed) as folder:
         return _write_contents(dataset, folder, version=None)
 
 
-def release(dataset: ReleasableDataset, releases_dir: Path, version: str, notes: Sequence[str] = ()) -> ReleaseResult:
+def release(
+    dataset: ReleasableDataset,
+    releases_dir: Path,
+    version: str,
+    notes: Sequence[str] = (),
+    on_removed: Callable[[Path, int], object] | None = None,
+) -> ReleaseResult:
     """Publish ``dataset`` as ``RELEASES/vX.Y.Z/`` with changelog and manifest (see the module doc).
 
     The same inputs, version and earlier releases (which the changelog extends) give byte-identical
-    files.  A killed release leaves only a hidden ``.vX.Y.Z.partial-PID`` folder, removed by the next
-    release; ``vX.Y.Z`` never exists half-made.
+    files.  A killed release leaves only a hidden ``.vX.Y.Z.partial-PID`` folder; the next release
+    removes every such folder whose process is gone before it starts, telling ``on_removed(folder,
+    bytes)``; ``vX.Y.Z`` never exists half-made.
     """
     name = release_name(version)
     version = name[1:]
@@ -130,7 +166,7 @@ def release(dataset: ReleasableDataset, releases_dir: Path, version: str, notes:
     if (root / name).exists():
         raise ReleaseError(f"{root / name} already exists; releases are immutable (choose a new version)")
     previous = previous_release(root, version)
-    with atomic_folder(root / name) as folder:
+    with atomic_folder(root / name, on_removed) as folder:
         contents = _write_contents(dataset, folder, version)
         lines = [*notes, *dataset.changelog_lines(contents, previous)]
         write_changelog(folder, changelog_entry(version, contents.data_as_of, lines), previous)

@@ -8,14 +8,20 @@ arrive inline in the commit), the NDJSON ``commit`` endpoint (``file``, ``delete
 Writes and ``whoami`` without the expected bearer token get 401, as on the Hub; reads (``refs``,
 ``tree``, file downloads by ``resolve``, dataset info: what ``datasets.load_dataset(repo,
 revision=...)`` reads) need none, as for public repositories.
+
+Failures on demand, for what a client must survive: :meth:`HubStandin.fail` answers the next
+request(s) to an action (``commit``, ``tag``, ...) with an HTTP error, or drops the connection
+without an answer, before or after doing the work (a commit that lands but whose answer is lost).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +43,17 @@ class Commit:
     parent: str | None
     message: str
     files: dict[str, bytes]
+
+
+@dataclass
+class Fault:
+    """The next ``times`` requests to ``action`` fail: HTTP ``status``, or ``status=None`` drops the
+    connection (``after=True``: once the work is done, as when only the answer is lost)."""
+
+    action: str
+    status: int | None = 500
+    times: int = 1
+    after: bool = False
 
 
 @dataclass
@@ -67,6 +84,7 @@ class HubStandin:
         self.user = user
         self.repos: dict[str, Repo] = {}
         self.requests: list[tuple[str, str]] = []
+        self.faults: list[Fault] = []
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"hub": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -84,6 +102,20 @@ class HubStandin:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def fail(self, action: str, status: int | None = 500, *, times: int = 1, after: bool = False) -> Fault:
+        """Make the next ``times`` ``action`` requests fail (see :class:`Fault`)."""
+        fault = Fault(action, status, times, after)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def _take_fault(self, action: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.action == action and fault.times > 0:
+                fault.times -= 1
+                return fault
+        return None
 
     # --- what the handler calls (under the lock) ---------------------------------------------------
 
@@ -222,29 +254,48 @@ class _Handler(BaseHTTPRequestHandler):
             if repo is None or repo.repo_type != kind[:-1]:
                 return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
             revision = unquote(revision or "main")
-            if action == "refs" and method == "GET":
-                return self._send(200, self._refs(repo))
-            if action == "tree" and method == "GET":
-                return self._tree(repo, revision, unquote(rest or "").lstrip("/"), parse_qs(url.query))
-            if action == "preupload" and method == "POST":
-                files = json.loads(body)["files"]
-                return self._send(
-                    200,
-                    {
-                        "files": [
-                            {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None}
-                            for f in files
-                        ]
-                    },
-                )
-            if action == "commit" and method == "POST":
-                lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
-                status, answer = hub.commit(repo_id, revision, lines)
-                return self._send(status, answer)
-            if action == "tag" and method == "POST":
-                status, answer = hub.tag(repo_id, revision, json.loads(body)["tag"])
-                return self._send(status, answer)
-            return self._send(405, {"error": f"{method} not allowed on {action}"})
+            fault = hub._take_fault(action) if method == "POST" else None
+            if fault is not None and fault.status is not None:
+                return self._send(fault.status, {"error": f"{action} failed (stand-in fault)"})
+            if fault is not None and not fault.after:
+                return self._drop()
+            if fault is not None:  # do the work, then lose the answer
+                real, self.wfile = self.wfile, io.BytesIO()
+                self._route(hub, repo, repo_id, method, action, revision, rest, url, body)
+                self.wfile = real
+                return self._drop()
+            return self._route(hub, repo, repo_id, method, action, revision, rest, url, body)
+
+    def _drop(self) -> None:
+        """Close the connection without an answer."""
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _route(
+        self, hub: HubStandin, repo: Repo, repo_id: str, method: str, action: str, revision: str, rest, url, body: bytes
+    ) -> None:
+        if action == "refs" and method == "GET":
+            return self._send(200, self._refs(repo))
+        if action == "tree" and method == "GET":
+            return self._tree(repo, revision, unquote(rest or "").lstrip("/"), parse_qs(url.query))
+        if action == "preupload" and method == "POST":
+            files = json.loads(body)["files"]
+            return self._send(
+                200,
+                {
+                    "files": [
+                        {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None} for f in files
+                    ]
+                },
+            )
+        if action == "commit" and method == "POST":
+            lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+            status, answer = hub.commit(repo_id, revision, lines)
+            return self._send(status, answer)
+        if action == "tag" and method == "POST":
+            status, answer = hub.tag(repo_id, revision, json.loads(body)["tag"])
+            return self._send(status, answer)
+        return self._send(405, {"error": f"{method} not allowed on {action}"})
 
     def _read(self, match: re.Match) -> None:
         """A file at a revision (``resolve``) or the dataset's info there (its files)."""

@@ -194,7 +194,7 @@ def hub(monkeypatch):
         yield server
 
 
-def test_push_to_the_loopback_hub_commits_the_release_and_tags_it(released, hub):
+def test_push_to_the_loopback_hub_commits_the_release_and_tags_it(released, hub, tmp_path):
     result = push_release(PushConfig(released.path, REPO, token=TOKEN, endpoint=hub.url))
     repo = hub.repos[REPO]
     assert result.tag == "v1.0.0" and repo.tags == {"v1.0.0": result.commit}
@@ -202,8 +202,15 @@ def test_push_to_the_loopback_hub_commits_the_release_and_tags_it(released, hub)
     files = repo.files_at("v1.0.0")
     expected = {entry["path"] for entry in read_manifest(released.path)["files"]} | {MANIFEST_NAME}
     assert set(files) - {".gitattributes"} == expected
-    for path in expected:
+    for path in expected - {"README.md", MANIFEST_NAME}:
         assert files[path] == (released.path / path).read_bytes(), path
+    card = (released.path / "README.md").read_bytes()  # pushed, the card's load_dataset line names the repo
+    assert files["README.md"] == card.replace(b"<this repository>", REPO.encode()) != card
+    pushed = tmp_path / "pushed"
+    for path in expected:
+        (pushed / path).parent.mkdir(parents=True, exist_ok=True)
+        (pushed / path).write_bytes(files[path])
+    assert verify_manifest(pushed) == []
 
 
 def test_cli_push_uses_hf_token_and_refuses_a_published_version(released, hub):
@@ -231,3 +238,16 @@ def test_trace_bench_retrieval_on_the_release(released, tmp_path):
     data = json.loads(path.read_text())
     assert data["parameters"]["n_subjects"] >= 2
     assert {"recall_same_as_query", "recall_same_as_target", "spd_a"} <= set(data["metrics"])
+
+
+def test_the_card_names_its_license_and_states_its_limitations(released, ingested, tmp_path):
+    card = (released.path / "README.md").read_text()
+    front = card.split("---\n", 2)[1]
+    assert "license: other" in front and "license_name: unspecified" in front  # the Hub needs a name for "other"
+    assert "## License" in card and "No license was named for this release" in card
+    assert "## Limitations and biases" in card
+    _, folder, _ = ingested
+    named = publish_release(PairCamsDataset(folder, license="cc-by-4.0"), tmp_path, "1.0.0")
+    card = (named.path / "README.md").read_text()
+    assert "license: cc-by-4.0" in card and "license_name" not in card
+    assert "released under the `cc-by-4.0` license" in card

@@ -257,3 +257,55 @@ def test_resuming_without_an_end_date_reuses_the_first_runs_end(photos, tmp_path
         assert standin.calls["flickr.photos.search"] == searches  # the same search: nothing to page again
         windows = sqlite3.connect(db).execute("SELECT COUNT(DISTINCT query) FROM search_windows").fetchone()[0]
     assert windows == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"FLICKR_API_KEY": "test-key", "FLICKR_API_SECRET": ""}, "no Flickr API secret: set FLICKR_API_SECRET,"),
+        ({"FLICKR_API_KEY": "", "FLICKR_API_SECRET": SECRET}, "no Flickr API key: set FLICKR_API_KEY,"),
+        ({"FLICKR_API_KEY": "", "FLICKR_API_SECRET": ""}, "no Flickr API key or secret: set FLICKR_API_KEY and"),
+    ],
+)
+def test_credentials_message_names_what_is_missing_and_keeps_the_table_name(tmp_path, env, message):
+    env = {**env, "FLICKREXIF_CONFIG": str(tmp_path / "none.toml")}
+    result = runner.invoke(app, ["crawl", "--db", str(tmp_path / "c.db")], env=env)
+    text = " ".join(result.stderr.split())  # rich wraps long lines
+    assert result.exit_code == 2 and message in text
+    assert "[flickr] table" in text and SECRET not in result.output
+    assert not (tmp_path / "c.db").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["export"], ["download", "--out", "photos"], ["build", "--images", "i", "--out", "built"],
+     ["release", "--images", "i", "--out", "releases", "--version", "1.0.0"]],
+)  # fmt: skip
+def test_a_mistyped_db_is_an_error_and_creates_nothing(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, [command[0], "--db", "crawl-typo.db", *command[1:]])
+    assert result.exit_code == 2 and "No crawl database at crawl-typo.db" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no empty database, no output folder
+
+
+def test_status_prints_long_and_bracketed_labels_fast_and_verbatim(tmp_path, photos, monkeypatch):
+    from flickrexif.cli import app as cli
+
+    db = tmp_path / "c.db"
+    with FlickrStandin(photos[:30], max_results=150) as standin:
+        assert runner.invoke(app, crawl_args(db), env=env_for(standin)).exit_code == 0
+    real = cli.crawl_status
+    long_label = "Model 1.2 (x) 0xFF [red]not markup[/red] " * 25_000  # ~1 MB of label text
+
+    def with_odd_labels(store):
+        summary = real(store)
+        summary["labels"]["Model"] = {long_label: 3, "[bold]Cam[/bold]": 2}
+        return summary
+
+    monkeypatch.setattr(cli, "crawl_status", with_odd_labels)
+    started = time.monotonic()
+    result = runner.invoke(app, ["status", "--db", str(db)])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert "[bold]Cam[/bold] (2)" in result.stdout and "[red]not markup[/red]" in result.stdout
+    assert elapsed < 3, f"status took {elapsed:.1f} s"  # highlighting this label takes several seconds

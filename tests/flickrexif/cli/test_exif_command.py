@@ -142,12 +142,6 @@ def test_table_and_jsonl_escape_a_name_that_is_not_utf8(tmp_path):
     ]
 
 
-@pytest.mark.xfail(
-    raises=RuntimeError,
-    strict=True,
-    reason="flickrexif/cli/app.py makes the table's `file` column with Path.resolve(), which raises on a "
-    "symbolic link loop (Python < 3.13); use os.path.realpath there (issue #14 point 6)",
-)
 def test_table_renders_with_a_symbolic_link_loop(tmp_path):
     _photo(tmp_path / "a.jpg")
     (tmp_path / "loop.jpg").symlink_to("loop.jpg")

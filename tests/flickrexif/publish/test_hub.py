@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import socket
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from huggingface_hub import HfApi
 from flickrexif.dataset.builder import FlickrExifDataset
 from flickrexif.dataset.spec import BuildConfig
 from flickrexif.publish.hub import PushConfig, PushError, push_release
-from flickrexif.publish.manifest import MANIFEST_NAME, read_manifest, write_manifest
+from flickrexif.publish.manifest import MANIFEST_NAME, read_manifest, verify_manifest, write_manifest
 from flickrexif.publish.release import release
 from flickrexif.testing.hub import GITATTRIBUTES, HubStandin
 
@@ -60,8 +62,14 @@ def test_push_commits_exactly_the_release_and_tags_it(hub, built_release, monkey
     manifest = read_manifest(built_release)
     expected = {entry["path"] for entry in manifest["files"]} | {MANIFEST_NAME, ".gitattributes"}
     assert set(committed) == expected
-    for path in expected - {".gitattributes"}:
+    for path in expected - {".gitattributes", "README.md", MANIFEST_NAME}:
         assert committed[path] == (built_release / path).read_bytes(), path
+    card = (built_release / "README.md").read_bytes()  # the card names the repository once pushed
+    assert b"<this repository>" in card and committed["README.md"] == card.replace(b"<this repository>", REPO.encode())
+    pushed = json.loads(committed[MANIFEST_NAME])
+    readme = next(entry for entry in pushed["files"] if entry["path"] == "README.md")
+    assert readme["sha256"] == hashlib.sha256(committed["README.md"]).hexdigest()
+    assert {**pushed, "files": []} == {**manifest, "files": []}
     assert repo.commits[result.commit].message == "FlickrExif v1.0.0"
     api = HfApi(endpoint=hub.url, token=TOKEN)
     assert set(api.list_repo_files(REPO, repo_type="dataset", revision="v1.0.0")) == expected
@@ -128,3 +136,69 @@ def test_refused_token_unreachable_hub_and_bad_release_are_clear(hub, tmp_path):
     with pytest.raises(PushError, match="not a release folder"):
         push_release(PushConfig(tmp_path, REPO, token=TOKEN, endpoint=hub.url))
     assert REPO not in hub.repos
+
+
+def release_commits(hub: HubStandin) -> list[str]:
+    """Messages of the commits on main, oldest first (the stand-in's initial commit left out)."""
+    repo, messages = hub.repos[REPO], []
+    oid = repo.branches["main"]
+    while oid is not None:
+        commit = repo.commits[oid]
+        messages.append(commit.message)
+        oid = commit.parent
+    return messages[::-1][1:]
+
+
+def test_a_refused_tag_is_reported_and_a_rerun_tags_the_landed_commit(hub, tmp_path):
+    folder = small_release(tmp_path, "1.0.0", {"README.md": b"# one\n", "data/a-00000-of-00001.parquet": b"a"})
+    hub.fail("tag", 500)
+    with pytest.raises(PushError, match=r"is on main but is not tagged v1\.0\.0.*run the same push again") as caught:
+        push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=hub.url))
+    assert "HTTP 500" in str(caught.value)
+    repo = hub.repos[REPO]
+    landed = repo.branches["main"]
+    assert repo.tags == {} and release_commits(hub) == ["Toy v1.0.0"]
+    again = push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=hub.url))
+    assert again.reused and again.commit == landed and again.added == ()
+    assert repo.tags == {"v1.0.0": landed} and release_commits(hub) == ["Toy v1.0.0"]
+
+
+def test_a_dropped_connection_is_a_message_and_a_rerun_does_not_commit_twice(hub, tmp_path):
+    folder = small_release(tmp_path, "1.0.0", {"README.md": b"# one\n"})
+    hub.fail("commit", None, after=True)  # the commit lands, its answer is lost
+    with pytest.raises(PushError, match=r"connection to .* was lost while committing the release") as caught:
+        push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=hub.url))
+    assert "if the commit did land, the re-run only tags it" in str(caught.value)
+    assert release_commits(hub) == ["Toy v1.0.0"] and hub.repos[REPO].tags == {}
+    again = push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=hub.url))
+    assert again.reused and release_commits(hub) == ["Toy v1.0.0"]
+    assert hub.repos[REPO].tags == {"v1.0.0": hub.repos[REPO].branches["main"]}
+
+
+def test_a_connection_dropped_before_the_commit_lands_is_retried_with_a_commit(hub, tmp_path):
+    folder = small_release(tmp_path, "1.0.0", {"README.md": b"# one\n"})
+    hub.fail("commit", None)
+    with pytest.raises(PushError, match="was lost while committing"):
+        push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=hub.url))
+    assert release_commits(hub) == []
+    again = push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=hub.url))
+    assert not again.reused and release_commits(hub) == ["Toy v1.0.0"]
+    hub.fail("tag", None)  # a tag request whose connection drops
+    newer = small_release(tmp_path, "1.1.0", {"README.md": b"# two\n"})
+    with pytest.raises(PushError, match=r"was lost while tagging .* is not tagged v1\.1\.0"):
+        push_release(PushConfig(newer, REPO, token=TOKEN, endpoint=hub.url))
+
+
+def test_the_cards_repository_placeholder_is_filled_on_push(hub, tmp_path):
+    card = b'ds = load_dataset("<this repository>", "Make")\n'
+    folder = small_release(tmp_path, "1.0.0", {"README.md": card, "data/a.parquet": b"a"})
+    push_release(PushConfig(folder, REPO, token=TOKEN, endpoint=hub.url))
+    files = hub.repos[REPO].files_at("v1.0.0")
+    assert files["README.md"] == f'ds = load_dataset("{REPO}", "Make")\n'.encode()
+    assert files["data/a.parquet"] == b"a" and (folder / "README.md").read_bytes() == card  # local release unchanged
+    pushed = tmp_path / "pushed"
+    for path, content in files.items():
+        (pushed / path).parent.mkdir(parents=True, exist_ok=True)
+        (pushed / path).write_bytes(content)
+    (pushed / ".gitattributes").unlink()
+    assert verify_manifest(pushed) == []  # the tag holds a release whose manifest matches its files
