@@ -7,8 +7,8 @@ works offline.  :class:`PairCamsDataset` is what the one release sequence of
 atomic folder); it is pushed with :func:`flickrexif.publish.hub.push_release`.
 
 Rows are ordered by ``subject_idx`` then ``camera_type`` (``camera`` before ``smartphone``).  The
-``image`` column holds each photo's original bytes (JPEG or HEIC, never re-encoded) with GPS, serial
-numbers, maker notes and XMP removed (:func:`flickrexif.exif.scrub.publishable_bytes`); every byte read
+``image`` column holds each photo's original bytes (JPEG or HEIC, never re-encoded) with only the
+metadata that displays it and the published camera fields kept (:func:`flickrexif.exif.scrub.publishable_bytes`); every byte read
 is first checked against the sha256 recorded at ingest, so a release never silently picks up a file
 that changed.  Same ingested folder, same photo bytes, same version and same earlier releases (and
 the same library versions, recorded in the manifest) give byte-identical files.
