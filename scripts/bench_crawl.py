@@ -76,7 +76,7 @@ def main() -> None:
     )
     with (
         tempfile.TemporaryDirectory() as tmp,
-        FlickrStandin(photos, latency_s=args.latency, fault_rate=args.faults, seed=1) as standin,
+        FlickrStandin(photos, latency_s=args.latency, fault_rate=args.faults, seed=1, retry_after="0") as standin,
     ):
         seconds, statuses, calls_made, dropped = crawl(standin, Path(tmp) / "a.db", workers=args.workers, rate=None)
         kept = statuses.get(states.KEPT, 0)

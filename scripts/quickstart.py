@@ -62,7 +62,7 @@ def main() -> None:
         f"Local Flickr stand-in: {len(photos)} generated photos "
         f"(Exif from {'the real sample files in ' + str(samples) if samples else 'built-in camera profiles'})"
     )
-    with FlickrStandin(photos, latency_s=0.01, fault_rate=0.02) as standin:
+    with FlickrStandin(photos, latency_s=0.01, fault_rate=0.02, retry_after="0") as standin:
         env = {
             **os.environ,
             "FLICKR_API_KEY": "test-key",

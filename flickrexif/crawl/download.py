@@ -5,6 +5,12 @@ original (``url_o``) is what we want; when an owner does not offer it the large 
 the row records which size it is.  Bytes are written to a temporary file, checked to decode, and
 renamed into place, so a killed download never leaves a half file behind a ``done`` row.  Photo
 files are static URLs, not API calls: they do not use the API rate budget.
+
+What a file server sends is untrusted: each attempt has a total deadline (a trickling server is
+cut off), a ``Content-Length`` that is not a number is ignored, a gzip- or deflate-encoded file is
+decoded (it is still the original's bytes) in bounded steps and no file may grow past
+``max_bytes``, and a ``Retry-After`` is honoured as in the API client.  Every failure is recorded on
+its photo; none ends the run.  Ctrl-C stops the workers within a fraction of a second.
 """
 
 from __future__ import annotations
@@ -12,30 +18,36 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import urllib3
 from PIL import Image
 
-from flickrexif.crawl.client import RetryPolicy
+from flickrexif.crawl.http import DeadlineAdapter, StopFlag, Stopped, deadline
 from flickrexif.crawl.records import DownloadTarget
+from flickrexif.crawl.retry import GaveUp, Pause, RetryLater, RetryPolicy, retry_after_seconds
 from flickrexif.crawl.store import CrawlStore
 from flickrexif.exif.read import DEFAULT_MAX_PIXELS
 
 ORIGINAL, LARGE = "Original", "Large"
+CHUNK = 1 << 16
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # larger than any photo Flickr keeps as an original
 
 
 @dataclass(frozen=True)
 class DownloadConfig:
     out_dir: Path
     workers: int = 4
-    timeout: float = 60.0
+    timeout: float = 60.0  # seconds without a byte (per socket read)
+    deadline: float = 300.0  # seconds for one whole attempt, however the bytes come
     retry: RetryPolicy = RetryPolicy(max_attempts=5)
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_bytes: int = DEFAULT_MAX_BYTES  # a file larger than this (sent or decoded) fails
 
 
 @dataclass(frozen=True)
@@ -49,8 +61,12 @@ class DownloadResult:
     error: str | None = None
 
 
-class TransientDownloadError(Exception):
-    pass
+class TransientDownloadError(RetryLater):
+    """This attempt failed in a way another attempt may not (5xx, 429, cut transfer, deadline)."""
+
+
+class _Failed(Exception):
+    """This photo's download failed for now; the message goes on its row."""
 
 
 def photo_path(out_dir: Path, photo_id: str, extension: str) -> Path:
@@ -67,35 +83,94 @@ def verify_image(path: Path, max_pixels: int) -> None:
         image.load()
 
 
-def _fetch(session: requests.Session, url: str, target: Path, timeout: float) -> tuple[str, int]:
-    """Stream ``url`` into ``target`` (a temporary name); returns sha256 and size."""
-    digest = hashlib.sha256()
-    size = 0
+def content_length(headers: requests.structures.CaseInsensitiveDict) -> int | None:
+    """The declared body length, or ``None`` when absent or not a plain number (then it is not checked)."""
+    text = (headers.get("Content-Length") or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
+class _Decoder:
+    """Undo a ``Content-Encoding`` in steps of at most :data:`CHUNK` bytes (a zip bomb never sits in memory)."""
+
+    def __init__(self, encoding: str | None) -> None:
+        self.encoding = (encoding or "identity").strip().lower()
+        if self.encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):
+            raise _Failed(f"unsupported Content-Encoding {encoding!r}")
+        self._inflater = self._new() if self.encoding not in ("identity", "") else None
+
+    def _new(self) -> zlib._Decompress:
+        # gzip, or zlib-wrapped deflate (what "deflate" means in HTTP); 32+ would also accept the other
+        return zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in self.encoding else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._inflater is None:
+            yield data
+            return
+        try:
+            while data:
+                if self._inflater.eof:  # a further gzip member
+                    data, self._inflater = self._inflater.unused_data + data, self._new()
+                yield self._inflater.decompress(data, CHUNK)
+                data = self._inflater.unconsumed_tail
+        except zlib.error as error:
+            raise _Failed(f"the {self.encoding}-encoded body does not decode: {error}") from None
+
+    def finish(self) -> None:
+        if self._inflater is not None and not self._inflater.eof:
+            raise TransientDownloadError(f"the {self.encoding}-encoded body ends early")
+
+
+def _fetch(
+    session: requests.Session, url: str, target: Path, config: DownloadConfig, stop: StopFlag
+) -> tuple[str, int]:
+    """One attempt: stream ``url`` into ``target`` (a temporary name); returns sha256 and size."""
+    digest, size, received = hashlib.sha256(), 0, 0
+    too_large = f"larger than the {config.max_bytes} bytes allowed"
     try:
-        with session.get(url, stream=True, timeout=timeout) as response:
-            if response.status_code == 429 or response.status_code >= 500:
-                raise TransientDownloadError(f"HTTP {response.status_code}")
-            if response.status_code != 200:
-                raise PermissionError(f"HTTP {response.status_code}")
-            expected = response.headers.get("Content-Length")
-            with target.open("wb") as file:
-                for chunk in response.iter_content(chunk_size=1 << 16):
-                    file.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-                file.flush()
-                os.fsync(file.fileno())
-    except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+        with deadline(config.deadline, stop):
+            timeout = (min(config.timeout, config.deadline), config.timeout)
+            headers = {"Accept-Encoding": "gzip, deflate"}  # codings decoded here, in bounded steps
+            with session.get(url, stream=True, timeout=timeout, headers=headers) as response:
+                if response.status_code == 429 or response.status_code >= 500:
+                    asked = retry_after_seconds(response.headers.get("Retry-After"))
+                    raise TransientDownloadError(f"HTTP {response.status_code}", asked)
+                if response.status_code != 200:  # 403/404/410: the file is gone or private
+                    raise _Failed(f"HTTP {response.status_code}")
+                expected = content_length(response.headers)
+                if expected is not None and expected > config.max_bytes:
+                    raise _Failed(f"{too_large} ({expected} declared)")
+                decoder = _Decoder(response.headers.get("Content-Encoding"))
+                with target.open("wb") as file:
+                    for raw in response.raw.stream(CHUNK, decode_content=False):
+                        received += len(raw)
+                        for chunk in decoder.feed(raw):
+                            size += len(chunk)
+                            if size > config.max_bytes or received > config.max_bytes:
+                                raise _Failed(too_large)
+                            file.write(chunk)
+                            digest.update(chunk)
+                    decoder.finish()
+                    file.flush()
+                    os.fsync(file.fileno())
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
         raise TransientDownloadError(type(error).__name__) from None
-    if expected is not None and int(expected) != size:
-        raise TransientDownloadError(f"got {size} of {expected} bytes")
+    except OSError as error:  # disk full, unwritable folder: retrying this photo now won't help
+        raise _Failed(f"cannot write {target}: {error}") from None
+    if expected is not None and expected != received:
+        raise TransientDownloadError(f"got {received} of {expected} bytes")
     return digest.hexdigest(), size
 
 
 def download_one(
-    session: requests.Session, photo: DownloadTarget, config: DownloadConfig, rng: random.Random
+    session: requests.Session,
+    photo: DownloadTarget,
+    config: DownloadConfig,
+    rng: random.Random,
+    stop: StopFlag | None = None,
+    pause: Pause | None = None,
 ) -> DownloadResult:
     """Download one photo with retries; every failure becomes a result, never an exception."""
+    stop = stop or StopFlag()
     photo_id = photo.id
     if photo.url_o:
         url, size_label, extension = photo.url_o, ORIGINAL, (photo.original_format or "jpg")
@@ -104,37 +179,32 @@ def download_one(
     else:
         return DownloadResult(photo_id, "unavailable", error="no original or large size offered")
     final = photo_path(config.out_dir, photo_id, extension)
-    final.parent.mkdir(parents=True, exist_ok=True)
     temporary = final.with_name(f".{final.name}.part")
     try:
-        sha256, nbytes = _fetch_with_retries(session, url, temporary, config, rng)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        sha256, nbytes = config.retry.run(
+            lambda: _fetch(session, url, temporary, config, stop), rng=rng, stop=stop, pause=pause
+        )
         _verify_or_reject(temporary, config.max_pixels)
         os.replace(temporary, final)
+    except GaveUp as failure:
+        error = f"{failure.last} (after {failure.attempts} attempts)" if failure.exhausted else failure.reason
+        return _failed(temporary, photo_id, size_label, error)
     except _Failed as failure:
-        temporary.unlink(missing_ok=True)
-        return DownloadResult(photo_id, "failed", size_label, error=str(failure))
+        return _failed(temporary, photo_id, size_label, str(failure))
+    except Stopped:
+        return _failed(temporary, photo_id, size_label, "stopped")
+    except Exception as failure:  # noqa: BLE001 - one photo's surprise must not end the run
+        return _failed(temporary, photo_id, size_label, f"{type(failure).__name__}: {failure}"[:2000])
     return DownloadResult(photo_id, "done", size_label, str(final.relative_to(config.out_dir)), sha256, nbytes)
 
 
-class _Failed(Exception):
-    """This photo's download failed for now; the message goes on its row."""
-
-
-def _fetch_with_retries(
-    session: requests.Session, url: str, target: Path, config: DownloadConfig, rng: random.Random
-) -> tuple[str, int]:
-    for attempt in range(1, config.retry.max_attempts + 1):
-        try:
-            return _fetch(session, url, target, config.timeout)
-        except TransientDownloadError as failure:
-            if attempt == config.retry.max_attempts:
-                raise _Failed(f"{failure} (after {attempt} attempts)") from None
-            time.sleep(config.retry.delay(attempt, rng))
-        except PermissionError as failure:  # 403/404/410: the file is gone or private
-            raise _Failed(str(failure)) from None
-        except OSError as failure:  # disk full, unwritable folder: retrying this photo now won't help
-            raise _Failed(f"cannot write {target}: {failure}") from None
-    raise AssertionError("unreachable")
+def _failed(temporary: Path, photo_id: str, size_label: str, error: str) -> DownloadResult:
+    try:
+        temporary.unlink(missing_ok=True)
+    except OSError:
+        pass
+    return DownloadResult(photo_id, "failed", size_label, error=error)
 
 
 def _verify_or_reject(path: Path, max_pixels: int) -> None:
@@ -147,17 +217,24 @@ def _verify_or_reject(path: Path, max_pixels: int) -> None:
 def download_photos(
     store: CrawlStore, config: DownloadConfig, on_result: Callable[[DownloadResult], None] | None = None
 ) -> dict[str, int]:
-    """Download every kept photo not yet downloaded (failed ones are retried); returns counts."""
+    """Download every kept photo not yet downloaded (failed ones are retried); returns counts.
+
+    On Ctrl-C (or any error) the workers are stopped, their half files removed, and the
+    exception goes on; every photo finished before it is recorded.
+    """
     targets = store.photos_to_download()
     counts: dict[str, int] = {}
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=config.workers, pool_maxsize=config.workers)
+    adapter = DeadlineAdapter(pool_connections=config.workers, pool_maxsize=config.workers)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     rng = random.Random(0)
-    in_flight: set = set()
+    stop, pause = StopFlag(on_interrupt=True), Pause()
+    in_flight: set[Future] = set()
 
-    def record(done) -> None:
+    def record(timeout: float) -> None:
+        nonlocal in_flight
+        done, in_flight = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
         for future in done:
             result = future.result()
             store.record_download(
@@ -173,16 +250,18 @@ def download_photos(
             if on_result:
                 on_result(result)
 
-    with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="download") as pool:
-        try:
-            for target in targets:  # a bounded window of futures: memory stays flat for millions of rows
-                if len(in_flight) >= config.workers * 4:
-                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    record(done)
-                in_flight.add(pool.submit(download_one, session, target, config, rng))
-            record(wait(in_flight).done)
-        except BaseException:
-            for future in in_flight:
-                future.cancel()
-            raise
+    pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="download")
+    try:
+        for target in targets:  # a bounded window of futures: memory stays flat for millions of rows
+            while len(in_flight) >= config.workers * 4:
+                record(timeout=0.5)
+            in_flight.add(pool.submit(download_one, session, target, config, rng, stop, pause))
+        while in_flight:
+            record(timeout=0.5)
+    except BaseException:
+        stop.set()  # workers end their transfers and waits now; their results are not recorded
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        session.close()
     return counts

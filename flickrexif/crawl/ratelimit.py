@@ -32,13 +32,17 @@ class RateLimiter:
     def calls_per_hour(self) -> float:
         return 3600.0 / self.interval
 
-    def acquire(self) -> float:
-        """Block until this caller's slot; returns the slot's time on the limiter's clock."""
+    def acquire(self, sleep: Callable[[float], object] | None = None) -> float:
+        """Block until this caller's slot; returns the slot's time on the limiter's clock.
+
+        ``sleep`` waits instead of the limiter's own, e.g. a :meth:`StopFlag.sleep` that returns early
+        on Ctrl-C (the caller then checks its flag; the slot is spent).
+        """
         with self._lock:
             now = self._clock()
             slot = max(now, self._next_slot)
             self._next_slot = slot + self.interval
         wait = slot - now
         if wait > 0:
-            self._sleep(wait)
+            (sleep or self._sleep)(wait)
         return slot

@@ -21,7 +21,8 @@ Choices where Flickr's behaviour is not pinned down by its documentation:
   as on Flickr; Flickr's "last 12 hours only" rule for such searches is not modelled.
 
 Hostile answers (a getExif answer without ``photo``, a search row without ``id``, a 400-digit
-ISO, a call that never returns) are served through :meth:`FlickrStandin.tamper`.
+ISO, a call that never returns, a gzip bomb for a photo file) are served through
+:meth:`FlickrStandin.tamper`; a :class:`WireReply` also trickles its bytes or lies in Content-Length.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -60,7 +62,7 @@ from flickrexif.testing.search import (
     _SearchQuery,
 )
 
-__all__ = ["FAULT_KINDS", "FlickrStandin"]
+__all__ = ["FAULT_KINDS", "FlickrStandin", "WireReply"]
 
 
 LOG = logging.getLogger(__name__)
@@ -72,6 +74,15 @@ MAX_PER_PAGE = 500
 DEFAULT_PER_PAGE = 100
 LARGE_MAX_SIDE = 1024  # Flickr's "Large" size (suffix _b, extra url_l)
 LARGE_QUALITY = 80
+
+
+@dataclass(frozen=True)
+class WireReply(Reply):
+    """A reply that misbehaves on the wire: ``trickle_s`` between bytes (status line and headers too),
+    ``content_length`` sent as given (the connection then closes after the body)."""
+
+    trickle_s: float = 0.0
+    content_length: str | None = None
 
 
 def _unix(value: datetime) -> int:
@@ -153,6 +164,7 @@ class FlickrStandin:
         seed: int = 0,
         max_results: int = 4000,
         port: int = 0,
+        retry_after: str = "1",
     ) -> None:
         if latency_s < 0:
             raise ValueError("latency_s must be >= 0")
@@ -161,6 +173,7 @@ class FlickrStandin:
         self.api_keys = frozenset(api_keys)
         self.latency_s = latency_s
         self.max_results = max_results
+        self.retry_after = retry_after  # the Retry-After of injected 429 faults
         self.calls: Counter[str] = Counter()
         self.exif_requests: Counter[str] = Counter()  # getExif requests per photo id, faulted ones too
         self.faults: Counter[str] = Counter()
@@ -228,7 +241,8 @@ class FlickrStandin:
         ``edit`` gets the request's parameters and the well-formed answer (failures such as code 1
         are served as usual) and returns what to send: any JSON value (a ``fail_answer`` too), the
         answer itself to leave a request alone, or a :class:`Reply` for bytes JSON cannot write.
-        It runs in the request's own thread, so it may block to hold a call in flight.
+        It runs in the request's own thread, so it may block to hold a call in flight.  ``method``
+        ``"download"`` edits photo files: ``params`` has ``photo_id`` and ``size``, the answer is a Reply.
         """
         with self._lock:
             if edit is None:
@@ -273,6 +287,8 @@ class FlickrStandin:
         if self.latency_s:
             time.sleep(self.latency_s)
         fault = self._draw_fault(api=is_api)
+        if fault == "http429":
+            return replace(FAULT_REPLIES[fault], headers=(("Retry-After", self.retry_after),))
         if fault in FAULT_REPLIES:
             return FAULT_REPLIES[fault]
         if fault == "code105":
@@ -281,6 +297,8 @@ class FlickrStandin:
             reply = self._api(params, authorization)
         elif match:
             reply = self._file(*match.groups())
+            edit = self._tampers.get("download")
+            reply = edit({"photo_id": match[1], "size": match[2]}, reply) if edit else reply
         else:
             reply = plain_reply(404, "Not Found")
         return truncated(reply, api=is_api) if fault == "truncated" else reply
@@ -541,15 +559,22 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.reset:
             self._reset()
             return
+        wire = reply if isinstance(reply, WireReply) else WireReply()
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(reply.declared_length or len(reply.body)))
+        self.send_header("Content-Length", wire.content_length or str(reply.declared_length or len(reply.body)))
         for name, value in reply.headers:
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
-        if reply.declared_length is not None:
-            self.close_connection = True  # the body is short: end the transfer here
+        if wire.trickle_s:
+            data, self._headers_buffer = b"".join(self._headers_buffer) + b"\r\n" + reply.body, []
+            for i in range(len(data)):  # ends when the client or close() drops the connection
+                self.wfile.write(data[i : i + 1])
+                time.sleep(wire.trickle_s)
+        else:
+            self.end_headers()
+            self.wfile.write(reply.body)
+        if reply.declared_length is not None or wire.content_length is not None:
+            self.close_connection = True  # the body is short, or its length unknown: end the transfer here
 
     def _reset(self) -> None:
         """Close without answering, with a TCP reset (SO_LINGER 0) rather than a clean FIN."""
