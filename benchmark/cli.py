@@ -8,7 +8,34 @@ from typing import Annotated, Optional
 
 import typer
 
-from benchmark.masking import DEFAULT_MASK_RATIO, RELEASED_CODE_MASK_RATIO
+from benchmark.cli_options import (
+    BatchOption,
+    CacheOption,
+    DatasetOption,
+    DatasetsOption,
+    DeviceOption,
+    EmbeddingsOption,
+    EncoderPrecisionOption,
+    FamilyOption,
+    MaskOption,
+    ModelOption,
+    ModelsOption,
+    OptionalDatasetsOption,
+    OptionalModelsOption,
+    OrientationOption,
+    OutOption,
+    PrecisionOption,
+    RefitsOption,
+    SeedsOption,
+    SkipOption,
+    TargetOption,
+    TemplateOption,
+    TuneOption,
+    WeightsOption,
+    WorkersOption,
+)
+from benchmark.cli_run import required, run_embeddings, run_sweep
+from benchmark.masking import DEFAULT_MASK_RATIO
 from benchmark.results import DEFAULT_TEMPLATE
 from flickrexif.cli.errors import reported_errors
 from flickrexif.cli.options import new_app, progress_bar, stderr, version_option
@@ -19,88 +46,6 @@ app = new_app(
     "much it distorts kNN classification and near-duplicate retrieval (FlickrExif, PairCams, any image set)."
 )
 VersionOption = version_option("trace-bench")
-
-ModelOption = Annotated[str, typer.Option("--model", "-m", help="Encoder alias or key (see `trace-bench models`).")]
-DatasetOption = Annotated[
-    str,
-    typer.Option(
-        "--dataset",
-        "-d",
-        help="Image folder, dataset folder (FlickrExif/PairCams release), cached Hub id, "
-        "or official:IMAGES_DIR:SPLITS_DIR.",
-    ),
-]
-OptionalModelOption = Annotated[
-    Optional[str], typer.Option("--model", "-m", help="Encoder alias or key (see `trace-bench models`).")
-]
-OptionalDatasetOption = Annotated[
-    Optional[str], typer.Option("--dataset", "-d", help="Image or dataset folder, as for `trace-bench run`.")
-]
-EmbeddingsOption = Annotated[
-    Optional[Path],
-    typer.Option(
-        help="Instead of --model/--dataset: a folder of embeddings in the released code's layout, "
-        "DIR/<PROCESSING>/model=<M>_variant=<V>_split=<train|val>.safetensors (train = database / probe "
-        "training, val = queries / test); every encoder and complete family in it is run."
-    ),
-]
-OutOption = Annotated[Path, typer.Option("--out", "-o", help="Results folder (one JSON per result).")]
-WeightsOption = Annotated[Optional[Path], typer.Option(help="Weights file (state dict / safetensors) for the model.")]
-CacheOption = Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default: OUT/cache).")]
-SeedsOption = Annotated[list[int], typer.Option("--seed", help="Seeds (repeat the option for several).")]
-MaskOption = Annotated[
-    float,
-    typer.Option(
-        help="Masked share of the image area for acquisition probes "
-        f"(paper {DEFAULT_MASK_RATIO}; the released code {RELEASED_CODE_MASK_RATIO})."
-    ),
-]
-DeviceOption = Annotated[Optional[str], typer.Option(help="cuda, cpu, ... (default: cuda when available).")]
-BatchOption = Annotated[Optional[int], typer.Option(help="Images per batch (default: 256 on GPU, 32 on CPU).")]
-WorkersOption = Annotated[int, typer.Option(help="Data-loading worker processes.")]
-SkipOption = Annotated[bool, typer.Option(help="Keep result files that already exist.")]
-TuneOption = Annotated[
-    Optional[int],
-    typer.Option(
-        help="Probe: epochs of the lr x wd grid search (default: 100, as released). Shorter searches "
-        "emulate each point's 100-epoch run (learning rate scaled by 100/N) and the chosen point is "
-        "refit for 100 epochs; 10 is ~30x faster than the released sequential search on CPU and equal "
-        "in accuracy on average (scripts/bench_probe.py, scripts/bench_probe_precision.py)."
-    ),
-]
-EncoderPrecisionOption = Annotated[
-    str,
-    typer.Option(
-        help="Encoder arithmetic on a GPU (CPU: always float32): autocast (CUDA mixed precision), float32, "
-        "or released (float16 weights for OpenAI CLIP as the released code's clip.load, float32 otherwise)."
-    ),
-]
-PrecisionOption = Annotated[
-    str,
-    typer.Option(
-        help="Probe matrix products: auto (bfloat16 where the device multiplies it natively: CUDA GPUs "
-        "with bf16, CPUs with AVX512-BF16/AMX; else float32), float32, or bfloat16 (slow where emulated)."
-    ),
-]
-RefitsOption = Annotated[
-    int,
-    typer.Option(
-        help="Probe on a train/ + val/ folder (ImageNet layout): refits of the chosen point over re-drawn "
-        "processing classes, reported as mean and std (released: 10)."
-    ),
-]
-FamilyOption = Annotated[Optional[list[str]], typer.Option(help="Processing families (repeat; default: all).")]
-TargetOption = Annotated[Optional[list[str]], typer.Option(help="FlickrExif attributes (repeat; default: all).")]
-OrientationOption = Annotated[
-    str,
-    typer.Option(
-        help="Exif orientation when decoding: auto (as the released loader of the dataset's kind: applied for "
-        "FlickrExif, PairCams and Hub datasets, not for image folders), apply, or ignore."
-    ),
-]
-TemplateOption = Annotated[
-    str, typer.Option(help="Result file name template (fields: encoder, dataset, task, target, seed).")
-]
 
 
 @app.callback()
@@ -151,84 +96,6 @@ def _load_encoder(model: str, weights: Optional[Path], device: Optional[str]):
 
     with reported_errors():
         return load_encoder(model, weights=weights, device=device or "cpu")
-
-
-def _run(
-    model: str,
-    dataset: str,
-    out: Path,
-    *,
-    tasks: tuple[str, ...],
-    seeds: list[int],
-    mask_ratio: float,
-    weights: Optional[Path],
-    cache: Optional[Path],
-    device: Optional[str],
-    batch_size: Optional[int],
-    workers: int,
-    skip_existing: bool,
-    template: str,
-    families: Optional[list[str]] = None,
-    targets: Optional[list[str]] = None,
-    probe_tune_epochs: Optional[int] = None,
-    probe_precision: str = "auto",
-    probe_refits: int = 10,
-    exif_orientation: str = "auto",
-    encoder_precision: str = "autocast",
-) -> None:
-    from benchmark.extract import EmbeddingCache
-    from benchmark.probe import ProbeConfig
-    from benchmark.processing import FAMILIES
-    from benchmark.results import ResultStore
-    from benchmark.runner import RunConfig, run
-    from benchmark.tasks import ExtractOptions
-
-    with reported_errors():
-        probe = ProbeConfig(tune_epochs=probe_tune_epochs, precision=probe_precision, device=device)
-        config = RunConfig(
-            seeds=tuple(seeds or [0]),
-            mask_ratio=mask_ratio,
-            tasks=tasks,
-            skip_existing=skip_existing,
-            probe=probe,
-            families=tuple(families or FAMILIES),
-            targets=tuple(targets) if targets else None,
-            exif_orientation=exif_orientation,
-            refits=probe_refits,
-        )
-    encoder = _load_encoder(model, weights, device)
-    stderr.print(f"Encoder {encoder.spec.key} ({encoder.weights}), embedding dim {encoder.embed_dim}")
-    with progress_bar() as bar:
-        images = bar.add_task("images", total=None)
-        options = ExtractOptions(
-            cache=EmbeddingCache(cache or out / "cache"),
-            batch_size=batch_size,
-            device=device,
-            workers=workers,
-            on_batch=lambda n: bar.advance(images, n),
-            encoder_precision=encoder_precision,
-        )
-        with reported_errors(
-            stop=bar.stop,
-            interrupted="Finished embeddings and results are kept; run again with --skip-existing to continue.",
-        ):
-            written = run(
-                encoder,
-                dataset,
-                ResultStore(out, template),
-                options,
-                config,
-                on_task=lambda name: bar.update(images, description=name),
-            )
-    _print_results(written, out)
-
-
-def _print_results(written: list[Path], out: Path) -> None:
-    for path in written:
-        result = json.loads(path.read_text())
-        headline = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if isinstance(v, float))
-        typer.echo(f"{result['task']:18} {result['target']:14} seed {result['seed']}: {headline}")
-    stderr.print(f"{len(written)} result files in {out}")
 
 
 @app.command("extract")
@@ -319,8 +186,8 @@ def extract_command(
 
 @app.command("run")
 def run_command(
-    model: ModelOption,
-    dataset: DatasetOption,
+    model: ModelsOption,
+    dataset: DatasetsOption,
     out: OutOption,
     seed: SeedsOption = [0],  # noqa: B006 - Typer reads the default
     mask_ratio: MaskOption = DEFAULT_MASK_RATIO,
@@ -346,7 +213,7 @@ def run_command(
     """
     from benchmark.runner import TASK_NAMES
 
-    _run(
+    run_sweep(
         model,
         dataset,
         out,
@@ -373,8 +240,8 @@ def run_command(
 @app.command("probe")
 def probe_command(
     out: OutOption,
-    model: OptionalModelOption = None,
-    dataset: OptionalDatasetOption = None,
+    model: OptionalModelsOption = None,
+    dataset: OptionalDatasetsOption = None,
     embeddings: EmbeddingsOption = None,
     seed: SeedsOption = [0],  # noqa: B006
     mask_ratio: MaskOption = DEFAULT_MASK_RATIO,
@@ -396,7 +263,7 @@ def probe_command(
     """Linear probes only: processing labels, or acquisition labels on FlickrExif (masked)."""
     probe = dict(probe_tune_epochs=probe_tune_epochs, probe_precision=probe_precision, probe_refits=probe_refits)
     if embeddings is not None:
-        _run_embeddings(
+        run_embeddings(
             embeddings,
             out,
             ("probe-processing",),
@@ -410,9 +277,9 @@ def probe_command(
             **probe,
         )
         return
-    _run(
-        _required(model, "--model"),
-        _required(dataset, "--dataset"),
+    run_sweep(
+        required(model, "--model"),
+        required(dataset, "--dataset"),
         out,
         tasks=("probe-processing", "probe-acquisition"),
         seeds=seed,
@@ -435,8 +302,8 @@ def probe_command(
 @app.command("knn")
 def knn_command(
     out: OutOption,
-    model: OptionalModelOption = None,
-    dataset: OptionalDatasetOption = None,
+    model: OptionalModelsOption = None,
+    dataset: OptionalDatasetsOption = None,
     embeddings: EmbeddingsOption = None,
     seed: SeedsOption = [0],  # noqa: B006
     family: FamilyOption = None,
@@ -452,11 +319,11 @@ def knn_command(
 ) -> None:
     """kNN processing influence: all-same, all-diff, pos-same, neg-same, uniform (k=10 and k=1)."""
     if embeddings is not None:
-        _run_embeddings(embeddings, out, ("knn",), model, dataset, seed, family, device, skip_existing, name_template)
+        run_embeddings(embeddings, out, ("knn",), model, dataset, seed, family, device, skip_existing, name_template)
         return
-    _run(
-        _required(model, "--model"),
-        _required(dataset, "--dataset"),
+    run_sweep(
+        required(model, "--model"),
+        required(dataset, "--dataset"),
         out,
         tasks=("knn",),
         seeds=seed,
@@ -474,62 +341,10 @@ def knn_command(
     )
 
 
-def _required(value: Optional[str], option: str) -> str:
-    if value is None:
-        with reported_errors():
-            raise ValueError(
-                f"missing {option} (or give --embeddings DIR, a folder of embeddings in the released layout)"
-            )
-    return value  # type: ignore[return-value]
-
-
-def _run_embeddings(
-    embeddings: Path,
-    out: Path,
-    tasks: tuple[str, ...],
-    model: Optional[str],
-    dataset: Optional[str],
-    seeds: list[int],
-    families: Optional[list[str]],
-    device: Optional[str],
-    skip_existing: bool,
-    template: str,
-    probe_tune_epochs: Optional[int] = None,
-    probe_precision: str = "auto",
-    probe_refits: int = 10,
-) -> None:
-    """``--embeddings DIR``: the tasks on a released-layout folder; no encoder, no images."""
-    from benchmark.embedding_folder import run_folder
-    from benchmark.probe import ProbeConfig
-    from benchmark.results import ResultStore
-    from benchmark.runner import RunConfig
-
-    with reported_errors():
-        if model is not None or dataset is not None:
-            raise ValueError("--embeddings DIR replaces --model and --dataset: give one or the other")
-        probe = ProbeConfig(tune_epochs=probe_tune_epochs, precision=probe_precision, device=device)
-        with progress_bar() as bar:
-            task = bar.add_task("embeddings", total=None)
-            written = run_folder(
-                embeddings,
-                ResultStore(out, template),
-                tasks=tasks,
-                families=families,
-                seeds=seeds or [0],
-                ks=RunConfig().ks,
-                probe=probe,
-                refits=probe_refits,
-                device=device,
-                skip_existing=skip_existing,
-                on_task=lambda name: bar.update(task, description=name),
-            )
-    _print_results(written, out)
-
-
 @app.command("retrieval")
 def retrieval_command(
-    model: ModelOption,
-    dataset: DatasetOption,
+    model: ModelsOption,
+    dataset: DatasetsOption,
     out: OutOption,
     weights: WeightsOption = None,
     cache: CacheOption = None,
@@ -542,7 +357,7 @@ def retrieval_command(
     encoder_precision: EncoderPrecisionOption = "autocast",
 ) -> None:
     """PairCams recall@1 with distractors of the query's vs the target's camera type (SPD_a)."""
-    _run(
+    run_sweep(
         model,
         dataset,
         out,

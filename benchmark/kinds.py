@@ -208,6 +208,38 @@ KINDS: tuple[DatasetKind, ...] = (
 )
 
 
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+def check_location(dataset: str) -> None:
+    """A dataset argument that names nothing: one message with what is there (``releases/v1.0``).
+
+    A missing path whose first folder does not exist here either may be a Hub id (``ORG/NAME``) and
+    passes; ``datasets`` resolves it.
+    """
+    if dataset.startswith(OFFICIAL_PREFIX):
+        parts = dataset.split(":", 2)
+        if len(parts) != 3:
+            raise ValueError(f"{dataset!r}: the official layout is official:IMAGES_DIR:SPLITS_DIR")
+        for role, folder in (("images", parts[1]), ("split files", parts[2])):
+            if not Path(folder).is_dir():
+                raise ValueError(f"no {role} folder {folder} (in {dataset})")
+        return
+    path = Path(dataset)
+    if path.exists():
+        return
+    parent = next((p for p in path.parents if p != Path(".") and p.is_dir()), None)
+    if parent is None and _HUB_ID.match(dataset):
+        return
+    where = parent or Path(".")
+    here = sorted(p.name + "/" for p in where.iterdir() if p.is_dir() and not p.name.startswith("."))[:12]
+    raise ValueError(
+        f"no dataset at {dataset}: {where}/ holds " + (", ".join(here) if here else "no folders")
+        if parent is not None
+        else f"no dataset folder {dataset} (and not a Hub id ORG/NAME)"
+    )
+
+
 def detect(dataset: str) -> Detected:
     """The kind of a dataset argument (the first of :data:`KINDS` that matches), with the card it read."""
     card = None if dataset.startswith(OFFICIAL_PREFIX) else read_card(dataset)

@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmark.device import encoder_precision
 from benchmark.extract import default_device
 from benchmark.imagesets import EXIF_ORIENTATION, ImageSet, with_exif_orientation
-from benchmark.kinds import Detected, detect
+from benchmark.kinds import Detected, check_location, detect
 from benchmark.masking import DEFAULT_MASK_RATIO
 from benchmark.probe import ProbeConfig
 from benchmark.processing import FAMILIES
@@ -67,6 +67,23 @@ def plan(dataset: str | Detected, config: RunConfig) -> list[PlannedTask]:
     ]
 
 
+def checked_dataset(dataset: str, config: RunConfig) -> Detected:
+    """``dataset`` detected and checked before any encoder loads: it exists, the asked targets are
+    among its attributes, some task applies, and its first image set opens."""
+    check_location(dataset)
+    found = detect(dataset)
+    if config.targets and "probe-acquisition" in found.kind.tasks:
+        valid = [target for target, _ in found.kind.targets(found, "probe-acquisition", None, config.families)]
+        unknown = [t for t in config.targets if t not in valid]
+        if unknown:
+            raise ValueError(f"unknown --target {', '.join(unknown)} for {found.label}; it has: {', '.join(valid)}")
+    planned = plan(found, config)
+    if not planned:
+        raise ValueError(f"no task of {', '.join(config.tasks)} applies to {dataset} ({found.kind.name})")
+    planned[0].load()
+    return found
+
+
 def open_image_set(dataset: str, config: str | None = None) -> ImageSet:
     """One image set from a dataset argument (what ``trace-bench extract`` embeds)."""
     return detect(dataset).open(config)
@@ -85,14 +102,14 @@ def run_task(
 
 def run(
     encoder,
-    dataset: str,
+    dataset: str | Detected,
     results: ResultStore,
     options: ExtractOptions,
     config: RunConfig,
     on_task: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Run every planned task for every seed; returns the result files written (or kept)."""
-    found = detect(dataset)
+    found = dataset if isinstance(dataset, Detected) else detect(dataset)
     planned = plan(found, config)
     if not planned:
         raise ValueError(f"no task of {config.tasks} applies to {dataset}")

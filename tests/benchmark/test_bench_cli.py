@@ -169,8 +169,9 @@ def test_device_option_reaches_the_probe(tmp_path, monkeypatch):
             seen.update(probe=config.probe.device, extract=options.device) or []
         ),
     )
+    images = make_folder(tmp_path / "images", per_class=2)
     result = runner.invoke(
-        app, ["run", "--model", MODEL, "--dataset", str(tmp_path), "--out", str(tmp_path / "o"), "--device", "cpu"]
+        app, ["run", "--model", MODEL, "--dataset", str(images), "--out", str(tmp_path / "o"), "--device", "cpu"]
     )
     assert result.exit_code == 0, result.output
     assert seen == {"probe": "cpu", "extract": "cpu"}

@@ -1,0 +1,98 @@
+"""The options `trace-bench` commands share, declared once (Typer needs each spelled out per command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from benchmark.masking import DEFAULT_MASK_RATIO, RELEASED_CODE_MASK_RATIO
+
+ModelOption = Annotated[str, typer.Option("--model", "-m", help="Encoder alias or key (see `trace-bench models`).")]
+DatasetOption = Annotated[
+    str,
+    typer.Option(
+        "--dataset",
+        "-d",
+        help="Image folder, dataset folder (FlickrExif/PairCams release), cached Hub id, "
+        "or official:IMAGES_DIR:SPLITS_DIR.",
+    ),
+]
+_MODELS_HELP = (
+    "Encoder alias or key (see `trace-bench models`); repeat for a sweep, `paper` for the released code's 47, "
+    "or a pattern such as 'siglip*'."
+)
+_DATASETS_HELP = (
+    "Image folder, dataset folder (FlickrExif/PairCams release), Hub id, or official:IMAGES_DIR:SPLITS_DIR; "
+    "repeat for several."
+)
+ModelsOption = Annotated[list[str], typer.Option("--model", "-m", help=_MODELS_HELP)]
+DatasetsOption = Annotated[list[str], typer.Option("--dataset", "-d", help=_DATASETS_HELP)]
+OptionalModelsOption = Annotated[Optional[list[str]], typer.Option("--model", "-m", help=_MODELS_HELP)]
+OptionalDatasetsOption = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help=_DATASETS_HELP)]
+EmbeddingsOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="Instead of --model/--dataset: a folder of embeddings in the released code's layout, "
+        "DIR/<PROCESSING>/model=<M>_variant=<V>_split=<train|val>.safetensors (train = database / probe "
+        "training, val = queries / test); every encoder and complete family in it is run."
+    ),
+]
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="Results folder (one JSON per result).")]
+WeightsOption = Annotated[Optional[Path], typer.Option(help="Weights file (state dict / safetensors) for the model.")]
+CacheOption = Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default: OUT/cache).")]
+SeedsOption = Annotated[list[int], typer.Option("--seed", help="Seeds (repeat the option for several).")]
+MaskOption = Annotated[
+    float,
+    typer.Option(
+        help="Masked share of the image area for acquisition probes "
+        f"(paper {DEFAULT_MASK_RATIO}; the released code {RELEASED_CODE_MASK_RATIO})."
+    ),
+]
+DeviceOption = Annotated[Optional[str], typer.Option(help="cuda, cpu, ... (default: cuda when available).")]
+BatchOption = Annotated[Optional[int], typer.Option(help="Images per batch (default: 256 on GPU, 32 on CPU).")]
+WorkersOption = Annotated[int, typer.Option(help="Data-loading worker processes.")]
+SkipOption = Annotated[bool, typer.Option(help="Keep result files that already exist.")]
+TuneOption = Annotated[
+    Optional[int],
+    typer.Option(
+        help="Probe: epochs of the lr x wd grid search (default: 100, as released). Shorter searches "
+        "emulate each point's 100-epoch run (learning rate scaled by 100/N) and the chosen point is "
+        "refit for 100 epochs; 10 is ~30x faster than the released sequential search on CPU and equal "
+        "in accuracy on average (scripts/bench_probe.py, scripts/bench_probe_precision.py)."
+    ),
+]
+EncoderPrecisionOption = Annotated[
+    str,
+    typer.Option(
+        help="Encoder arithmetic on a GPU (CPU: always float32): autocast (CUDA mixed precision), float32, "
+        "or released (float16 weights for OpenAI CLIP as the released code's clip.load, float32 otherwise)."
+    ),
+]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        help="Probe matrix products: auto (bfloat16 where the device multiplies it natively: CUDA GPUs "
+        "with bf16, CPUs with AVX512-BF16/AMX; else float32), float32, or bfloat16 (slow where emulated)."
+    ),
+]
+RefitsOption = Annotated[
+    int,
+    typer.Option(
+        help="Probe on a train/ + val/ folder (ImageNet layout): refits of the chosen point over re-drawn "
+        "processing classes, reported as mean and std (released: 10)."
+    ),
+]
+FamilyOption = Annotated[Optional[list[str]], typer.Option(help="Processing families (repeat; default: all).")]
+TargetOption = Annotated[Optional[list[str]], typer.Option(help="FlickrExif attributes (repeat; default: all).")]
+OrientationOption = Annotated[
+    str,
+    typer.Option(
+        help="Exif orientation when decoding: auto (as the released loader of the dataset's kind: applied for "
+        "FlickrExif, PairCams and Hub datasets, not for image folders), apply, or ignore."
+    ),
+]
+TemplateOption = Annotated[
+    str, typer.Option(help="Result file name template (fields: encoder, dataset, task, target, seed).")
+]
