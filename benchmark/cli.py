@@ -20,6 +20,7 @@ from benchmark.cli_options import (
     MaskOption,
     ModelOption,
     ModelsOption,
+    OfflineOption,
     OptionalDatasetsOption,
     OptionalModelsOption,
     OrientationOption,
@@ -82,7 +83,11 @@ def models_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    which = "paper encoders" if paper else "encoders (also: random:<timm model>, timm:<any>, open_clip:<any>)"
+    which = (
+        "paper encoders"
+        if paper
+        else "encoders (also: random:<timm model>, timm:<any>, open_clip:<any>, timm|open_clip:hf-hub:ORG/REPO, timm|open_clip:local-dir:FOLDER)"
+    )
     write_table(
         [{**row, "paper": "yes" if row["paper"] else ""} for row in rows],
         {"alias": "alias", "key": "key", "group": "group", "paper": "paper", "weights": "weights"},
@@ -91,11 +96,11 @@ def models_command(
     )
 
 
-def _load_encoder(model: str, weights: Optional[Path], device: Optional[str]):
+def _load_encoder(model: str, weights: Optional[Path], device: Optional[str], offline: bool):
     from benchmark.encoders import load_encoder
 
     with reported_errors():
-        return load_encoder(model, weights=weights, device=device or "cpu")
+        return load_encoder(model, weights=weights, device=device or "cpu", offline=offline)
 
 
 @app.command("extract")
@@ -118,6 +123,7 @@ def extract_command(
     workers: WorkersOption = 0,
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
+    offline: OfflineOption = False,
     layout: Annotated[
         str,
         typer.Option(
@@ -154,7 +160,7 @@ def extract_command(
                 names = FAMILIES[family] if name in ("", "all") else (name,)
                 variants += [Variant(family, n, mask_ratio=mask_ratio) for n in names]
         image_set = with_exif_orientation(open_image_set(dataset), exif_orientation)
-    encoder = _load_encoder(model, weights, device)
+    encoder = _load_encoder(model, weights, device, offline)
     store = EmbeddingCache(cache)
     for split_name in split or image_set.splits:
         with progress_bar() as bar:
@@ -202,6 +208,7 @@ def run_command(
     name_template: TemplateOption = DEFAULT_TEMPLATE,
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
+    offline: OfflineOption = False,
     probe_tune_epochs: TuneOption = None,
     probe_precision: PrecisionOption = "auto",
     probe_refits: RefitsOption = 10,
@@ -229,6 +236,7 @@ def run_command(
         template=name_template,
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
+        offline=offline,
         families=family,
         targets=target,
         probe_tune_epochs=probe_tune_epochs,
@@ -256,6 +264,7 @@ def probe_command(
     name_template: TemplateOption = DEFAULT_TEMPLATE,
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
+    offline: OfflineOption = False,
     probe_tune_epochs: TuneOption = None,
     probe_precision: PrecisionOption = "auto",
     probe_refits: RefitsOption = 10,
@@ -293,6 +302,7 @@ def probe_command(
         template=name_template,
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
+        offline=offline,
         families=family,
         targets=target,
         **probe,
@@ -316,6 +326,7 @@ def knn_command(
     name_template: TemplateOption = DEFAULT_TEMPLATE,
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
+    offline: OfflineOption = False,
 ) -> None:
     """kNN processing influence: all-same, all-diff, pos-same, neg-same, uniform (k=10 and k=1)."""
     if embeddings is not None:
@@ -337,6 +348,7 @@ def knn_command(
         template=name_template,
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
+        offline=offline,
         families=family,
     )
 
@@ -355,6 +367,7 @@ def retrieval_command(
     name_template: TemplateOption = DEFAULT_TEMPLATE,
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
+    offline: OfflineOption = False,
 ) -> None:
     """PairCams recall@1 with distractors of the query's vs the target's camera type (SPD_a)."""
     run_sweep(
@@ -373,6 +386,7 @@ def retrieval_command(
         template=name_template,
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
+        offline=offline,
     )
 
 

@@ -96,3 +96,9 @@ OrientationOption = Annotated[
 TemplateOption = Annotated[
     str, typer.Option(help="Result file name template (fields: encoder, dataset, task, target, seed).")
 ]
+OfflineOption = Annotated[
+    bool,
+    typer.Option(
+        help="Use only the weights already in the caches (as HF_HUB_OFFLINE=1); default: download on first use."
+    ),
+]

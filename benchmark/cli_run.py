@@ -95,6 +95,7 @@ def run_sweep(
     probe_refits: int = 10,
     exif_orientation: str = "auto",
     encoder_precision: str = "autocast",
+    offline: bool = False,
 ) -> None:
     from benchmark.extract import EmbeddingCache
     from benchmark.probe import ProbeConfig
@@ -123,7 +124,7 @@ def run_sweep(
     cache_root = EmbeddingCache(cache or out / "cache")
     extract_options = {"batch_size": batch_size, "device": device, "workers": workers}
     for name in names:
-        encoder, error = _load(name, weights, device, sweep)
+        encoder, error = _load(name, weights, device, offline, sweep)
         if encoder is None:
             outcomes += [Outcome(name, d.label, 0, error) for d in found]
             continue
@@ -141,15 +142,15 @@ def run_sweep(
         _summarise(outcomes, out)
 
 
-def _load(name: str, weights: Optional[Path], device: Optional[str], sweep: bool):
+def _load(name: str, weights: Optional[Path], device: Optional[str], offline: bool, sweep: bool):
     """``(encoder, None)``, or in a sweep ``(None, why)`` for an encoder that cannot be loaded."""
     from benchmark.encoders import load_encoder
 
     if not sweep:
         with reported_errors():
-            return load_encoder(name, weights=weights, device=device or "cpu"), None
+            return load_encoder(name, weights=weights, device=device or "cpu", offline=offline), None
     try:
-        return load_encoder(name, weights=weights, device=device or "cpu"), None
+        return load_encoder(name, weights=weights, device=device or "cpu", offline=offline), None
     except Exception as error:  # noqa: BLE001 - reported ones are recorded, real bugs re-raised
         if lookup(error) is None and not _out_of_memory(error):
             raise

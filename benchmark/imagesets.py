@@ -229,6 +229,9 @@ def hf_dataset(
 def official_flickrexif(images_dir: str | Path, splits_dir: str | Path, attribute: str) -> ImageSet:
     """The paper's layout: ``IMAGES/<flickr id>.jpg`` and ``split_data_target_attribute=<Attr>.json``.
 
+    Sub-folders are searched too, so ``flickrexif download``'s ``IMAGES/<last two digits>/<id>.jpg``
+    works as it is.
+
     Ids listed in the split file but missing from the folder are skipped (reported in the
     item count), since not every official photo may be downloadable any more.
     """
@@ -238,7 +241,7 @@ def official_flickrexif(images_dir: str | Path, splits_dir: str | Path, attribut
         available = sorted(p.name for p in splits_dir.glob("split_data_target_attribute=*.json"))
         raise ValueError(f"no split file for {attribute!r} in {splits_dir}; found: {available}")
     spec = json.loads(split_file.read_text())
-    files = {p.stem: p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    files = {p.stem: p for p in images_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()}
     items, stamp = [], []
     for split_key, split in (("train", "train"), ("val", "validation"), ("test", "test")):
         for photo_id, label in zip(spec[f"{split_key}_ids"], spec[f"encoded_{split_key}_labels"]):

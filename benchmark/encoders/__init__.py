@@ -1,5 +1,6 @@
 """Encoders: the registry of named encoders (:mod:`.registry`), the factory that loads them
-(:mod:`.factory`), weight files (:mod:`.weights`) and one module per family.
+(:mod:`.factory`), weight files (:mod:`.weights`), where pretrained weights come from (the Hugging
+Face Hub, :mod:`.hub_weights`; published URLs, :mod:`.url_weights`) and one module per family.
 
 Importing the package registers the built-in families (as timm's ``models/__init__`` does); their
 modules import torch, timm and open_clip only inside their loaders, so listing stays instant.

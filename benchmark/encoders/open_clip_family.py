@@ -1,13 +1,19 @@
-"""The ``open_clip`` family: ``open_clip:MODEL/TAG``, an open_clip model and pretrained tag.
+"""The ``open_clip`` family: ``open_clip:MODEL/TAG``, an open_clip model and pretrained tag, or any
+open_clip model folder.
 
-Tags are ``open_clip.list_pretrained()``'s, e.g. ``open_clip:ViT-B-16/laion2b_s34b_b88k``; the
-embedding is ``encode_image``'s output. (Named so as not to shadow the ``open_clip`` package.)
+Tags are ``open_clip.list_pretrained()``'s, e.g. ``open_clip:ViT-B-16/laion2b_s34b_b88k``. Any open_clip
+model a researcher has works too, named with open_clip's own prefixes: ``open_clip:hf-hub:ORG/REPO[@REVISION]``
+(a Hub repository with ``open_clip_config.json`` and ``open_clip_model.safetensors``, as open_clip's
+``push_to_hf_hub`` writes) or ``open_clip:local-dir:FOLDER`` (the same files on disk). Weights are
+downloaded on first use (:mod:`.hub_weights`). The embedding is ``encode_image``'s output. (Named so
+as not to shadow the ``open_clip`` package.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 from collections.abc import Iterator, Mapping
@@ -15,14 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
+from benchmark.encoders.hub_weights import SOURCE_PATTERN, folder_file, hub_file, model_source
 from benchmark.encoders.registry import EncoderSpec, register_family, suggest
-from benchmark.encoders.weights import (
-    MissingWeightsError,
-    clean_state_dict,
-    file_provenance,
-    find_in_hf_cache,
-    missing_weights_message,
-    read_state_dict,
+from benchmark.encoders.weights import MissingWeightsError, clean_state_dict, file_provenance, read_state_dict
+
+OPEN_CLIP_CONFIG = "open_clip_config.json"
+# open_clip's order of preference among a model folder's weight files
+OPEN_CLIP_WEIGHT_FILES = (
+    "open_clip_model.safetensors",
+    "open_clip_pytorch_model.safetensors",
+    "open_clip_pytorch_model.bin",
+    "open_clip_pytorch_model.pth",
+    "model.safetensors",
+    "pytorch_model.bin",
 )
 
 
@@ -47,14 +58,14 @@ def _open_clip_image_class() -> type:
 @register_family(
     "open_clip",
     key_form="open_clip:MODEL/TAG",
-    name_pattern=r"^[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)?$",
-    expected="MODEL/TAG, e.g. open_clip:ViT-B-16/laion2b_s34b_b88k",
+    name_pattern=rf"^([A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)?|{SOURCE_PATTERN})$",
+    expected="MODEL/TAG, e.g. open_clip:ViT-B-16/laion2b_s34b_b88k, hf-hub:ORG/REPO[@REVISION] or local-dir:FOLDER",
 )
 def _load_open_clip(spec: EncoderSpec, request: LoadRequest) -> Built:
     import open_clip
 
-    from benchmark.preprocess import Preprocess
-
+    if model_source(spec.name)[0]:
+        return _load_open_clip_folder(spec, request)
     model_name, _, tag = spec.name.partition("/")
     if model_name not in open_clip.list_models():
         raise ValueError(f"open_clip has no model {model_name!r}{suggest(model_name, open_clip.list_models())}")
@@ -71,7 +82,7 @@ def _load_open_clip(spec: EncoderSpec, request: LoadRequest) -> Built:
     elif not tag:
         raise ValueError(f"{spec.key} names no pretrained tag: use open_clip:{model_name}/TAG or pass weights=FILE")
     else:
-        checkpoint, provenance = _find_open_clip_weights(spec, pretrained_cfg, request.hf_cache)
+        checkpoint, provenance = _find_open_clip_weights(spec, pretrained_cfg, request)
     options = {
         "force_quick_gelu": bool(pretrained_cfg.get("quick_gelu", False)),  # OpenAI weights were trained with QuickGELU
         "force_preprocess_cfg": {
@@ -81,7 +92,43 @@ def _load_open_clip(spec: EncoderSpec, request: LoadRequest) -> Built:
     # pretrained_text=False: never fetch a Hugging Face text tower; the checkpoint holds every weight.
     with _quiet_random_init_warning():  # the weights are loaded right below
         model = open_clip.create_model(model_name, pretrained=None, pretrained_text=False, **options)
-    tower_only = request.weights is not None and _is_image_tower_file(request.weights)
+    _load_checkpoint(spec, model, checkpoint, tower_only=request.weights is not None)
+    embed_dim = int(open_clip.get_model_config(model_name)["embed_dim"])
+    return _built(spec, model, embed_dim, provenance)
+
+
+def _load_open_clip_folder(spec: EncoderSpec, request: LoadRequest) -> Built:
+    """A ``hf-hub:`` or ``local-dir:`` model: ``open_clip_config.json`` holds the architecture
+    (``model_cfg``) and the eval transform (``preprocess_cfg``) beside the weights file."""
+    import open_clip
+
+    source, where, revision = model_source(spec.name)
+    if source == "hf-hub":
+        fetch = {"revision": revision, "offline": request.offline}
+        config, _ = hub_file(spec, where, [OPEN_CLIP_CONFIG], request.hf_cache, **fetch)
+        if request.weights is None:
+            checkpoint, provenance = hub_file(spec, where, OPEN_CLIP_WEIGHT_FILES, request.hf_cache, **fetch)
+    else:
+        config = folder_file(spec, Path(where).expanduser(), [OPEN_CLIP_CONFIG])
+        if request.weights is None:
+            checkpoint = folder_file(spec, config.parent, OPEN_CLIP_WEIGHT_FILES)
+            provenance = file_provenance(checkpoint)
+    if request.weights is not None:
+        checkpoint, provenance = request.weights, file_provenance(request.weights)
+    model_cfg = json.loads(config.read_text(encoding="utf-8")).get("model_cfg")
+    if not isinstance(model_cfg, Mapping) or "embed_dim" not in model_cfg:
+        raise ValueError(f"{spec.key}: {config} has no model_cfg with an embed_dim (an open_clip model config)")
+    with _quiet_random_init_warning():  # the weights are loaded right below
+        model = open_clip.create_model(f"local-dir:{config.parent}", load_weights=False, pretrained_text=False)
+    _load_checkpoint(spec, model, checkpoint, tower_only=request.weights is not None)
+    return _built(spec, model, int(model_cfg["embed_dim"]), provenance)
+
+
+def _load_checkpoint(spec: EncoderSpec, model: Any, checkpoint: Path, *, tower_only: bool) -> None:
+    """Strictly load a whole-model checkpoint, or (a ``weights=FILE`` without ``visual.`` keys) the image tower."""
+    import open_clip
+
+    tower_only = tower_only and _is_image_tower_file(checkpoint)
     try:
         if tower_only:
             model.visual.load_state_dict(clean_state_dict(read_state_dict(checkpoint)), strict=True)
@@ -89,9 +136,13 @@ def _load_open_clip(spec: EncoderSpec, request: LoadRequest) -> Built:
             open_clip.load_checkpoint(model, str(checkpoint), strict=True)
     except (RuntimeError, AssertionError, KeyError) as error:
         what = "the image tower of " if tower_only else ""
-        raise ValueError(f"{checkpoint} does not fit {what}open_clip {model_name}: {_short(error)}") from None
+        raise ValueError(f"{checkpoint} does not fit {what}open_clip {spec.name}: {_short(error)}") from None
+
+
+def _built(spec: EncoderSpec, model: Any, embed_dim: int, provenance: str) -> Built:
+    from benchmark.preprocess import Preprocess
+
     preprocess = Preprocess.from_open_clip(model.visual.preprocess_cfg, **preprocess_overrides(spec))
-    embed_dim = int(open_clip.get_model_config(model_name)["embed_dim"])
     return Built(_open_clip_image_class()(model.visual), preprocess, embed_dim, provenance)
 
 
@@ -108,7 +159,7 @@ def _quiet_random_init_warning() -> Iterator[None]:
         root.removeFilter(quiet)
 
 
-def _find_open_clip_weights(spec: EncoderSpec, cfg: Mapping[str, Any], hf_cache: Path) -> tuple[Path, str]:
+def _find_open_clip_weights(spec: EncoderSpec, cfg: Mapping[str, Any], request: LoadRequest) -> tuple[Path, str]:
     """Every open_clip pretrained tag names a Hugging Face repository (``hf_hub``); like open_clip,
     prefer its safetensors file."""
     from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
@@ -125,9 +176,7 @@ def _find_open_clip_weights(spec: EncoderSpec, cfg: Mapping[str, Any], hf_cache:
         names = [filename[:-4] + ".safetensors", filename]
     else:
         names = [filename]
-    if found := find_in_hf_cache(repo_id, names, hf_cache):
-        return found
-    raise MissingWeightsError(missing_weights_message(spec, repo_id, names, hf_cache))
+    return hub_file(spec, repo_id, names, request.hf_cache, offline=request.offline)
 
 
 def _is_image_tower_file(path: Path) -> bool:

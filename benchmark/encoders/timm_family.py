@@ -1,25 +1,24 @@
-"""The ``timm`` family: ``timm:NAME``, a timm model with its pretrained tag.
+"""The ``timm`` family: ``timm:NAME``, a timm model with its pretrained tag, or any timm model folder.
 
 E.g. ``timm:vit_base_patch16_siglip_256.webli``; the embedding is the pooled feature vector
-(``num_classes=0``). Also the timm helpers that the ``random`` family shares.
+(``num_classes=0``). Any timm model a researcher has works too, named with timm's own prefixes:
+``timm:hf-hub:ORG/REPO[@REVISION]`` (a Hub repository with ``config.json`` and ``model.safetensors``,
+as ``timm``'s ``push_to_hf_hub`` writes) or ``timm:local-dir:FOLDER`` (the same files on disk).
+Weights are downloaded on first use (:mod:`.hub_weights`, :mod:`.url_weights`). Also the timm
+helpers that the ``random`` family shares.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
+from benchmark.encoders.hub_weights import SOURCE_PATTERN, folder_file, hub_file, model_source
 from benchmark.encoders.registry import EncoderSpec, register_family, suggest
-from benchmark.encoders.weights import (
-    MissingWeightsError,
-    file_provenance,
-    find_in_hf_cache,
-    load_file_into,
-    missing_weights_message,
-)
+from benchmark.encoders.url_weights import checkpoints_dir, url_file
+from benchmark.encoders.weights import MissingWeightsError, file_provenance, load_file_into
 
 if TYPE_CHECKING:
     import torch
@@ -28,9 +27,16 @@ if TYPE_CHECKING:
 
 TIMM_NAME = r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)?$"  # architecture, optionally .TAG
 TIMM_EXPECTED = "a timm model name, e.g. timm:resnet50.tv_in1k"
+# timm's order of preference among a model folder's weight files
+TIMM_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "pytorch_model.pth", "model.pth")
 
 
-@register_family("timm", key_form="timm:MODEL.TAG", name_pattern=TIMM_NAME, expected=TIMM_EXPECTED)
+@register_family(
+    "timm",
+    key_form="timm:MODEL.TAG",
+    name_pattern=f"^({TIMM_NAME[1:-1]}|{SOURCE_PATTERN})$",
+    expected=f"{TIMM_EXPECTED}, timm:hf-hub:ORG/REPO[@REVISION] or timm:local-dir:FOLDER",
+)
 def _load_timm(spec: EncoderSpec, request: LoadRequest) -> Built:
     import timm
     from timm.models import get_pretrained_cfg
@@ -40,7 +46,9 @@ def _load_timm(spec: EncoderSpec, request: LoadRequest) -> Built:
     if spec.input_size:
         kwargs["img_size"] = spec.input_size
         overlay["input_size"] = (3, spec.input_size, spec.input_size)
-    if request.weights is not None:
+    if model_source(spec.name)[0]:
+        model, provenance = _load_timm_folder(spec, request, overlay, kwargs)
+    elif request.weights is not None:
         check_timm_name(spec.name)
         model = timm.create_model(spec.name, pretrained=False, pretrained_cfg_overlay=overlay or None, **kwargs)
         load_file_into(model, request.weights)
@@ -52,11 +60,41 @@ def _load_timm(spec: EncoderSpec, request: LoadRequest) -> Built:
             raise MissingWeightsError(
                 f"timm has no pretrained weights for {spec.name}; pass weights=FILE (--weights FILE)"
             )
-        path, provenance = _find_timm_weights(spec, pretrained_cfg.to_dict(), request.hf_cache)
+        path, provenance = _find_timm_weights(spec, pretrained_cfg.to_dict(), request)
         model = timm.create_model(
             spec.name, pretrained=True, pretrained_cfg_overlay={**overlay, "file": str(path)}, **kwargs
         )
     return Built(model, timm_preprocess(model, spec), timm_embed_dim(model), provenance)
+
+
+def _load_timm_folder(
+    spec: EncoderSpec, request: LoadRequest, overlay: dict[str, Any], kwargs: dict[str, Any]
+) -> tuple[torch.nn.Module, str]:
+    """A ``hf-hub:`` or ``local-dir:`` model: its ``config.json`` names the architecture, and timm
+    loads the weights from the folder (a Hub repository's cache snapshot, or the local folder)."""
+    import timm
+
+    source, where, revision = model_source(spec.name)
+    wanted = request.weights is None
+    if source == "hf-hub":
+        fetch = {"revision": revision, "offline": request.offline}
+        config, _ = hub_file(spec, where, ["config.json"], request.hf_cache, **fetch)
+        if wanted:
+            _, provenance = hub_file(spec, where, TIMM_WEIGHT_FILES, request.hf_cache, **fetch)
+    else:
+        config = folder_file(spec, Path(where).expanduser(), ["config.json"])
+        if wanted:
+            provenance = file_provenance(folder_file(spec, config.parent, TIMM_WEIGHT_FILES))
+    try:
+        model = timm.create_model(
+            f"local-dir:{config.parent}", pretrained=wanted, pretrained_cfg_overlay=overlay or None, **kwargs
+        )
+    except RuntimeError as error:  # an architecture timm does not know, weights that do not fit
+        raise ValueError(f"{spec.key}: {str(error).splitlines()[0]}") from None
+    if not wanted:
+        load_file_into(model, request.weights)
+        provenance = file_provenance(request.weights)
+    return model, provenance
 
 
 def check_timm_name(name: str) -> None:
@@ -82,29 +120,25 @@ def timm_embed_dim(model: torch.nn.Module) -> int:
     return int(getattr(model, "head_hidden_size", None) or model.num_features)
 
 
-def _find_timm_weights(spec: EncoderSpec, cfg: Mapping[str, Any], hf_cache: Path) -> tuple[Path, str]:
+def _find_timm_weights(spec: EncoderSpec, cfg: Mapping[str, Any], request: LoadRequest) -> tuple[Path, str]:
+    """The weights of a timm pretrained tag: its Hub repository's file, else its URL's."""
     if cfg.get("file") and Path(cfg["file"]).is_file():
         return Path(cfg["file"]), file_provenance(Path(cfg["file"]))
-    hub_id = cfg.get("hf_hub_id")
-    names: list[str] = []
-    if hub_id:
+    url = cfg.get("url")
+    if hub_id := cfg.get("hf_hub_id"):
         repo_id, _, revision = hub_id.partition("@")
         if filename := cfg.get("hf_hub_filename"):
             names = [filename[:-4] + ".safetensors"] if filename.endswith((".bin", ".pth")) else []
             names.append(filename)
         else:
             names = ["model.safetensors", "pytorch_model.bin"]
-        if found := find_in_hf_cache(repo_id, names, hf_cache, revision or None):
-            return found
-    import torch
-
-    if url := cfg.get("url"):
-        path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
-        if path.is_file():
-            return path, file_provenance(path)
-    if hub_id:
-        raise MissingWeightsError(missing_weights_message(spec, repo_id, names, hf_cache))
-    raise MissingWeightsError(
-        f"No local weights for {spec.key}: download {url} on a machine with internet, copy it to "
-        f"{Path(torch.hub.get_dir()) / 'checkpoints'} here, or pass weights=FILE (--weights FILE)."
-    )
+        try:
+            return hub_file(spec, repo_id, names, request.hf_cache, revision=revision or None, offline=request.offline)
+        except MissingWeightsError:
+            # an older timm cached some weights from their URL: use such a file if it is here
+            if url and (checkpoints_dir() / url.rsplit("/", 1)[-1]).is_file():
+                return url_file(url, name=spec.key, offline=True)
+            raise
+    if url:
+        return url_file(url, name=spec.key, offline=request.offline)
+    raise MissingWeightsError(f"timm names no weights file for {spec.key}; pass weights=FILE (--weights FILE)")

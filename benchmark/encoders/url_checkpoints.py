@@ -12,8 +12,9 @@ and loads the file into it. So does this module, the same way:
 * the releases' eval transforms: ImageNet statistics at 224 px, DINO resizing bicubic, MoCo v3 bilinear.
 
 The other DINO weights (ViT-S/8, S/16, B/8, B/16) are on the Hub through timm and use the ``timm``
-family. The files are looked up where ``torch.hub.load_state_dict_from_url`` caches them (torch
-hub's ``checkpoints`` folder), or given with ``weights=FILE``; nothing is downloaded here.
+family. The files are downloaded on first use into torch hub's ``checkpoints`` folder, where
+``torch.hub.load_state_dict_from_url`` caches them too (:mod:`.url_weights`: resumable, checked), or
+given with ``weights=FILE``.
 """
 
 from __future__ import annotations
@@ -25,13 +26,8 @@ from typing import TYPE_CHECKING
 
 from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
 from benchmark.encoders.registry import EncoderSpec, register_family
-from benchmark.encoders.weights import (
-    MissingWeightsError,
-    clean_state_dict,
-    few_keys,
-    file_provenance,
-    read_state_dict,
-)
+from benchmark.encoders.url_weights import checkpoints_dir, url_file
+from benchmark.encoders.weights import clean_state_dict, few_keys, file_provenance, read_state_dict
 
 if TYPE_CHECKING:
     import torch
@@ -48,6 +44,9 @@ class Checkpoint:
     embed_dim: int
     head: str  # key prefix of the projection head the release drops
     interpolation: str
+    # the file's published sha256, checked after a download; None where the release publishes none
+    # (DINO's and MoCo v3's do not): the sha256 found is then recorded in the provenance only
+    sha256: str | None = None
 
 
 CHECKPOINTS: dict[str, dict[str, Checkpoint]] = {
@@ -66,9 +65,7 @@ CHECKPOINTS: dict[str, dict[str, Checkpoint]] = {
 
 def checkpoint_path(checkpoint: Checkpoint) -> Path:
     """Where torch hub caches the file (``$TORCH_HOME/hub/checkpoints/<name>``), read from the environment now."""
-    import torch
-
-    return Path(torch.hub.get_dir()) / "checkpoints" / checkpoint.url.rsplit("/", 1)[-1]
+    return checkpoints_dir() / checkpoint.url.rsplit("/", 1)[-1]
 
 
 def _load(spec: EncoderSpec, request: LoadRequest) -> Built:
@@ -78,10 +75,8 @@ def _load(spec: EncoderSpec, request: LoadRequest) -> Built:
     if request.weights is not None:
         path, provenance = request.weights, file_provenance(request.weights)
     else:
-        path = checkpoint_path(checkpoint)
-        if not path.is_file():
-            raise MissingWeightsError(_missing_message(spec, checkpoint, path))
-        provenance = f"url:{checkpoint.url}#{file_provenance(path).partition('#')[2]}"
+        name = f"{spec.alias} ({spec.key})" if spec.alias else spec.key
+        path, provenance = url_file(checkpoint.url, name=name, sha256=checkpoint.sha256, offline=request.offline)
     model = _build(checkpoint)
     state = {
         k: v for k, v in clean_state_dict(read_state_dict(path)).items() if not k.startswith(checkpoint.head + ".")
@@ -119,16 +114,6 @@ def _build(checkpoint: Checkpoint) -> torch.nn.Module:
         qkv_bias=True,
         norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-6),
         num_classes=0,
-    )
-
-
-def _missing_message(spec: EncoderSpec, checkpoint: Checkpoint, path: Path) -> str:
-    name = spec.alias or spec.key
-    return (
-        f"No local weights for {name} ({spec.key}): {path} is missing, and nothing is downloaded here.\n"
-        f"On a machine with internet run\n"
-        f"    python -c \"import torch; torch.hub.download_url_to_file('{checkpoint.url}', '{path.name}')\"\n"
-        f"then copy {path.name} to {path.parent} (or set TORCH_HOME), or pass it with weights=FILE (--weights FILE)."
     )
 
 

@@ -1,33 +1,30 @@
-"""Weight files: where pretrained weights are found offline, how state dict files are read, and provenance.
+"""Weight files: how state dict files are read and loaded, the error when weights cannot be had, provenance.
 
-Nothing is downloaded. Hub weights are looked up in the local Hugging Face cache
-(``HF_HUB_CACHE``, else ``HF_HOME/hub``, else ``~/.cache/huggingface/hub``; for timm's few URL-only
-weights, torch hub's ``checkpoints`` folder) *before* open_clip or timm is called, and a miss raises
-:class:`MissingWeightsError` saying how to fetch them elsewhere and copy them here. ``weights=FILE``
+Where the files come from is :mod:`.hub_weights` (the Hugging Face Hub and its cache) and
+:mod:`.url_weights` (published URLs, into torch hub's cache); ``weights=FILE`` (``--weights FILE``)
 loads a state dict (``.safetensors`` or a torch file) into the architecture instead.
 
-Shared by the family loaders; torch, safetensors and huggingface_hub are imported inside the functions.
+Shared by the family loaders; torch and safetensors are imported inside the functions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
 
-    from benchmark.encoders.registry import EncoderSpec
-
 _WEIGHT_PREFIXES = ("module.", "model.", "backbone.", "encoder.")
 _ENCODER_SUBMODULE = "base_encoder."  # MoCo-style checkpoints hold several networks side by side
 
 
 class MissingWeightsError(ValueError):
-    """Pretrained weights are not on this machine; the message says how to get them here."""
+    """Pretrained weights could not be had (offline and not cached, gated, unreachable); the message
+    says how to get them. A ValueError, so command lines report it in one line with exit code 2."""
 
 
 def default_hf_cache() -> Path:
@@ -38,45 +35,11 @@ def default_hf_cache() -> Path:
     return Path(home).expanduser() / "hub"
 
 
-def find_in_hf_cache(
-    repo_id: str, filenames: Iterable[str], cache: Path, revision: str | None = None
-) -> tuple[Path, str] | None:
-    """A file of a model repo in the local hub cache (no network), with ``hf-cache:`` provenance."""
-    from huggingface_hub import try_to_load_from_cache
-
-    repo_dir = cache / ("models--" + repo_id.replace("/", "--"))
-    for filename in filenames:
-        found = try_to_load_from_cache(repo_id, filename, cache_dir=cache, revision=revision)
-        path = Path(found) if isinstance(found, str) else None
-        if path is None or not path.is_file():
-            # A cache copied without refs/: take the newest snapshot that has the file.
-            snapshots = sorted(repo_dir.glob(f"snapshots/*/{filename}"), key=lambda p: p.stat().st_mtime, reverse=True)
-            path = next((p for p in snapshots if p.is_file()), None)
-        if path is not None:
-            snapshot = (
-                path.relative_to(repo_dir / "snapshots").parts[0]
-                if path.is_relative_to(repo_dir / "snapshots")
-                else "?"
-            )
-            return path, f"hf-cache:{repo_id}@{snapshot}/{filename}"
-    return None
-
-
-def missing_weights_message(spec: EncoderSpec, repo_id: str, filenames: Sequence[str], cache: Path) -> str:
-    """How to bring ``repo_id``'s weights file into ``cache`` from a machine with internet."""
-    name = spec.alias or spec.key
-    alternatives = (
-        f" (or {', '.join(filenames[1:])} where the repository has no {filenames[0]})" if len(filenames) > 1 else ""
-    )
-    return (
-        f"No local weights for {name} ({spec.key}): {repo_id}/{filenames[0]} is not in the Hugging Face cache at "
-        f"{cache}, and nothing is downloaded here.\n"
-        f"On a machine with internet run\n"
-        f"    hf download {repo_id} {filenames[0]}{alternatives}\n"
-        f"(or: python -c \"from huggingface_hub import hf_hub_download; hf_hub_download('{repo_id}', '{filenames[0]}')\"),\n"
-        f"then copy its folder ~/.cache/huggingface/hub/models--{repo_id.replace('/', '--')} into {cache} "
-        f"(or point HF_HUB_CACHE at a copied cache), or pass a state dict file with weights=FILE (--weights FILE)."
-    )
+def offline_mode(offline: bool = False) -> bool:
+    """Whether only local caches may be used: asked for, or ``HF_HUB_OFFLINE`` (or
+    ``TRANSFORMERS_OFFLINE``) set, read from the environment now."""
+    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
+    return offline or any((flag or "").strip().upper() in {"1", "ON", "YES", "TRUE"} for flag in flags)
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -131,11 +94,16 @@ def load_file_into(model: torch.nn.Module, path: Path) -> None:
 
 def file_provenance(path: Path) -> str:
     """``file:PATH#sha256=HEX``: which file the weights came from, recorded with every result."""
+    return f"file:{path.resolve()}#sha256={sha256_of(path)}"
+
+
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB pieces."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return f"file:{path.resolve()}#sha256={digest.hexdigest()}"
+    return digest.hexdigest()
 
 
 def few_keys(keys: Sequence[str], n: int = 5) -> str:

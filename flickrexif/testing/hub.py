@@ -206,7 +206,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":  # a HEAD answer has no body: one would corrupt the kept-open connection
+            self.wfile.write(data)
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

@@ -181,3 +181,13 @@ def test_the_kind_table():
     assert len(set(names)) == len(names)
     assert all(task in TASK_NAMES for kind in KINDS for task in kind.tasks)
     assert KINDS[-1].matches("anything", {"any": "card"})  # the last kind takes what no other does
+
+
+def test_official_layout_finds_photos_in_the_download_folders(tmp_path):
+    """``flickrexif download`` writes IMAGES/<last two digits>/<id>.jpg: the official layout reads that too."""
+    dataset = official(tmp_path)
+    images = tmp_path / "images"
+    for photo in list(images.glob("*.jpg")):
+        (images / photo.stem[-2:]).mkdir(exist_ok=True)
+        photo.rename(images / photo.stem[-2:] / photo.name)
+    assert sorted(item.id for item in open_image_set(dataset, "Make").items) == ["11", "12", "13"]

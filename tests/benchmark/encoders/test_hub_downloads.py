@@ -1,0 +1,255 @@
+"""Hub weights on first use: downloaded from a loopback Hub into the HF cache, then read from it.
+
+Tiny random-weight repositories (a timm ``test_vit``, a two-layer open_clip model) are pushed with
+``HfApi`` to the Hub stand-in; ``HF_ENDPOINT`` points at :class:`loopback_weights.ModelFiles`, which
+serves their files as the Hub does.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from types import SimpleNamespace
+
+import pytest
+import torch
+from huggingface_hub import HfApi
+from loopback_weights import ModelFiles
+
+from benchmark.encoders import MissingWeightsError, load_encoder
+from flickrexif.cli.errors import error_message, lookup
+from flickrexif.testing.hub import HubStandin
+
+timm = pytest.importorskip("timm")
+open_clip = pytest.importorskip("open_clip")
+safetensors_torch = pytest.importorskip("safetensors.torch")
+
+TOKEN = "hf_loopback_token"
+TIMM_REPO = "test-org/tiny-vit"
+CLIP_REPO = "test-org/tiny-clip"
+TINY_CLIP = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 1000, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """Online, no token anywhere, every cache under ``tmp_path``."""
+    import huggingface_hub.constants
+
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # in case it was set at import
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token file
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return tmp_path / "hub-cache"
+
+
+@pytest.fixture
+def hub(env, monkeypatch):
+    """The Hub stand-in (pushes) and its model-file endpoint (``HF_ENDPOINT``)."""
+    with HubStandin(token=TOKEN) as standin, ModelFiles(standin, token=TOKEN) as files:
+        monkeypatch.setenv("HF_ENDPOINT", files.url)
+        yield standin, files
+
+
+def push(standin: HubStandin, repo_id: str, files: dict[str, bytes]) -> str:
+    """Create ``repo_id`` (once) and commit ``files`` to it; returns the commit."""
+    api = HfApi(endpoint=standin.url, token=TOKEN)
+    api.create_repo(repo_id, exist_ok=True)
+    from huggingface_hub import CommitOperationAdd
+
+    operations = [CommitOperationAdd(path, content) for path, content in files.items()]
+    return api.create_commit(repo_id, operations=operations, commit_message="weights").oid
+
+
+def safetensors_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    return safetensors_torch.save({k: v.contiguous() for k, v in state.items()})
+
+
+def tiny_timm_repo(folder) -> tuple[torch.nn.Module, dict[str, bytes]]:
+    """``test_vit`` with random weights, saved as timm's ``save_for_hf`` writes a Hub repository."""
+    from timm.models import save_for_hf
+
+    torch.manual_seed(3)
+    model = timm.create_model("test_vit", pretrained=False, num_classes=10).eval()
+    save_for_hf(model, folder, safe_serialization=True)
+    return model, {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def tiny_clip_repo() -> tuple[torch.nn.Module, dict[str, bytes]]:
+    """A two-layer open_clip model with random weights, as open_clip's ``push_to_hf_hub`` lays it out."""
+    from open_clip import factory
+
+    factory._MODEL_CONFIGS["Tiny-Hub-Test"] = json.loads(json.dumps(TINY_CLIP))
+    try:
+        torch.manual_seed(4)
+        model = open_clip.create_model("Tiny-Hub-Test", pretrained=None).eval()
+    finally:
+        factory._MODEL_CONFIGS.pop("Tiny-Hub-Test")
+    config = {"model_cfg": TINY_CLIP, "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}}
+    return model, {
+        "open_clip_config.json": json.dumps(config).encode(),
+        "open_clip_model.safetensors": safetensors_bytes(model.state_dict()),
+    }
+
+
+def pooled(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model.forward_head(model.forward_features(x), pre_logits=True)
+
+
+def refuse_connections(monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[:2]}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_timm_hub_repo_downloads_once_then_runs_from_the_cache(hub, env, tmp_path, monkeypatch):
+    standin, files = hub
+    source, repo_files = tiny_timm_repo(tmp_path / "export")
+    commit = push(standin, TIMM_REPO, repo_files)
+
+    encoder = load_encoder(f"timm:hf-hub:{TIMM_REPO}")
+    assert encoder.weights == f"hf-cache:{TIMM_REPO}@{commit}/model.safetensors"
+    snapshot = env / "models--test-org--tiny-vit" / "snapshots" / commit
+    assert (snapshot / "model.safetensors").is_file() and (snapshot / "config.json").is_file()
+    x = torch.randn(2, 3, 160, 160)
+    with torch.no_grad():
+        assert torch.allclose(encoder.model(x), pooled(source, x), atol=1e-6)
+    assert any(method == "GET" and path.endswith("/model.safetensors") for method, path, _ in files.requests)
+
+    files.close()  # the Hub is gone: the cache serves the second run
+    again = load_encoder(f"timm:hf-hub:{TIMM_REPO}")
+    assert again.weights == encoder.weights
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    refuse_connections(monkeypatch)  # offline: not even an attempt
+    assert load_encoder(f"timm:hf-hub:{TIMM_REPO}").weights == encoder.weights
+
+
+def test_open_clip_hub_repo_downloads_and_matches_encode_image(hub, env):
+    standin, files = hub
+    source, repo_files = tiny_clip_repo()
+    commit = push(standin, CLIP_REPO, repo_files)
+
+    encoder = load_encoder(f"open_clip:hf-hub:{CLIP_REPO}")
+    assert encoder.weights == f"hf-cache:{CLIP_REPO}@{commit}/open_clip_model.safetensors"
+    assert encoder.embed_dim == 32
+    assert (encoder.preprocess.crop_size, encoder.preprocess.mean) == (64, (0.5, 0.5, 0.5))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(encoder.model(x), source.encode_image(x), atol=1e-6)
+    seen = len(files.requests)
+    assert load_encoder(f"open_clip:hf-hub:{CLIP_REPO}", offline=True).weights == encoder.weights
+    assert len(files.requests) == seen  # offline=True: no request at all
+
+
+def test_a_registry_tag_downloads_from_its_hub_repository(hub, env):
+    """timm tags name their Hub repository (``timm/ARCH.TAG``): the first load fetches its file."""
+    standin, _ = hub
+    source = timm.create_model("test_vit", pretrained=False, num_classes=1000).eval()
+    commit = push(standin, "timm/test_vit.r160_in1k", {"model.safetensors": safetensors_bytes(source.state_dict())})
+    encoder = load_encoder("timm:test_vit.r160_in1k")
+    assert encoder.weights == f"hf-cache:timm/test_vit.r160_in1k@{commit}/model.safetensors"
+    x = torch.randn(1, 3, 160, 160)
+    with torch.no_grad():
+        assert torch.allclose(encoder.model(x), pooled(source, x), atol=1e-6)
+
+
+def test_a_revision_pins_the_commit(hub, env, tmp_path):
+    standin, _ = hub
+    _, repo_files = tiny_timm_repo(tmp_path / "export")
+    first = push(standin, TIMM_REPO, repo_files)
+    torch.manual_seed(5)
+    changed = timm.create_model("test_vit", pretrained=False, num_classes=10)
+    latest = push(standin, TIMM_REPO, {"model.safetensors": safetensors_bytes(changed.state_dict())})
+    assert load_encoder(f"timm:hf-hub:{TIMM_REPO}").weights.startswith(f"hf-cache:{TIMM_REPO}@{latest}/")
+    assert load_encoder(f"timm:hf-hub:{TIMM_REPO}@{first}").weights.startswith(f"hf-cache:{TIMM_REPO}@{first}/")
+
+
+def test_offline_with_an_empty_cache_is_one_message_with_exit_code_2(hub, env, monkeypatch):
+    standin, files = hub
+    push(standin, CLIP_REPO, tiny_clip_repo()[1])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MissingWeightsError) as raised:
+        load_encoder(f"open_clip:hf-hub:{CLIP_REPO}")
+    message = str(raised.value)
+    assert f"hf download {CLIP_REPO} open_clip_config.json" in message and str(env) in message
+    assert "offline" in message and "--weights FILE" in message
+    assert files.requests == []
+    report = lookup(raised.value)
+    assert report is not None and report.code == 2
+    assert error_message(raised.value, report).startswith("[red]Missing weights:[/red] No local weights")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with pytest.raises(MissingWeightsError, match=f"hf download {TIMM_REPO} config.json"):
+        load_encoder(f"timm:hf-hub:{TIMM_REPO}", offline=True)
+
+
+def test_a_gated_repo_without_a_token_names_hf_token(hub, env, tmp_path, monkeypatch):
+    standin, files = hub
+    push(standin, TIMM_REPO, tiny_timm_repo(tmp_path / "export")[1])
+    files.gated.add(TIMM_REPO)
+    with pytest.raises(MissingWeightsError) as raised:
+        load_encoder(f"timm:hf-hub:{TIMM_REPO}")
+    message = str(raised.value)
+    assert f"{TIMM_REPO} on {files.url} is gated" in message
+    assert "set HF_TOKEN" in message and "hf auth login" in message and "\n" not in message
+    monkeypatch.setenv("HF_TOKEN", "hf_someone_else")
+    with pytest.raises(MissingWeightsError, match="the token in HF_TOKEN .* has no access"):
+        load_encoder(f"timm:hf-hub:{TIMM_REPO}")
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert load_encoder(f"timm:hf-hub:{TIMM_REPO}").weights.startswith(f"hf-cache:{TIMM_REPO}@")
+
+
+def test_an_unreachable_hub_or_a_missing_repo_is_one_message(env, monkeypatch):
+    import huggingface_hub.utils._http
+
+    monkeypatch.setattr(
+        huggingface_hub.utils._http, "time", SimpleNamespace(sleep=lambda _: None)
+    )  # its retries' waits
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")  # nothing listens there
+    with pytest.raises(MissingWeightsError) as raised:
+        load_encoder("siglip")
+    message = str(raised.value)
+    assert f"could not be downloaded (from http://127.0.0.1:{port}:" in message
+    assert "hf download timm/vit_base_patch16_siglip_256.webli model.safetensors" in message
+    with HubStandin(token=TOKEN) as standin, ModelFiles(standin) as files:
+        monkeypatch.setenv("HF_ENDPOINT", files.url)
+        with pytest.raises(
+            MissingWeightsError,
+            match="test-org/absent was not found on .*: check the name; if it is private, set HF_TOKEN",
+        ):
+            load_encoder("timm:hf-hub:test-org/absent")
+
+
+def test_local_model_folders(tmp_path, env, no_network):
+    source, _ = tiny_timm_repo(tmp_path / "timm-model")
+    encoder = load_encoder(f"timm:local-dir:{tmp_path / 'timm-model'}")
+    assert encoder.weights.startswith(f"file:{tmp_path / 'timm-model' / 'model.safetensors'}#sha256=")
+    x = torch.randn(1, 3, 160, 160)
+    with torch.no_grad():
+        assert torch.allclose(encoder.model(x), pooled(source, x), atol=1e-6)
+
+    clip, clip_files = tiny_clip_repo()
+    (tmp_path / "clip-model").mkdir()
+    for name, content in clip_files.items():
+        (tmp_path / "clip-model" / name).write_bytes(content)
+    encoder = load_encoder(f"open_clip:local-dir:{tmp_path / 'clip-model'}")
+    assert encoder.weights.startswith(f"file:{tmp_path / 'clip-model' / 'open_clip_model.safetensors'}#sha256=")
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(encoder.model(x), clip.encode_image(x), atol=1e-6)
+
+    with pytest.raises(ValueError, match="has none of open_clip_config.json"):
+        load_encoder(f"open_clip:local-dir:{tmp_path / 'timm-model'}")
+    with pytest.raises(ValueError, match="no folder"):
+        load_encoder(f"timm:local-dir:{tmp_path / 'absent'}")
