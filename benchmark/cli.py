@@ -11,6 +11,7 @@ import typer
 from benchmark.cli_options import (
     BatchOption,
     CacheOption,
+    ConfigOption,
     DatasetOption,
     DatasetsOption,
     DeviceOption,
@@ -27,8 +28,10 @@ from benchmark.cli_options import (
     OutOption,
     PrecisionOption,
     RefitsOption,
+    RevisionOption,
     SeedsOption,
     SkipOption,
+    SplitOption,
     TargetOption,
     TemplateOption,
     TuneOption,
@@ -209,6 +212,9 @@ def run_command(
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
     offline: OfflineOption = False,
+    revision: RevisionOption = None,
+    split: SplitOption = None,
+    config: ConfigOption = None,
     probe_tune_epochs: TuneOption = None,
     probe_precision: PrecisionOption = "auto",
     probe_refits: RefitsOption = 10,
@@ -237,6 +243,9 @@ def run_command(
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
         offline=offline,
+        revision=revision,
+        splits=split,
+        dataset_config=config,
         families=family,
         targets=target,
         probe_tune_epochs=probe_tune_epochs,
@@ -265,6 +274,9 @@ def probe_command(
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
     offline: OfflineOption = False,
+    revision: RevisionOption = None,
+    split: SplitOption = None,
+    config: ConfigOption = None,
     probe_tune_epochs: TuneOption = None,
     probe_precision: PrecisionOption = "auto",
     probe_refits: RefitsOption = 10,
@@ -303,6 +315,9 @@ def probe_command(
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
         offline=offline,
+        revision=revision,
+        splits=split,
+        dataset_config=config,
         families=family,
         targets=target,
         **probe,
@@ -327,6 +342,9 @@ def knn_command(
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
     offline: OfflineOption = False,
+    revision: RevisionOption = None,
+    split: SplitOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """kNN processing influence: all-same, all-diff, pos-same, neg-same, uniform (k=10 and k=1)."""
     if embeddings is not None:
@@ -349,6 +367,9 @@ def knn_command(
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
         offline=offline,
+        revision=revision,
+        splits=split,
+        dataset_config=config,
         families=family,
     )
 
@@ -368,6 +389,9 @@ def retrieval_command(
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
     offline: OfflineOption = False,
+    revision: RevisionOption = None,
+    split: SplitOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """PairCams recall@1 with distractors of the query's vs the target's camera type (SPD_a)."""
     run_sweep(
@@ -387,6 +411,9 @@ def retrieval_command(
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
         offline=offline,
+        revision=revision,
+        splits=split,
+        dataset_config=config,
     )
 
 

@@ -102,3 +102,13 @@ OfflineOption = Annotated[
         help="Use only the weights already in the caches (as HF_HUB_OFFLINE=1); default: download on first use."
     ),
 ]
+RevisionOption = Annotated[
+    Optional[str], typer.Option(help="Hub dataset: the tag, branch or commit to load (e.g. v1.0.0).")
+]
+SplitOption = Annotated[
+    Optional[list[str]], typer.Option("--split", help="Hugging Face dataset: only these splits (repeat).")
+]
+ConfigOption = Annotated[
+    Optional[str],
+    typer.Option("--config", help="Hugging Face dataset: its configuration (FlickrExif attributes: --target)."),
+]

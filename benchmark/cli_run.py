@@ -96,6 +96,9 @@ def run_sweep(
     exif_orientation: str = "auto",
     encoder_precision: str = "autocast",
     offline: bool = False,
+    revision: Optional[str] = None,
+    splits: Optional[list[str]] = None,
+    dataset_config: Optional[str] = None,
 ) -> None:
     from benchmark.extract import EmbeddingCache
     from benchmark.probe import ProbeConfig
@@ -114,7 +117,8 @@ def run_sweep(
             exif_orientation=exif_orientation,
             refits=probe_refits,
         )
-        found = [checked_dataset(dataset, config) for dataset in datasets]  # before any model loads
+        source = {"revision": revision, "splits": splits, "config": dataset_config}
+        found = [checked_dataset(dataset, config, **source) for dataset in datasets]  # before any model loads
         names = expand_models(models)
         if weights is not None and len(names) > 1:
             raise ValueError(f"--weights FILE belongs to one --model, not to a sweep of {len(names)} encoders")

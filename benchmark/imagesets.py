@@ -180,15 +180,24 @@ def hf_dataset(
     label_column: str = "label",
     group_column: str | None = None,
     id_column: str | None = None,
+    revision: str | None = None,
+    splits: Sequence[str] | None = None,
 ) -> ImageSet:
-    """A Hugging Face dataset from a local folder or the local cache (never the network).
+    """A Hugging Face dataset: a local folder, or a Hub id (``revision``: a tag, branch or commit),
+    downloaded by ``datasets`` into its cache on first use (``HF_HUB_OFFLINE=1``: the cache only).
 
     Images are read as encoded bytes (``Image(decode=False)``), so the benchmark decodes each
-    source once and applies its own processing to the original file.
+    source once and applies its own processing to the original file.  ``splits`` keeps only those;
+    a dataset of exactly train + validation runs in the standard layout (validation is the test set).
     """
     import datasets
 
-    loaded = datasets.load_dataset(name_or_path, config)
+    loaded = datasets.load_dataset(name_or_path, config, revision=revision)
+    if splits:
+        unknown = sorted(set(splits) - set(loaded))
+        if unknown:
+            raise ValueError(f"{name_or_path} has no split {', '.join(unknown)}; it has: {', '.join(loaded)}")
+        loaded = {name: loaded[name] for name in splits}
     items, stamp, class_names = [], [], None
     for split_name, split in loaded.items():
         split_key = SPLIT_NAMES.get(split_name.lower(), split_name)
@@ -215,7 +224,9 @@ def hf_dataset(
                 )
             )
             stamp.append(f"{split_key}:{item_id}:{label}")
-    stamp.append(json.dumps([name_or_path if not Path(name_or_path).exists() else Path(name_or_path).name, config]))
+    source = [name_or_path if not Path(name_or_path).exists() else Path(name_or_path).name, config]
+    stamp.append(json.dumps(source + ([revision] if revision else [])))  # unchanged without a revision
+    split_keys = {item.split for item in items}
     return ImageSet(
         name=f"{Path(name_or_path).name}{'/' + config if config else ''}",
         items=tuple(items),
@@ -223,6 +234,7 @@ def hf_dataset(
         target=config or (label_column if class_names else None),
         fingerprint=fingerprint(stamp),
         exif_orientation=True,
+        layout=STANDARD if split_keys == {"train", "validation"} else SPLITS,
     )
 
 
@@ -285,9 +297,9 @@ def camera_type(extra: dict[str, Any]) -> tuple[bool | None, str]:
     return None, "unknown model"
 
 
-def paircams_set(source: str) -> ImageSet:
+def paircams_set(source: str, revision: str | None = None) -> ImageSet:
     """PairCams with ``is_smartphone`` on every item from the dataset's own labels (:func:`camera_type`)."""
-    image_set = hf_dataset(source, group_column="subject_idx")
+    image_set = hf_dataset(source, group_column="subject_idx", revision=revision)
     items = []
     for item in image_set.items:
         phone, origin = camera_type(item.extra)

@@ -36,21 +36,50 @@ from flickrexif.exif.labels import ATTRIBUTES
 
 FLICKREXIF_ATTRIBUTES = tuple(ATTRIBUTES)
 OFFICIAL_PREFIX = "official:"
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # ORG/NAME
 
 Card = dict[str, Any]
 Loader = Callable[[], ImageSet]
 
 
-def read_card(dataset: str) -> Card | None:
-    """The metadata (YAML header) of ``DATASET/README.md``; None without a folder, a card or a header."""
+def read_card(dataset: str, revision: str | None = None) -> Card | None:
+    """The metadata (YAML header) of ``DATASET/README.md``, or of a Hub dataset's card at ``revision``;
+    None without a card or a header."""
     from huggingface_hub.repocard import metadata_load
 
     path = Path(dataset) / "README.md"
-    if not Path(dataset).is_dir() or not path.is_file():
+    if not Path(dataset).exists() and _HUB_ID.match(dataset):
+        path = _hub_card(dataset, revision)
+    if path is None or not path.is_file():
         return None
     try:
         return metadata_load(path) or None
     except ValueError:  # a header that is not a mapping is no card
+        return None
+
+
+def _hub_card(repo_id: str, revision: str | None) -> Path | None:
+    """A Hub dataset's README.md through the HF cache (offline: the cached copy); errors name the repo."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        return Path(hf_hub_download(repo_id, "README.md", repo_type="dataset", revision=revision))
+    except GatedRepoError:
+        raise ValueError(f"the Hub dataset {repo_id} is gated: accept its terms, then set HF_TOKEN") from None
+    except RepositoryNotFoundError:
+        raise ValueError(
+            f"no dataset {repo_id} on the Hub (nor a folder of that name here); if it is private, set HF_TOKEN"
+        ) from None
+    except RevisionNotFoundError:
+        raise ValueError(f"the Hub dataset {repo_id} has no revision {revision!r} (a tag, branch or commit)") from None
+    except (EntryNotFoundError, LocalEntryNotFoundError):  # no card, or offline and not cached: datasets decides
         return None
 
 
@@ -92,6 +121,9 @@ class Detected:
     kind: DatasetKind
     dataset: str
     card: Card | None = None
+    revision: str | None = None  # of a Hub dataset: tag, branch or commit
+    splits: tuple[str, ...] | None = None  # only these splits of a Hugging Face dataset
+    config: str | None = None  # the configuration of a Hugging Face dataset (not a FlickrExif attribute)
     _loaders: dict[str | None, Loader] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
@@ -128,6 +160,8 @@ class Detected:
         if self.kind.label:
             return self.kind.label
         folder = Path(self.dataset).resolve() if Path(self.dataset).exists() else Path(self.dataset)
+        if self.revision:  # a Hub dataset at a tag: my-org/FlickrExif @ v1.0.0 -> FlickrExif-v1.0.0
+            return f"{folder.name}-{self.revision}"
         if not re.fullmatch(r"v\d+(\.\d+)*", folder.name):
             return folder.name
         prefix = str((self.card or {}).get("pretty_name") or folder.parent.name or "dataset").replace("/", "-")
@@ -157,7 +191,8 @@ def _official_targets(
 def _open_hf(found: Detected, config: str | None) -> ImageSet:
     """The configuration asked for, else the first when the card lists several."""
     configs = found.configs
-    return hf_dataset(found.dataset, config or (configs[0] if len(configs) > 1 else None))
+    chosen = config or found.config or (configs[0] if len(configs) > 1 else None)
+    return hf_dataset(found.dataset, chosen, revision=found.revision, splits=found.splits)
 
 
 def _attribute_targets(
@@ -186,7 +221,7 @@ KINDS: tuple[DatasetKind, ...] = (
     DatasetKind(
         "paircams",
         lambda dataset, card: "subject_idx" in card_features(card),
-        lambda found, config: paircams_set(found.dataset),
+        lambda found, config: paircams_set(found.dataset, found.revision),
         ("retrieval",),
         lambda found, task, targets, families: [("paircams", None)],
     ),
@@ -206,9 +241,6 @@ KINDS: tuple[DatasetKind, ...] = (
     ),
     DatasetKind("hf-dataset", lambda dataset, card: True, _open_hf, ("probe-processing", "knn"), _family_targets),
 )
-
-
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
 def check_location(dataset: str) -> None:
@@ -240,8 +272,11 @@ def check_location(dataset: str) -> None:
     )
 
 
-def detect(dataset: str) -> Detected:
-    """The kind of a dataset argument (the first of :data:`KINDS` that matches), with the card it read."""
-    card = None if dataset.startswith(OFFICIAL_PREFIX) else read_card(dataset)
+def detect(
+    dataset: str, revision: str | None = None, splits: Sequence[str] | None = None, config: str | None = None
+) -> Detected:
+    """The kind of a dataset argument (the first of :data:`KINDS` that matches), with the card it read;
+    ``revision``, ``splits`` and ``config`` choose what of a Hugging Face dataset is opened."""
+    card = None if dataset.startswith(OFFICIAL_PREFIX) else read_card(dataset, revision)
     kind = next(kind for kind in KINDS if kind.matches(dataset, card))
-    return Detected(kind, dataset, card)
+    return Detected(kind, dataset, card, revision, tuple(splits) if splits else None, config)

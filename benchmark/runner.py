@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchmark.device import encoder_precision
 from benchmark.extract import default_device
@@ -67,19 +68,20 @@ def plan(dataset: str | Detected, config: RunConfig) -> list[PlannedTask]:
     ]
 
 
-def checked_dataset(dataset: str, config: RunConfig) -> Detected:
+def checked_dataset(dataset: str, run_config: RunConfig, **source: Any) -> Detected:
     """``dataset`` detected and checked before any encoder loads: it exists, the asked targets are
-    among its attributes, some task applies, and its first image set opens."""
+    among its attributes, some task applies, and its first image set opens.  ``source``: the
+    ``revision``, ``splits`` and ``config`` of a Hugging Face dataset (see :func:`benchmark.kinds.detect`)."""
     check_location(dataset)
-    found = detect(dataset)
-    if config.targets and "probe-acquisition" in found.kind.tasks:
-        valid = [target for target, _ in found.kind.targets(found, "probe-acquisition", None, config.families)]
-        unknown = [t for t in config.targets if t not in valid]
+    found = detect(dataset, **source)
+    if run_config.targets and "probe-acquisition" in found.kind.tasks:
+        valid = [target for target, _ in found.kind.targets(found, "probe-acquisition", None, run_config.families)]
+        unknown = [t for t in run_config.targets if t not in valid]
         if unknown:
             raise ValueError(f"unknown --target {', '.join(unknown)} for {found.label}; it has: {', '.join(valid)}")
-    planned = plan(found, config)
+    planned = plan(found, run_config)
     if not planned:
-        raise ValueError(f"no task of {', '.join(config.tasks)} applies to {dataset} ({found.kind.name})")
+        raise ValueError(f"no task of {', '.join(run_config.tasks)} applies to {dataset} ({found.kind.name})")
     planned[0].load()
     return found
 

@@ -302,9 +302,11 @@ class _Handler(BaseHTTPRequestHandler):
         """A file at a revision (``resolve``) or the dataset's info there (its files)."""
         org, name, revision = match.group(1, 2, 3)
         repo = self.hub.repos.get(f"{org}/{name}")
-        commit = repo.resolve(unquote(revision)) if repo else None
-        if commit is None:
+        if repo is None:
             return self._reply(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
+        commit = repo.resolve(unquote(revision))
+        if commit is None:  # as the Hub answers an unknown branch, tag or commit
+            return self._reply(404, b'{"error": "Invalid rev id"}', {"X-Error-Code": "RevisionNotFound"})
         if match.re is _INFO:
             info = {
                 "id": f"{org}/{name}",

@@ -128,7 +128,7 @@ def test_the_card_is_read_once_per_detection(tmp_path, monkeypatch):
 
 def test_flickrexif_release_plans_one_probe_per_attribute_and_opens_lazily(tmp_path, monkeypatch):
     opened = []
-    monkeypatch.setattr(benchmark.kinds, "hf_dataset", lambda *args: opened.append(args) or args)
+    monkeypatch.setattr(benchmark.kinds, "hf_dataset", lambda *args, **source: opened.append(args) or args)
     dataset = str(write_card(tmp_path / "flickr", FLICKREXIF_CARD))
     planned = plan(dataset, RunConfig(targets=("Year", "Model")))
     assert [(p.task, p.target) for p in planned] == [("probe-acquisition", "Year")]
