@@ -35,6 +35,7 @@ from benchmark.cli_options import (
     TargetOption,
     TemplateOption,
     TuneOption,
+    VoteTiesOption,
     WeightsOption,
     WorkersOption,
 )
@@ -215,6 +216,7 @@ def run_command(
     revision: RevisionOption = None,
     split: SplitOption = None,
     config: ConfigOption = None,
+    vote_ties: VoteTiesOption = "released",
     probe_tune_epochs: TuneOption = None,
     probe_precision: PrecisionOption = "auto",
     probe_refits: RefitsOption = 10,
@@ -246,6 +248,7 @@ def run_command(
         revision=revision,
         splits=split,
         dataset_config=config,
+        vote_ties=vote_ties,
         families=family,
         targets=target,
         probe_tune_epochs=probe_tune_epochs,
@@ -345,10 +348,23 @@ def knn_command(
     revision: RevisionOption = None,
     split: SplitOption = None,
     config: ConfigOption = None,
+    vote_ties: VoteTiesOption = "released",
 ) -> None:
     """kNN processing influence: all-same, all-diff, pos-same, neg-same, uniform (k=10 and k=1)."""
     if embeddings is not None:
-        run_embeddings(embeddings, out, ("knn",), model, dataset, seed, family, device, skip_existing, name_template)
+        run_embeddings(
+            embeddings,
+            out,
+            ("knn",),
+            model,
+            dataset,
+            seed,
+            family,
+            device,
+            skip_existing,
+            name_template,
+            vote_ties=vote_ties,
+        )
         return
     run_sweep(
         required(model, "--model"),
@@ -370,6 +386,7 @@ def knn_command(
         revision=revision,
         splits=split,
         dataset_config=config,
+        vote_ties=vote_ties,
         families=family,
     )
 
@@ -415,6 +432,16 @@ def retrieval_command(
         splits=split,
         dataset_config=config,
     )
+
+
+def _register_mitigate() -> None:
+    """``trace-bench mitigate`` lives in its own module (benchmark.mitigate_command)."""
+    from benchmark.mitigate_command import mitigate_command
+
+    app.command("mitigate")(mitigate_command)
+
+
+_register_mitigate()
 
 
 @app.command("report")

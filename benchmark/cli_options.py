@@ -112,3 +112,11 @@ ConfigOption = Annotated[
     Optional[str],
     typer.Option("--config", help="Hugging Face dataset: its configuration (FlickrExif attributes: --target)."),
 ]
+VoteTiesOption = Annotated[
+    str,
+    typer.Option(
+        help="kNN: a tie in votes goes as in the released code (released: torch's sort, whose tie order "
+        "depends on device and torch version), to the lower class index (lowest-class: the same on any "
+        "device), or to the larger summed similarity (similarity)."
+    ),
+]

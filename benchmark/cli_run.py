@@ -99,6 +99,7 @@ def run_sweep(
     revision: Optional[str] = None,
     splits: Optional[list[str]] = None,
     dataset_config: Optional[str] = None,
+    vote_ties: str = "released",
 ) -> None:
     from benchmark.extract import EmbeddingCache
     from benchmark.probe import ProbeConfig
@@ -116,6 +117,7 @@ def run_sweep(
             targets=tuple(targets) if targets else None,
             exif_orientation=exif_orientation,
             refits=probe_refits,
+            vote_ties=vote_ties,
         )
         source = {"revision": revision, "splits": splits, "config": dataset_config}
         found = [checked_dataset(dataset, config, **source) for dataset in datasets]  # before any model loads
@@ -250,6 +252,7 @@ def run_embeddings(
     probe_tune_epochs: Optional[int] = None,
     probe_precision: str = "auto",
     probe_refits: int = 10,
+    vote_ties: str = "released",
 ) -> None:
     """``--embeddings DIR``: the tasks on a released-layout folder; no encoder, no images."""
     from benchmark.embedding_folder import run_folder
@@ -274,5 +277,6 @@ def run_embeddings(
                 device=device,
                 skip_existing=skip_existing,
                 on_task=lambda name: bar.update(task, description=name),
+                vote_ties=vote_ties,
             )
     print_results(written, out)

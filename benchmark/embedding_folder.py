@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from benchmark.encoders.registry import list_encoders
+from benchmark.knn import VOTE_TIES
 from benchmark.probe import ProbeConfig
 from benchmark.released_layout import LayoutEncoder, scan
 from benchmark.results import ResultStore
@@ -56,6 +57,7 @@ def run_folder(
     device: str | None = None,
     skip_existing: bool = False,
     on_task: Callable[[str], None] | None = None,
+    vote_ties: str = VOTE_TIES[0],
 ) -> list[Path]:
     """Every task × encoder × complete family × seed of the folder; returns the result files."""
     root = Path(root)
@@ -97,7 +99,7 @@ def run_folder(
                         "seed": seed,
                         "layout": LAYOUT,
                     }
-                    result = _run_task(task, family, loaded, common, ks, probe, refits, device).to_json()
+                    result = _run_task(task, family, loaded, common, ks, probe, refits, device, vote_ties).to_json()
                     result.update(
                         encoder=key,
                         encoder_group=group,
@@ -111,11 +113,11 @@ def run_folder(
     return written
 
 
-def _run_task(task, family, loaded, common, ks, probe, refits, device) -> TaskResult:
+def _run_task(task, family, loaded, common, ks, probe, refits, device, vote_ties) -> TaskResult:
     (train, train_labels), (val, val_labels) = loaded["train"], loaded["val"]
     if task == "knn":
         common.update(database_split="train", query_split="val")
-        return knn_result(family, (train, train_labels), (val, val_labels), ks, device, common)
+        return knn_result(family, (train, train_labels), (val, val_labels), ks, device, common, vote_ties)
     classes = train.shape[1]
     test_x = val.transpose(0, 1).reshape(-1, val.shape[2])  # every val image under every class, class-major
     test_y = torch.arange(classes).repeat_interleave(val.shape[0])

@@ -25,11 +25,15 @@ Rules shared by the matrix implementation and the per-query loop, so both give i
   stays below 2, so float64 holds each similarity exactly whatever the summation order (BLAS kernel,
   block and chunk shapes, device).  Without it duplicated images would differ in the last bits;
 - exact ties between database images are broken by the lower database index;
-- vote: majority of the k neighbours' labels; a tie in votes goes to the lower class index, as the
-  released code's ``probs.sort(1, True)`` resolves it (``vote_ties="lowest-class"``, measured equal
-  to the released scripts on planted embeddings at k=10), or, with ``vote_ties="similarity"``, to
-  the class whose neighbours have the larger summed similarity (summed in database-index order),
-  then to the lower class index.
+- vote: majority of the k neighbours' labels, a tie in votes broken as the released code breaks it
+  (``vote_ties="released"``): the first column of torch's descending sort of the float32 vote counts
+  over the database's classes (``probs.sort(1, True)``), measured equal to the released scripts at
+  k=10 and k=1 on the same machine (``scripts/bench_knn.py --released``).  torch's sort does not keep
+  ties in order (on a CPU beyond 16 classes), so that order depends on the device and the torch
+  version; ``vote_ties="lowest-class"`` gives a tie to the lower class index on any device (the same
+  as "released" up to 16 classes on a CPU), and ``vote_ties="similarity"`` to the class whose
+  neighbours have the larger summed similarity (summed in database-index order), then to the lower
+  class index.
 
 The matrix implementation streams the database: it stays where the caller keeps it (a tensor, a
 numpy array or an ``np.memmap``) and blocks of rows are normalised on the device, so device memory is
@@ -53,8 +57,8 @@ from benchmark.device import resolve_device
 SETUPS = ("all-same", "all-diff", "pos-same", "neg-same", "uniform")
 #: The released code averages the uniform setup over these draws.
 UNIFORM_SEEDS = tuple(range(10))
-#: How a tie in votes is broken (module docstring); the first is the released code's.
-VOTE_TIES = ("lowest-class", "similarity")
+#: How a tie in votes is broken (module docstring); the first, the released code's, is the default.
+VOTE_TIES = ("released", "lowest-class", "similarity")
 
 # Database block: its rows under all P processings plus its gallery (rows under every slot).
 DB_BLOCK_BYTES = 2**30
@@ -230,6 +234,10 @@ def _vote(
 ) -> torch.Tensor:
     """Predicted class per row of k neighbours (similarities, database indices in ascending order)."""
     labels = db_labels[neighbours]
+    if ties == "released":  # float32 counts over the database's classes, sorted descending, first column
+        counts = torch.zeros(len(sims), int(db_labels.max()) + 1, device=sims.device)
+        counts.scatter_add_(1, labels, torch.ones(labels.shape, device=sims.device))
+        return counts.sort(1, True)[1][:, 0]
     votes = torch.zeros(len(sims), n_classes, dtype=sims.dtype, device=sims.device)
     votes.scatter_add_(1, labels, torch.ones_like(sims))
     if ties == "lowest-class":
@@ -358,7 +366,11 @@ def knn_all_setups(
 # Reference: one query at a time
 
 
-def _vote_loop(labels: list[int], sims: list[float], ties: str) -> int:
+def _vote_loop(labels: list[int], sims: list[float], ties: str, db_classes: int) -> int:
+    if ties == "released":
+        counts = torch.zeros(1, db_classes)
+        counts[0].index_add_(0, torch.tensor(labels), torch.ones(len(labels)))
+        return int(counts.sort(1, True)[1][0, 0])
     votes: dict[int, int] = {}
     summed: dict[int, float] = {}
     for label, sim in zip(labels, sims):
@@ -388,6 +400,7 @@ def knn_accuracy_loop(
     db_rows = inp.db_rows(0, len(inp.db))
     n_db, n_proc, _ = db_rows.shape
     runs = knn_runs([setup], n_proc, len(inp.uniform))
+    db_classes = int(inp.db_labels.max()) + 1
     correct = 0
     for run in runs:
         positives = slot_processing(run.positives, n_proc, inp.uniform)
@@ -396,5 +409,6 @@ def knn_accuracy_loop(
             processing = torch.where(inp.db_labels == label, positives, negatives)
             sims = db_rows[torch.arange(n_db), processing] @ query
             top = torch.argsort(sims, descending=True, stable=True)[: int(k)].sort().values
-            correct += _vote_loop(inp.db_labels[top].tolist(), sims[top].tolist(), vote_ties) == label
+            voted = _vote_loop(inp.db_labels[top].tolist(), sims[top].tolist(), vote_ties, db_classes)
+            correct += voted == label
     return correct / (len(inp.queries) * len(runs))

@@ -6,6 +6,11 @@ row per encoder and one column per (task, target) and headline metric, as
 first k (SP) and SPD_p, PairCams recall@1 both ways and SPD_a.  Plots: probe accuracy per
 encoder coloured by group with the chance line, and PairCams recall@1 with same-type vs
 different-type distractors against the y = x line.
+
+Mitigation results (``trace-bench mitigate``, :mod:`benchmark.mitigate`) carry ``before`` and
+``after`` metric sets: they are kept apart per eraser method (task ``mitigate-<method>``) and get
+their own section (``mitigation.md``/``.csv``, appended to ``summary.md``) and plot
+(``mitigation.png``: each encoder's trace and semantics before -> after).
 """
 
 from __future__ import annotations
@@ -21,6 +26,29 @@ from benchmark.results import read_results, slug
 from benchmark.tasks import TASKS
 
 GROUP_COLOURS = {"SUP": "#1f77b4", "SSL": "#2ca02c", "CVL": "#d62728", None: "#7f7f7f"}
+
+
+# (column, metric) of the mitigation section: the trace (probe, SPD) and the semantics kept (kNN, recall).
+MITIGATION_COLUMNS = (
+    ("MP", "probe_accuracy"),
+    ("SPD_p", "spd_p@k10"),
+    ("SP all-same", "all-same@k10"),
+    ("SPD_a", "spd_a"),
+    ("R@1 query-type", "recall_same_as_query"),
+    ("R@1 target-type", "recall_same_as_target"),
+)
+# Plot panels: (title, metrics tried in order, the first one a result has is drawn).
+MITIGATION_PANELS = (
+    ("probe accuracy (trace; x = chance)", ("probe_accuracy",)),
+    ("SPD_p@k10 / SPD_a (trace)", ("spd_p@k10", "spd_a")),
+    ("all-same@k10 / R@1 target-type (semantics)", ("all-same@k10", "recall_same_as_target")),
+)
+
+
+def task_label(result: dict[str, Any]) -> str:
+    """The task a result is grouped under: mitigation results apart per eraser method."""
+    method = result.get("method")
+    return f"{result['task']}-{method}" if result["task"] == "mitigate" and method else result["task"]
 
 
 def headline_metrics(result: dict[str, Any]) -> dict[str, float]:
@@ -43,7 +71,7 @@ def summarise(results_dir: str | Path) -> Summary:
             result.get("encoder", "?"),
             result.get("encoder_group"),
             result.get("dataset", "?"),
-            result["task"],
+            task_label(result),
             result["target"],
         )
         groups[key].append(result)
@@ -97,6 +125,15 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     _write_csv(files[1], summary.table_rows, ["encoder", "group", *summary.columns])
     files[2].write_text(markdown_table(summary))
     files += _plot_probes(summary, out) + _plot_retrieval(summary, out)
+    mitigation = mitigation_rows(results_dir)
+    if mitigation:
+        files += [out / "mitigation.csv", out / "mitigation.md"]
+        _write_csv(files[-2], mitigation)
+        section = mitigation_markdown(mitigation)
+        files[-1].write_text(section)
+        with files[2].open("a") as summary_md:
+            summary_md.write("\n## Mitigation\n\n" + section)
+        files += _plot_mitigation(mitigation, out)
     return summary, files
 
 
@@ -178,6 +215,80 @@ def _plot_retrieval(summary: Summary, out: Path) -> list[Path]:
     axes.set_ylim(0, 1)
     figure.tight_layout()
     path = out / "retrieval-paircams.png"
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return [path]
+
+
+def mitigation_rows(results_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per (encoder, dataset, target, method): rank, chance, and every metric's before and after
+    (means over seeds), as ``<metric> before`` / ``<metric> after``."""
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for result in read_results(results_dir):
+        if result["task"] == "mitigate" and {"before", "after"} <= set(result):
+            key = (result.get("encoder", "?"), result.get("encoder_group"), result.get("dataset", "?"))
+            groups[(*key, result["target"], result.get("method"))].append(result)
+    rows = []
+    for (encoder, group, dataset, target, method), runs in sorted(
+        groups.items(), key=lambda kv: tuple(map(str, kv[0]))
+    ):
+        row: dict[str, Any] = {
+            "encoder": encoder,
+            "group": group,
+            "dataset": dataset,
+            "target": target,
+            "method": method,
+            "rank": runs[0].get("parameters", {}).get("rank"),
+            "seeds": len(runs),
+            "chance": runs[0]["after"].get("chance"),
+        }
+        for metric in sorted(runs[0]["after"]):
+            if metric != "chance":
+                for when in ("before", "after"):
+                    row[f"{metric} {when}"] = statistics.fmean(r[when][metric] for r in runs)
+        rows.append(row)
+    return rows
+
+
+def mitigation_markdown(rows: list[dict[str, Any]]) -> str:
+    """The mitigation table: ``before -> after`` per headline metric the rows have."""
+    shown = [(c, m) for c, m in MITIGATION_COLUMNS if any(f"{m} after" in row for row in rows)]
+    header = ["encoder", "dataset", "target", "method", "rank", "chance", *(c for c, _ in shown)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in rows:
+        cells = [str(row[k]) for k in ("encoder", "dataset", "target", "method", "rank")]
+        cells.append(f"{row['chance']:.3f}" if isinstance(row.get("chance"), float) else "")
+        for _, metric in shown:
+            has = f"{metric} after" in row
+            cells.append(f"{row[f'{metric} before']:.3f} → {row[f'{metric} after']:.3f}" if has else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _plot_mitigation(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Per panel, one line per (encoder, target, method): open marker before, filled marker after."""
+    plt = _pyplot()
+    figure, panels = plt.subplots(1, len(MITIGATION_PANELS), figsize=(12, 1.2 + 0.35 * len(rows)), sharey=True)
+    labels = [f"{r['encoder']} {r['target']} {r['method']}" for r in rows]
+    for axes, (title, metrics) in zip(panels, MITIGATION_PANELS):
+        for y, row in enumerate(rows):
+            metric = next((m for m in metrics if f"{m} after" in row), None)
+            if metric is None:
+                continue
+            before, after = row[f"{metric} before"], row[f"{metric} after"]
+            colour = GROUP_COLOURS.get(row["group"], GROUP_COLOURS[None])
+            axes.annotate("", (after, y), (before, y), arrowprops={"arrowstyle": "->", "color": colour})
+            axes.scatter([before], [y], facecolors="none", edgecolors=colour)
+            axes.scatter([after], [y], color=colour)
+            if metric == "probe_accuracy" and isinstance(row.get("chance"), float):
+                axes.scatter([row["chance"]], [y], marker="x", color="black", s=20)
+        axes.set_title(title, fontsize=8)
+        axes.axvline(0, color="grey", linewidth=0.5)
+    panels[0].set_yticks(range(len(rows)), labels, fontsize=7)
+    panels[0].invert_yaxis()
+    figure.suptitle("mitigation: before (open) → after (filled)", fontsize=9)
+    figure.tight_layout()
+    path = out / "mitigation.png"
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return [path]

@@ -18,6 +18,7 @@ from benchmark.device import encoder_precision
 from benchmark.extract import default_device
 from benchmark.imagesets import EXIF_ORIENTATION, ImageSet, with_exif_orientation
 from benchmark.kinds import Detected, check_location, detect
+from benchmark.knn import VOTE_TIES
 from benchmark.masking import DEFAULT_MASK_RATIO
 from benchmark.probe import ProbeConfig
 from benchmark.processing import FAMILIES
@@ -45,6 +46,7 @@ class RunConfig:
     targets: tuple[str, ...] | None = None  # FlickrExif attributes to probe; None = all in the dataset
     skip_existing: bool = False
     exif_orientation: str = "auto"  # auto: as the released loader of the dataset's kind; apply; ignore
+    vote_ties: str = VOTE_TIES[0]  # kNN: how a tie in votes is broken (benchmark.knn); the released rule
 
     def __post_init__(self) -> None:
         if self.refits < 1:
@@ -54,6 +56,8 @@ class RunConfig:
         unknown = set(self.tasks) - set(TASK_NAMES)
         if unknown:
             raise ValueError(f"unknown tasks {sorted(unknown)}; choose from {TASK_NAMES}")
+        if self.vote_ties not in VOTE_TIES:
+            raise ValueError(f"--vote-ties must be one of {', '.join(VOTE_TIES)}, got {self.vote_ties!r}")
         bad_families = set(self.families) - set(FAMILIES)
         if bad_families:
             raise ValueError(f"unknown processing families {sorted(bad_families)}; choose from {tuple(FAMILIES)}")

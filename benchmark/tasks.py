@@ -62,11 +62,19 @@ class ExtractOptions:
     workers: int = 0
     on_batch: Callable[[int], None] | None = None
     encoder_precision: str = "autocast"  # GPU only: benchmark.device.ENCODER_PRECISIONS (recorded)
+    executor: str = "local"  # or "ray": chunks on Ray workers, same numbers (benchmark.ray_executor)
+    ray_address: str | None = None  # a Ray cluster to join; None: a running or new local Ray
+    ray_workers: int | None = None  # Ray actors holding the encoder; None: one per GPU, else per CPU
 
 
 def _embed(
     encoder, image_set: ImageSet, split: str, variants: Sequence[Variant], seed: int, options: ExtractOptions
 ) -> dict[Variant, Embeddings]:
+    executor = None  # the local loop; ray is imported only when asked for
+    if (options.executor, options.ray_address, options.ray_workers) != ("local", None, None):
+        from benchmark.ray_executor import executor_for
+
+        executor = executor_for(options.executor, options.ray_address, options.ray_workers)
     return extract(
         encoder,
         image_set,
@@ -79,6 +87,7 @@ def _embed(
         workers=options.workers,
         on_batch=options.on_batch,
         precision=options.encoder_precision,
+        executor=executor,
     )
 
 
@@ -229,7 +238,14 @@ def acquisition_probe(
 
 
 def knn_influence(
-    encoder, image_set: ImageSet, family: str, options: ExtractOptions, *, seed: int = 0, ks: Sequence[int] = (10, 1)
+    encoder,
+    image_set: ImageSet,
+    family: str,
+    options: ExtractOptions,
+    *,
+    seed: int = 0,
+    ks: Sequence[int] = (10, 1),
+    vote_ties: str = VOTE_TIES[0],
 ) -> TaskResult:
     if not image_set.has_labels:
         raise ValueError(f"{image_set.name} has no classes: kNN needs labelled images")
@@ -245,7 +261,7 @@ def knn_influence(
         )
     common = _common_parameters(encoder.describe(), image_set.name, image_set.fingerprint, seed, image_set.layout)
     common.update(database_split="train", query_split=image_set.test_split)
-    return knn_result(family, stacked["train"], stacked["test"], ks, options.device, common)
+    return knn_result(family, stacked["train"], stacked["test"], ks, options.device, common, vote_ties)
 
 
 def knn_result(
@@ -255,6 +271,7 @@ def knn_result(
     ks: Sequence[int],
     device: str | None,
     common: dict[str, Any],
+    vote_ties: str = VOTE_TIES[0],
 ) -> TaskResult:
     """kNN influence on embeddings ([N, P, D] and labels per role), shared by image and embedding folders."""
     # float64 makes similarities exact (equal to the per-query reference); kNN streams the database
@@ -263,7 +280,7 @@ def knn_result(
     metrics = {}
     for k in ks:
         k_used = min(k, len(database[1]))
-        found = knn_all_setups(*database, *queries, k_used, device, dtype=dtype)
+        found = knn_all_setups(*database, *queries, k_used, device, dtype=dtype, vote_ties=vote_ties)
         metrics.update({f"{setup}@k{k}": value for setup, value in found.items()})
     return TaskResult(
         task="knn",
@@ -276,7 +293,7 @@ def knn_result(
             "similarity_dtype": str(dtype),
             "protocol": "released: one run per ordered pair (p, q != p); uniform over seeds",
             "uniform_seeds": list(UNIFORM_SEEDS),
-            "vote_ties": VOTE_TIES[0],
+            "vote_ties": vote_ties,
         },
     )
 
@@ -365,6 +382,9 @@ class TaskSettings(Protocol):
     @property
     def refits(self) -> int: ...
 
+    @property
+    def vote_ties(self) -> str: ...
+
 
 @dataclass(frozen=True)
 class Task:
@@ -401,7 +421,7 @@ TASKS: dict[str, Task] = {
         Task(
             "knn",
             lambda encoder, images, target, options, seed, settings: knn_influence(
-                encoder, images, target, options, seed=seed, ks=settings.ks
+                encoder, images, target, options, seed=seed, ks=settings.ks, vote_ties=settings.vote_ties
             ),
             headline=(("SP", "all-same@k{k}"), ("SPD_p", "spd_p@k{k}")),
         ),

@@ -2,24 +2,34 @@
 """Seconds of the matrix kNN setups and PairCams retrieval vs their per-query loop references.
 
 Usage: ``python scripts/bench_knn.py [--db 5000] [--queries 1000] [--processings 5] [--dim 512]
-[--db-block 625] [--pairs 730] [--quick]``.
+[--db-block 625] [--pairs 730] [--quick] [--released PATH]``.
 
 Synthetic embeddings: class vector + per-image vector + processing vector + noise, so the setups
 give different accuracies.  Runs ``knn_all_setups`` (the database in one block, as it fits, and
 streamed in blocks of ``--db-block`` rows) and ``knn_accuracy_loop`` (every setup) for k=10 and k=1,
 checks that the accuracies are identical and prints the times and the speed-up of the one-block run;
 then the same for ``paircams_recall`` vs ``paircams_recall_loop`` on subject + camera-type embeddings.
+With ``--released PATH`` (a checkout of the paper's code) the same embeddings are also written in the
+released layout and the released scripts' own kNN protocol is timed on them (``released_code.py``),
+with its summary set beside ours.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
 from benchmark.knn import SETUPS, knn_accuracy_loop, knn_all_setups
+from benchmark.released_layout import RELEASED_NAMES, write
 from benchmark.retrieval import paircams_recall, paircams_recall_loop
+
+# our setup names -> the released summary's
+RELEASED_SETUPS = {"all-same": "baseline", "all-diff": "all_diff", "pos-same": "pos_same", "neg-same": "neg_same"}
+RELEASED_SETUPS["uniform"] = "uniform"
 
 
 def knn_embeddings(n_db: int, n_q: int, n_proc: int, dim: int, classes: int, seed: int = 0):
@@ -70,6 +80,32 @@ def bench_knn(data, k: int, db_block: int) -> bool:
     return same
 
 
+def bench_released(data, k: int, checkout: Path) -> bool:
+    """Ours vs the released scripts on the same arrays: seconds, ratio, and the five summary values."""
+    from released_code import released_knn_summary
+
+    db, db_y, q, q_y = data
+    names = sorted(set(RELEASED_NAMES.values()))[: db.shape[1]]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "embeddings"
+        for i, name in enumerate(names):
+            write(root, name, "bench", "synthetic", "train", db[:, i], db_y.tolist())
+            write(root, name, "bench", "synthetic", "val", q[:, i], q_y.tolist())
+        ours, t_ours = timed(lambda: knn_all_setups(*data, k, device="cpu"))  # vote ties as released
+        lowest = knn_all_setups(*data, k, device="cpu", vote_ties="lowest-class")
+        released, t_released = released_knn_summary(checkout, root, names, "bench", "synthetic", k, Path(tmp) / "out")
+    print(f"k={k:<2} released code {t_released:8.1f} s   ours {t_ours:6.1f} s   ratio {t_released / t_ours:6.1f}x")
+    same = True
+    for setup, theirs in RELEASED_SETUPS.items():
+        equal = abs(100 * ours[setup] - released[theirs]) < 1e-9
+        same &= equal
+        print(
+            f"     {setup:9} released {released[theirs]:8.4f}  ours {100 * ours[setup]:8.4f} {'=' if equal else '!='}"
+            f"  (vote ties lowest-class: {100 * lowest[setup]:8.4f})"
+        )
+    return same
+
+
 def bench_retrieval(phone, camera) -> bool:
     fast, t_fast = timed(lambda: paircams_recall(phone, camera, device="cpu"))
     slow, t_slow = timed(lambda: paircams_recall_loop(phone, camera))
@@ -92,6 +128,7 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=50)
     parser.add_argument("--pairs", type=int, default=730)
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    parser.add_argument("--released", type=Path, help="a checkout of the released code: time it on the same data")
     args = parser.parse_args()
     if args.quick:
         args.db, args.queries, args.dim, args.pairs = 500, 100, 64, 100
@@ -102,6 +139,10 @@ def main() -> None:
         f"kNN: database {args.db} x {args.processings} processings x {args.dim}, {args.queries} queries, "
         f"{args.classes} classes; torch threads {torch.get_num_threads()}"
     )
+    if args.released:  # released vs ours only: the per-query loops would take as long again
+        if not all([bench_released(data, k, args.released) for k in (10, 1)]):
+            raise SystemExit("the released code and ours differ")
+        return
     ok = [bench_knn(data, k, db_block) for k in (10, 1)]
     ok.append(bench_retrieval(*pair_embeddings(args.pairs, args.dim)))
     if not all(ok):

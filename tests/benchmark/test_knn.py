@@ -222,3 +222,14 @@ def test_bad_shapes_and_labels():
     for args, message in cases:
         with pytest.raises(ValueError, match=message):
             knn_all_setups(*args, 1, device="cpu")
+
+
+def test_released_vote_ties_are_lowest_class_up_to_16_classes_on_cpu_and_differ_beyond():
+    """The released rule (torch's descending sort of the vote counts) keeps ties in class order on a
+    CPU up to 16 classes; with many classes and k=10 its tie order is torch's own, not the lowest class."""
+    few = random_embeddings(n_db=200, n_q=60, n_proc=3, dim=6, classes=16, seed=3)
+    assert knn_all_setups(*few, 10, device="cpu") == knn_all_setups(*few, 10, device="cpu", vote_ties="lowest-class")
+    many = random_embeddings(n_db=400, n_q=100, n_proc=3, dim=6, classes=60, seed=3)
+    released = knn_all_setups(*many, 10, device="cpu")
+    assert released != knn_all_setups(*many, 10, device="cpu", vote_ties="lowest-class")
+    assert released == {**released, **{s: knn_accuracy_loop(*many, s, 10) for s in SETUPS}}
