@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 
 from benchmark.results import ResultStore
 from flickrexif.cli.errors import EXIT_DATA, lookup, reported_errors
@@ -160,8 +161,9 @@ def _load(name: str, weights: Optional[Path], device: Optional[str], offline: bo
     except Exception as error:  # noqa: BLE001 - reported ones are recorded, real bugs re-raised
         if lookup(error) is None and not _out_of_memory(error):
             raise
-        stderr.print(f"[red]{name}: not run[/red] ({str(error).splitlines()[0]})", highlight=False)
-        return None, str(error)
+        why = (str(error) or type(error).__name__).splitlines()[0]
+        stderr.print(f"[red]{escape(name)}: not run[/red] ({escape(why)})", highlight=False)
+        return None, str(error) or type(error).__name__
 
 
 def _run_one(
@@ -191,7 +193,7 @@ def _run_one(
                     raise
                 bar.stop()
                 stderr.print(f"[red]{encoder.spec.key} on {detected.label}: out of memory[/red]")
-                return [], f"out of memory: {str(error).splitlines()[0]}"
+                return [], f"out of memory: {(str(error) or type(error).__name__).splitlines()[0]}"
     return files, None
 
 
