@@ -1,16 +1,24 @@
-"""``trace-bench report``: tables (CSV, Markdown) and plots (PNG) from a folder of result JSON.
+"""``trace-bench report``: tables (CSV, Markdown) and figures (PNG, PDF, SVG) from a folder of result JSON.
 
-Results of several seeds are averaged (mean and standard deviation).  The Markdown table has one
-row per encoder and one column per (task, target) and headline metric, as
-:data:`benchmark.tasks.TASKS` declares them: probe accuracy (MP), kNN accuracy all-same at the
-first k (SP) and SPD_p, PairCams recall@1 both ways and SPD_a.  Plots: probe accuracy per
-encoder coloured by group with the chance line, and PairCams recall@1 with same-type vs
-different-type distractors against the y = x line.
+Results are keyed by encoder *and* dataset everywhere: the same task run on two datasets gives two
+rows (and two figures), never one average.  Results of several seeds are averaged (mean and
+standard deviation over seeds).  Written to the report folder:
+
+* ``summary.md``/``.csv``: one row per (encoder, dataset), one column per (task, target) and
+  headline metric, as :data:`benchmark.tasks.TASKS` declares them: probe accuracy (MP), kNN
+  accuracy all-same at the first k (SP) and SPD_p, PairCams recall@1 both ways and SPD_a (the CSV
+  also has each column's standard deviation);
+* ``metrics.csv``: every metric, mean and std over seeds, number of seeds and of test samples;
+* ``paper_table.md``/``.csv``: the paper's table: encoders grouped SUP, SSL, CVL (sorted within a
+  group) × MP per acquisition attribute and per processing family, kNN SPD_p per family and
+  retrieval SPD_a, in percent as ``mean ± std`` (:func:`paper_tables`);
+* figures (:mod:`benchmark.plots`): probe accuracy per encoder and PairCams recall@1 per
+  (task, target, dataset), each as a 300-dpi PNG, a PDF and an SVG.
 
 Mitigation results (``trace-bench mitigate``, :mod:`benchmark.mitigate`) carry ``before`` and
 ``after`` metric sets: they are kept apart per eraser method (task ``mitigate-<method>``) and get
-their own section (``mitigation.md``/``.csv``, appended to ``summary.md``) and plot
-(``mitigation.png``: each encoder's trace and semantics before -> after).
+their own section (``mitigation.md``/``.csv``, appended to ``summary.md``) and figure
+(``mitigation.png``/``.pdf``/``.svg``: each encoder's trace and semantics before -> after).
 """
 
 from __future__ import annotations
@@ -18,15 +26,15 @@ from __future__ import annotations
 import csv
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.results import read_results, slug
+from benchmark.plots import group_name, group_rank, mitigation_figure, report_figures, save
+from benchmark.processing import FAMILIES
+from benchmark.results import read_results
 from benchmark.tasks import TASKS
-
-GROUP_COLOURS = {"SUP": "#1f77b4", "SSL": "#2ca02c", "CVL": "#d62728", None: "#7f7f7f"}
-
+from flickrexif.exif.labels import ATTRIBUTES
 
 # (column, metric) of the mitigation section: the trace (probe, SPD) and the semantics kept (kNN, recall).
 MITIGATION_COLUMNS = (
@@ -37,12 +45,14 @@ MITIGATION_COLUMNS = (
     ("R@1 query-type", "recall_same_as_query"),
     ("R@1 target-type", "recall_same_as_target"),
 )
-# Plot panels: (title, metrics tried in order, the first one a result has is drawn).
-MITIGATION_PANELS = (
-    ("probe accuracy (trace; x = chance)", ("probe_accuracy",)),
-    ("SPD_p@k10 / SPD_a (trace)", ("spd_p@k10", "spd_a")),
-    ("all-same@k10 / R@1 target-type (semantics)", ("all-same@k10", "recall_same_as_target")),
-)
+# The paper table's column groups, in order: task → (its headline column shown, caption).
+PAPER_COLUMNS = {
+    "probe-acquisition": ("MP", "MP of the acquisition probes, per attribute"),
+    "probe-processing": ("MP", "MP of the processing probes, per family"),
+    "knn": ("SPD_p", "kNN SPD_p (percentage points), per family"),
+    "retrieval": ("SPD_a", "PairCams retrieval SPD_a (percentage points)"),
+}
+TARGET_ORDER = {"probe-acquisition": tuple(ATTRIBUTES), "probe-processing": tuple(FAMILIES), "knn": tuple(FAMILIES)}
 
 
 def task_label(result: dict[str, Any]) -> str:
@@ -57,11 +67,43 @@ def headline_metrics(result: dict[str, Any]) -> dict[str, float]:
     return task.headline_metrics(result) if task else {}
 
 
+def n_test_of(result: dict[str, Any]) -> int | None:
+    """Test samples of a result (probes: ``n_test``; retrieval: subject pairs), None when not recorded."""
+    for source in (result.get("details") or {}, result.get("parameters") or {}):
+        for key in ("n_test", "n_queries", "n_subjects"):
+            if isinstance(source.get(key), int) and not isinstance(source.get(key), bool):
+                return source[key]
+    return None
+
+
+def headline_spreads(runs: list[dict[str, Any]]) -> dict[str, tuple[float, float | None]]:
+    """Headline column → (mean, std) over the seeds' results of one (encoder, dataset, task, target).
+
+    With a single seed the std is the result's own spread of that metric (``<metric>_std``, e.g. the
+    processing probe's refits) where recorded, else None."""
+    task = TASKS.get(runs[0]["task"])
+    if task is None:
+        return {}
+    first_k = runs[0].get("parameters", {}).get("ks", [10])[0]
+    values = [headline_metrics(run) for run in runs]
+    spreads: dict[str, tuple[float, float | None]] = {}
+    for column, metric in task.headline:
+        found = [v[column] for v in values if column in v]
+        if not found:
+            continue
+        own = runs[0]["metrics"].get(f"{metric.format(k=first_k)}_std")
+        std = statistics.stdev(found) if len(found) > 1 else own if isinstance(own, float | int) else None
+        spreads[column] = (statistics.fmean(found), std)
+    return spreads
+
+
 @dataclass(frozen=True)
 class Summary:
-    long_rows: list[dict[str, Any]]  # every metric, mean/std over seeds
-    table_rows: list[dict[str, Any]]  # encoder → headline columns
+    long_rows: list[dict[str, Any]]  # every metric, mean/std over seeds, seeds, n_test
+    table_rows: list[dict[str, Any]]  # (encoder, dataset) → headline columns (means; "<column> std")
     columns: list[str]
+    # (encoder, group, dataset, task, target, column) → mean, std, seeds: what the paper table shows
+    headline_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def summarise(results_dir: str | Path) -> Summary:
@@ -76,45 +118,166 @@ def summarise(results_dir: str | Path) -> Summary:
         )
         groups[key].append(result)
     long_rows: list[dict[str, Any]] = []
-    table: dict[str, dict[str, Any]] = {}
+    headline_rows: list[dict[str, Any]] = []
+    table: dict[tuple[str, str], dict[str, Any]] = {}
     columns: list[str] = []
     for (encoder, group, dataset, task, target), runs in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        common = {"encoder": encoder, "group": group, "dataset": dataset, "task": task, "target": target}
         for metric in sorted(runs[0]["metrics"]):
             values = [r["metrics"][metric] for r in runs if metric in r["metrics"]]
             long_rows.append(
                 {
-                    "encoder": encoder,
-                    "group": group,
-                    "dataset": dataset,
-                    "task": task,
-                    "target": target,
+                    **common,
                     "metric": metric,
                     "mean": statistics.fmean(values),
                     "std": statistics.stdev(values) if len(values) > 1 else 0.0,
                     "seeds": len(values),
+                    "n_test": n_test_of(runs[0]),
                 }
             )
-        row = table.setdefault(encoder, {"encoder": encoder, "group": group})
-        for name in headline_metrics(runs[0]):
+        row = table.setdefault((encoder, dataset), {"encoder": encoder, "group": group, "dataset": dataset})
+        for name, (mean, std) in headline_spreads(runs).items():
             column = f"{task}:{target} {name}"
-            row[column] = statistics.fmean(headline_metrics(r)[name] for r in runs)
+            row[column], row[f"{column} std"] = mean, std
+            headline_rows.append({**common, "column": name, "mean": mean, "std": std, "seeds": len(runs)})
             if column not in columns:
                 columns.append(column)
-    return Summary(long_rows, list(table.values()), columns)
+    return Summary(long_rows, list(table.values()), columns, headline_rows)
 
 
 def markdown_table(summary: Summary) -> str:
-    header = ["encoder", "group", *summary.columns]
+    header = ["encoder", "group", "dataset", *summary.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in summary.table_rows:
-        cells = [str(row["encoder"]), str(row["group"] or "")]
+        cells = [str(row["encoder"]), str(row["group"] or ""), str(row["dataset"])]
         cells += [f"{row[c]:.3f}" if isinstance(row.get(c), float) else "" for c in summary.columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class PaperTable:
+    """One paper-shaped table: its datasets, column headers, and rows in group order."""
+
+    datasets: tuple[str, ...]
+    headers: list[str]
+    caption: str
+    rows: list[dict[str, Any]]  # group, encoder, then header → cell text ("73.4 ± 0.5")
+    chance: dict[str, str]  # header → chance accuracy (%) of the probe columns
+
+
+def percent(mean: float, std: float | None) -> str:
+    """A paper cell: fractions as percent with one decimal, ``73.4 ± 0.5`` (``73.4`` without a std)."""
+    return f"{100 * mean:.1f}" if std is None else f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+
+def _paper_header(task: str, target: str) -> str:
+    if task == "knn":
+        return f"SPD_p {target}"
+    if task == "retrieval":
+        return "SPD_a" if target == "paircams" else f"SPD_a {target}"
+    return target
+
+
+def _column_order(key: tuple[str, str]) -> tuple[int, int, str]:
+    task, target = key
+    order = TARGET_ORDER.get(task, ())
+    return list(PAPER_COLUMNS).index(task), order.index(target) if target in order else len(order), target
+
+
+def _tables_of(entries: list[dict[str, Any]]) -> list[tuple[list[str], set[tuple[str, str]]]]:
+    """Datasets sharing a table: one per dataset, except that datasets whose (task, target) columns
+    do not overlap (FlickrExif's attributes, a folder's processing families, PairCams) share one."""
+    keys: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for entry in entries:
+        keys[entry["dataset"]].add((entry["task"], entry["target"]))
+    tables: list[tuple[list[str], set[tuple[str, str]]]] = []
+    for dataset in sorted(keys):
+        home = next((t for t in tables if not t[1] & keys[dataset]), None)
+        if home is None:
+            tables.append(([dataset], set(keys[dataset])))
+        else:
+            home[0].append(dataset)
+            home[1].update(keys[dataset])
+    return tables
+
+
+def _seed_text(seeds: list[int]) -> str:
+    low, high = min(seeds), max(seeds)
+    return f"{low} seed{'s' * (high > 1)}" if low == high else f"{low}–{high} seeds"
+
+
+def paper_tables(summary: Summary) -> list[PaperTable]:
+    """The paper's table(s): rows = encoders in group order SUP, SSL, CVL (then others), sorted by
+    name within a group; columns = MP per acquisition attribute and processing family, kNN SPD_p
+    per family, retrieval SPD_a; cells in percent, mean ± std over seeds (one seed: the refits' std
+    where recorded).  One table per dataset, datasets with disjoint columns sharing one
+    (:func:`_tables_of`), so no cell ever mixes two datasets."""
+    entries = [h for h in summary.headline_rows if PAPER_COLUMNS.get(h["task"], (None,))[0] == h["column"]]
+    tables = []
+    for datasets, keys in _tables_of(entries):
+        ordered = sorted(keys, key=_column_order)
+        headers = [_paper_header(*key) for key in ordered]
+        header_of = dict(zip(ordered, headers))
+        inside = [e for e in entries if e["dataset"] in datasets]
+        rows: dict[tuple[str | None, str], dict[str, Any]] = {}
+        for entry in inside:
+            row = rows.setdefault(
+                (entry["group"], entry["encoder"]), {"group": entry["group"], "encoder": entry["encoder"]}
+            )
+            row[header_of[(entry["task"], entry["target"])]] = percent(entry["mean"], entry["std"])
+        chance = {
+            header_of[(r["task"], r["target"])]: f"{100 * r['mean']:.1f}"
+            for r in summary.long_rows
+            if r["metric"] == "chance" and r["dataset"] in datasets and (r["task"], r["target"]) in header_of
+        }
+        parts = []
+        for task, (_, text) in PAPER_COLUMNS.items():
+            sources = sorted({e["dataset"] for e in inside if e["task"] == task})
+            if sources:
+                parts.append(f"{text} on {', '.join(sources)}")
+        caption = (
+            f"Percent, mean ± std over {_seed_text([e['seeds'] for e in inside])} "
+            "(with one seed: over the probe's refits where recorded). " + "; ".join(parts) + "."
+        )
+        ranked = sorted(rows.values(), key=lambda r: (group_rank(r["group"]), r["encoder"]))
+        tables.append(PaperTable(tuple(datasets), headers, caption, ranked, chance))
+    return tables
+
+
+def paper_markdown(tables: list[PaperTable]) -> str:
+    """Each table under a heading naming its datasets; a bold row opens each group; chance last."""
+    sections = []
+    for table in tables:
+        lines = [f"## {' + '.join(table.datasets)}", "", table.caption, ""]
+        lines += ["| " + " | ".join(["encoder", *table.headers]) + " |", "|" + "---|" * (len(table.headers) + 1)]
+        group: object = object()
+        for row in table.rows:
+            if row["group"] != group:
+                group = row["group"]
+                lines.append("| " + " | ".join([f"**{group_name(row['group'])}**"] + [""] * len(table.headers)) + " |")
+            lines.append("| " + " | ".join([row["encoder"], *(row.get(h, "–") for h in table.headers)]) + " |")
+        if table.chance:
+            lines.append("| " + " | ".join(["*chance*", *(table.chance.get(h, "") for h in table.headers)]) + " |")
+        sections.append("\n".join(lines) + "\n")
+    return "\n".join(sections)
+
+
+def paper_csv_rows(tables: list[PaperTable]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows (datasets, group, encoder, cells; a ``chance`` row per table) and the fields in order."""
+    fields = ["datasets", "group", "encoder"]
+    rows: list[dict[str, Any]] = []
+    for table in tables:
+        fields += [h for h in table.headers if h not in fields]
+        name = " + ".join(table.datasets)
+        rows += [{"datasets": name, **row, "group": group_name(row["group"])} for row in table.rows]
+        if table.chance:
+            rows.append({"datasets": name, "group": "", "encoder": "chance", **table.chance})
+    return rows, fields
+
+
 def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> tuple[Summary, list[Path]]:
-    """Write ``summary.csv``, ``metrics.csv``, ``summary.md`` and PNG plots; returns the files."""
+    """Write the tables and figures (module notes) to ``out_dir`` (default RESULTS/report); returns the files."""
     out = Path(out_dir or Path(results_dir) / "report")
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(results_dir)
@@ -122,9 +285,16 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
         raise ValueError(f"no result files under {results_dir}")
     files = [out / "metrics.csv", out / "summary.csv", out / "summary.md"]
     _write_csv(files[0], summary.long_rows)
-    _write_csv(files[1], summary.table_rows, ["encoder", "group", *summary.columns])
+    with_std = [name for column in summary.columns for name in (column, f"{column} std")]
+    _write_csv(files[1], summary.table_rows, ["encoder", "group", "dataset", *with_std])
     files[2].write_text(markdown_table(summary))
-    files += _plot_probes(summary, out) + _plot_retrieval(summary, out)
+    tables = paper_tables(summary)
+    if tables:
+        files += [out / "paper_table.md", out / "paper_table.csv"]
+        files[-2].write_text(paper_markdown(tables))
+        _write_csv(files[-1], *paper_csv_rows(tables))
+    for stem, figure in report_figures(summary.long_rows):
+        files += save(figure, out, stem)
     mitigation = mitigation_rows(results_dir)
     if mitigation:
         files += [out / "mitigation.csv", out / "mitigation.md"]
@@ -133,7 +303,7 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
         files[-1].write_text(section)
         with files[2].open("a") as summary_md:
             summary_md.write("\n## Mitigation\n\n" + section)
-        files += _plot_mitigation(mitigation, out)
+        files += save(mitigation_figure(mitigation), out, "mitigation")
     return summary, files
 
 
@@ -143,81 +313,6 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str] | None 
         writer = csv.DictWriter(file, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _plot_probes(summary: Summary, out: Path) -> list[Path]:
-    """One bar chart per probe target: accuracy per encoder, coloured by group, chance line."""
-    by_target: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in summary.long_rows:
-        if row["task"].startswith("probe") and row["metric"] in ("accuracy", "chance"):
-            by_target[(row["task"], row["target"])].append(row)
-    if not by_target:
-        return []
-    plt = _pyplot()
-    files = []
-    for (task, target), rows in sorted(by_target.items()):
-        accuracy = [r for r in rows if r["metric"] == "accuracy"]
-        chance = next((r["mean"] for r in rows if r["metric"] == "chance"), None)
-        figure, axes = plt.subplots(figsize=(max(4, 0.5 * len(accuracy) + 2), 3.5))
-        axes.bar(
-            range(len(accuracy)),
-            [r["mean"] for r in accuracy],
-            yerr=[r["std"] for r in accuracy],
-            color=[GROUP_COLOURS.get(r["group"], GROUP_COLOURS[None]) for r in accuracy],
-        )
-        if chance is not None:
-            axes.axhline(chance, color="black", linestyle="--", linewidth=1, label="chance")
-        axes.set_xticks(range(len(accuracy)), [r["encoder"] for r in accuracy], rotation=45, ha="right", fontsize=7)
-        axes.set_ylim(0, 1)
-        axes.set_ylabel("test accuracy")
-        axes.set_title(f"{task}: {target}")
-        for group, colour in GROUP_COLOURS.items():
-            if group and any(r["group"] == group for r in accuracy):
-                axes.bar([], [], color=colour, label=group)
-        axes.legend(fontsize=7)
-        figure.tight_layout()
-        path = out / f"{slug(task)}-{slug(target)}.png"
-        figure.savefig(path, dpi=120)
-        plt.close(figure)
-        files.append(path)
-    return files
-
-
-def _plot_retrieval(summary: Summary, out: Path) -> list[Path]:
-    rows = [r for r in summary.long_rows if r["task"] == "retrieval"]
-    if not rows:
-        return []
-    points: dict[str, dict[str, Any]] = defaultdict(dict)
-    for row in rows:
-        points[row["encoder"]].update({row["metric"]: row["mean"], "group": row["group"]})
-    plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(4.5, 4.5))
-    for encoder, point in points.items():
-        axes.scatter(
-            point["recall_same_as_query"],
-            point["recall_same_as_target"],
-            color=GROUP_COLOURS.get(point["group"], GROUP_COLOURS[None]),
-        )
-        axes.annotate(encoder, (point["recall_same_as_query"], point["recall_same_as_target"]), fontsize=6)
-    axes.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1)
-    axes.set_xlabel("recall@1, distractors share the query's camera type")
-    axes.set_ylabel("recall@1, distractors share the target's camera type")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1)
-    figure.tight_layout()
-    path = out / "retrieval-paircams.png"
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return [path]
 
 
 def mitigation_rows(results_dir: str | Path) -> list[dict[str, Any]]:
@@ -263,32 +358,3 @@ def mitigation_markdown(rows: list[dict[str, Any]]) -> str:
             cells.append(f"{row[f'{metric} before']:.3f} → {row[f'{metric} after']:.3f}" if has else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _plot_mitigation(rows: list[dict[str, Any]], out: Path) -> list[Path]:
-    """Per panel, one line per (encoder, target, method): open marker before, filled marker after."""
-    plt = _pyplot()
-    figure, panels = plt.subplots(1, len(MITIGATION_PANELS), figsize=(12, 1.2 + 0.35 * len(rows)), sharey=True)
-    labels = [f"{r['encoder']} {r['target']} {r['method']}" for r in rows]
-    for axes, (title, metrics) in zip(panels, MITIGATION_PANELS):
-        for y, row in enumerate(rows):
-            metric = next((m for m in metrics if f"{m} after" in row), None)
-            if metric is None:
-                continue
-            before, after = row[f"{metric} before"], row[f"{metric} after"]
-            colour = GROUP_COLOURS.get(row["group"], GROUP_COLOURS[None])
-            axes.annotate("", (after, y), (before, y), arrowprops={"arrowstyle": "->", "color": colour})
-            axes.scatter([before], [y], facecolors="none", edgecolors=colour)
-            axes.scatter([after], [y], color=colour)
-            if metric == "probe_accuracy" and isinstance(row.get("chance"), float):
-                axes.scatter([row["chance"]], [y], marker="x", color="black", s=20)
-        axes.set_title(title, fontsize=8)
-        axes.axvline(0, color="grey", linewidth=0.5)
-    panels[0].set_yticks(range(len(rows)), labels, fontsize=7)
-    panels[0].invert_yaxis()
-    figure.suptitle("mitigation: before (open) → after (filled)", fontsize=9)
-    figure.tight_layout()
-    path = out / "mitigation.png"
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return [path]
