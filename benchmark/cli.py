@@ -17,6 +17,7 @@ from benchmark.cli_options import (
     DeviceOption,
     EmbeddingsOption,
     EncoderPrecisionOption,
+    ExecutorOption,
     FamilyOption,
     MaskOption,
     ModelOption,
@@ -27,6 +28,8 @@ from benchmark.cli_options import (
     OrientationOption,
     OutOption,
     PrecisionOption,
+    RayAddressOption,
+    RayWorkersOption,
     RefitsOption,
     RevisionOption,
     SeedsOption,
@@ -100,6 +103,12 @@ def models_command(
     )
 
 
+def _executor(executor: str, ray_address: Optional[str], ray_workers: Optional[int]):
+    from benchmark.ray_executor import executor_for
+
+    return executor_for(executor, ray_address, ray_workers)
+
+
 def _load_encoder(model: str, weights: Optional[Path], device: Optional[str], offline: bool):
     from benchmark.encoders import load_encoder
 
@@ -128,6 +137,9 @@ def extract_command(
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
     offline: OfflineOption = False,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = None,
     layout: Annotated[
         str,
         typer.Option(
@@ -165,6 +177,12 @@ def extract_command(
                 variants += [Variant(family, n, mask_ratio=mask_ratio) for n in names]
         image_set = with_exif_orientation(open_image_set(dataset), exif_orientation)
     encoder = _load_encoder(model, weights, device, offline)
+    with reported_errors():
+        chunks = (
+            None
+            if executor == "local" and not (ray_address or ray_workers)
+            else _executor(executor, ray_address, ray_workers)
+        )
     store = EmbeddingCache(cache)
     for split_name in split or image_set.splits:
         with progress_bar() as bar:
@@ -181,6 +199,7 @@ def extract_command(
                 workers=workers,
                 on_batch=lambda n, task=task: bar.advance(task, n),
                 precision=encoder_precision,
+                executor=chunks,
             )
         precision = resolve_encoder_precision(encoder_precision, device or default_device(), encoder.spec.released)
         labels = {item.id: -1 if item.label is None else item.label for item in image_set.split(split_name)}
@@ -213,6 +232,9 @@ def run_command(
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
     offline: OfflineOption = False,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = None,
     revision: RevisionOption = None,
     split: SplitOption = None,
     config: ConfigOption = None,
@@ -245,6 +267,9 @@ def run_command(
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
         offline=offline,
+        executor=executor,
+        ray_address=ray_address,
+        ray_workers=ray_workers,
         revision=revision,
         splits=split,
         dataset_config=config,
@@ -277,6 +302,9 @@ def probe_command(
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
     offline: OfflineOption = False,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = None,
     revision: RevisionOption = None,
     split: SplitOption = None,
     config: ConfigOption = None,
@@ -318,6 +346,9 @@ def probe_command(
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
         offline=offline,
+        executor=executor,
+        ray_address=ray_address,
+        ray_workers=ray_workers,
         revision=revision,
         splits=split,
         dataset_config=config,
@@ -345,6 +376,9 @@ def knn_command(
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
     offline: OfflineOption = False,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = None,
     revision: RevisionOption = None,
     split: SplitOption = None,
     config: ConfigOption = None,
@@ -383,6 +417,9 @@ def knn_command(
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
         offline=offline,
+        executor=executor,
+        ray_address=ray_address,
+        ray_workers=ray_workers,
         revision=revision,
         splits=split,
         dataset_config=config,
@@ -406,6 +443,9 @@ def retrieval_command(
     exif_orientation: OrientationOption = "auto",
     encoder_precision: EncoderPrecisionOption = "autocast",
     offline: OfflineOption = False,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = None,
     revision: RevisionOption = None,
     split: SplitOption = None,
     config: ConfigOption = None,
@@ -428,6 +468,9 @@ def retrieval_command(
         exif_orientation=exif_orientation,
         encoder_precision=encoder_precision,
         offline=offline,
+        executor=executor,
+        ray_address=ray_address,
+        ray_workers=ray_workers,
         revision=revision,
         splits=split,
         dataset_config=config,

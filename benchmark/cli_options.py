@@ -120,3 +120,16 @@ VoteTiesOption = Annotated[
         "device), or to the larger summed similarity (similarity)."
     ),
 ]
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        help="local, or ray: extraction on Ray actors holding the encoder (pip install '.[ray]'), same "
+        "embeddings and cache; a sweep of several encoders runs one Ray task per (encoder, dataset)."
+    ),
+]
+RayAddressOption = Annotated[
+    Optional[str], typer.Option(help="Ray cluster to join (HOST:6379); default: a running or new local Ray.")
+]
+RayWorkersOption = Annotated[
+    Optional[int], typer.Option(help="Ray actors holding the encoder (default: one per GPU, else per CPU set).")
+]

@@ -101,6 +101,9 @@ def run_sweep(
     splits: Optional[list[str]] = None,
     dataset_config: Optional[str] = None,
     vote_ties: str = "released",
+    executor: str = "local",
+    ray_address: Optional[str] = None,
+    ray_workers: Optional[int] = None,
 ) -> None:
     from benchmark.extract import EmbeddingCache
     from benchmark.probe import ProbeConfig
@@ -125,11 +128,28 @@ def run_sweep(
         names = expand_models(models)
         if weights is not None and len(names) > 1:
             raise ValueError(f"--weights FILE belongs to one --model, not to a sweep of {len(names)} encoders")
+        if executor == "local" and (ray_address or ray_workers):
+            raise ValueError("--ray-address and --ray-workers belong to --executor ray")
     sweep = len(names) > 1
     outcomes: list[Outcome] = []
     written: list[Path] = []
     cache_root = EmbeddingCache(cache or out / "cache")
     extract_options = {"batch_size": batch_size, "device": device, "workers": workers}
+    if sweep and executor == "ray":  # one Ray task per (encoder, dataset), each extracting where it runs
+        calls = [
+            (name, dataset, source, out, template, config, cache_root.root, encoder_precision, extract_options, offline)
+            for name in names
+            for dataset in datasets
+        ]
+        with reported_errors(interrupted=INTERRUPTED):
+            done = _fan_out(calls, ray_address)
+        for files, outcome in done:
+            written += [Path(f) for f in files]
+            outcomes.append(outcome)
+        print_results(written, out)
+        _summarise(outcomes, out)
+        return
+    extract_options |= {"executor": executor, "ray_address": ray_address, "ray_workers": ray_workers}
     for name in names:
         encoder, error = _load(name, weights, device, offline, sweep)
         if encoder is None:
@@ -147,6 +167,42 @@ def run_sweep(
     print_results(written, out)
     if sweep:
         _summarise(outcomes, out)
+
+
+def _fan_out(calls: list[tuple], address: Optional[str]) -> list[tuple[list[str], Outcome]]:
+    import torch
+
+    from benchmark.ray_executor import fan_out
+
+    # a task's torch threads are the CPUs it reserves: as many as here, so its numbers are this run's
+    threads = torch.get_num_threads()
+    return fan_out(sweep_task, [(*call, threads) for call in calls], address=address, cpus_per_call=threads)
+
+
+def sweep_task(
+    name, dataset, source, out, template, config, cache, precision, extract_options, offline, threads
+) -> tuple[list[str], Outcome]:
+    """One (encoder, dataset) of a sweep on a Ray worker: load, check, run; failures come back recorded."""
+    import torch
+
+    from benchmark.extract import EmbeddingCache
+    from benchmark.runner import checked_dataset, run
+    from benchmark.tasks import ExtractOptions
+
+    torch.set_num_threads(threads)  # the driver's: the same last bits as a local run
+
+    found = checked_dataset(dataset, config, **source)
+    encoder, error = _load(name, None, extract_options["device"], offline, sweep=True)
+    if encoder is None:
+        return [], Outcome(name, found.label, 0, error)
+    options = ExtractOptions(cache=EmbeddingCache(cache), encoder_precision=precision, **extract_options)
+    try:
+        files = run(encoder, found, ResultStore(out, template), options, config)
+    except Exception as error:
+        if not _out_of_memory(error):
+            raise
+        return [], Outcome(encoder.spec.key, found.label, 0, f"out of memory: {error}")
+    return [str(f) for f in files], Outcome(encoder.spec.key, found.label, len(files))
 
 
 def _load(name: str, weights: Optional[Path], device: Optional[str], offline: bool, sweep: bool):

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from PIL import Image
@@ -215,6 +215,103 @@ class _VariantImages(torch.utils.data.Dataset):
         return out
 
 
+@dataclass(frozen=True)
+class EmbedSettings:
+    """How a chunk is embedded, resolved once by :func:`extract`: the same for the local loop and a Ray worker."""
+
+    seed: int
+    batch_size: int
+    device: str
+    workers: int  # data-loading processes
+    precision: str  # resolved for the device (benchmark.device.encoder_precision)
+    exif_transpose: bool
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.float16 if self.precision == "float16" else torch.float32  # float16: as clip.load
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Images ``start:stop`` of a split (chunk number ``index``) still to embed under ``variants``."""
+
+    index: int
+    start: int
+    stop: int
+    variants: tuple[Variant, ...]
+
+
+def chunk_path(cache: EmbeddingCache, key: dict, index: int) -> Path:
+    return cache.partial_dir(key) / f"chunk-{index:06d}.safetensors"
+
+
+def prepared_model(encoder: Any, settings: EmbedSettings) -> torch.nn.Module:
+    """The encoder's model on the device in the settings' dtype, in eval mode."""
+    return encoder.model.to(settings.device, settings.dtype).eval()
+
+
+def embed_chunk(
+    model: torch.nn.Module,
+    preprocess: Preprocess,
+    items: Sequence[ImageItem],
+    variants: Sequence[Variant],
+    settings: EmbedSettings,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Variant name → (len(items), D) embeddings of one chunk.
+
+    Local and Ray runs both call this, with the same chunks and batches, so their numbers are equal
+    bit for bit on CPU (a convolution's result depends on the batch it is computed in).
+    """
+    dataset = _VariantImages(items, variants, preprocess, settings.seed, settings.exif_transpose)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=settings.batch_size, num_workers=settings.workers)
+    outputs: dict[str, list[torch.Tensor]] = {v.name: [] for v in variants}
+    for batch in loader:
+        with torch.inference_mode(), torch.autocast(device_type="cuda", enabled=settings.precision == "autocast"):
+            for name, pixels in batch.items():
+                outputs[name].append(model(pixels.to(settings.device, settings.dtype, non_blocking=True)).float().cpu())
+        if on_batch:
+            on_batch(len(next(iter(batch.values()))))
+    return {name: torch.cat(parts) for name, parts in outputs.items()}
+
+
+class ChunkExecutor(Protocol):
+    """Computes the missing chunks of a split and hands each to ``write`` (the local loop, or Ray)."""
+
+    name: str
+
+    def default_device(self) -> str: ...
+
+    def __call__(
+        self,
+        encoder: Any,
+        items: Sequence[ImageItem],
+        chunks: Sequence[Chunk],
+        settings: EmbedSettings,
+        write: Callable[[Chunk, dict[str, torch.Tensor]], None],
+        on_batch: Callable[[int], None] | None,
+    ) -> None: ...
+
+
+class LocalExecutor:
+    """This process, chunk after chunk."""
+
+    name = "local"
+
+    def default_device(self) -> str:
+        return default_device()
+
+    def __call__(self, encoder, items, chunks, settings, write, on_batch) -> None:
+        model = prepared_model(encoder, settings)
+        for chunk in chunks:
+            write(
+                chunk,
+                embed_chunk(
+                    model, encoder.preprocess, items[chunk.start : chunk.stop], chunk.variants, settings, on_batch
+                ),
+            )
+
+
 def extract(
     encoder: Any,
     image_set: ImageSet,
@@ -228,12 +325,15 @@ def extract(
     workers: int = 0,
     on_batch: Callable[[int], None] | None = None,
     precision: str = "autocast",
+    executor: ChunkExecutor | None = None,
 ) -> dict[Variant, Embeddings]:
     """Embeddings of one split under every variant, from the cache or computed (then cached).
 
     ``precision`` is a :data:`benchmark.device.ENCODER_PRECISIONS` choice, resolved for the device.
+    ``executor`` computes the missing chunks (default: this process; :mod:`benchmark.ray_executor`: Ray).
     """
-    device = device or default_device()
+    executor = executor or LocalExecutor()
+    device = device or executor.default_device()
     precision = encoder_precision(precision, device, getattr(getattr(encoder, "spec", None), "released", None))
     batch_size = batch_size or default_batch_size(device)
     items = image_set.split(split)
@@ -244,55 +344,36 @@ def extract(
     results = {variant: cache.load(key) for variant, key in keys.items()}
     missing = [variant for variant, found in results.items() if found is None]
     if missing:
-        computed = _compute(
-            encoder,
-            items,
-            missing,
-            keys,
-            cache,
-            seed,
-            batch_size,
-            device,
-            workers,
-            on_batch,
-            image_set.exif_orientation,
-            precision,
-        )
-        results.update(computed)
+        settings = EmbedSettings(seed, batch_size, device, workers, precision, image_set.exif_orientation)
+        results.update(_compute(encoder, items, missing, keys, cache, settings, on_batch, executor))
     return results  # type: ignore[return-value]
 
 
-def _compute(
-    encoder, items, variants, keys, cache, seed, batch_size, device, workers, on_batch, exif_transpose, precision
-):
-    dtype = torch.float16 if precision == "float16" else torch.float32  # float16: weights and inputs, as clip.load
-    model = encoder.model.to(device, dtype).eval()
+def _compute(encoder, items, variants, keys, cache, settings, on_batch, executor) -> dict[Variant, Embeddings]:
+    """The missing chunks (by ``executor``), each kept as a partial file, then one file per variant."""
     ids = [item.id for item in items]
-    chunks = math.ceil(len(items) / CHUNK_IMAGES)
-    for chunk in range(chunks):
-        paths = {v: cache.partial_dir(keys[v]) / f"chunk-{chunk:06d}.safetensors" for v in variants}
-        todo = [v for v in variants if not paths[v].is_file()]
-        chunk_items = items[chunk * CHUNK_IMAGES : (chunk + 1) * CHUNK_IMAGES]
-        if not todo:
-            if on_batch:
-                on_batch(len(chunk_items))
-            continue
-        dataset = _VariantImages(chunk_items, todo, encoder.preprocess, seed, exif_transpose)
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-        outputs: dict[str, list[torch.Tensor]] = {v.name: [] for v in todo}
-        for batch in loader:
-            with torch.inference_mode(), torch.autocast(device_type="cuda", enabled=precision == "autocast"):
-                for name, pixels in batch.items():
-                    outputs[name].append(model(pixels.to(device, dtype, non_blocking=True)).float().cpu())
-            if on_batch:
-                on_batch(len(next(iter(batch.values()))))
-        for variant in todo:
-            chunk_ids = [item.id for item in chunk_items]
-            _write(paths[variant], chunk_ids, torch.cat(outputs[variant.name]), {})
+    count = math.ceil(len(items) / CHUNK_IMAGES)
+    chunks = []
+    for index in range(count):
+        start, stop = index * CHUNK_IMAGES, min((index + 1) * CHUNK_IMAGES, len(items))
+        todo = tuple(v for v in variants if not chunk_path(cache, keys[v], index).is_file())
+        if todo:
+            chunks.append(Chunk(index, start, stop, todo))
+        elif on_batch:
+            on_batch(stop - start)
+
+    def write(chunk: Chunk, outputs: dict[str, torch.Tensor]) -> None:
+        for variant in chunk.variants:
+            _write(
+                chunk_path(cache, keys[variant], chunk.index), ids[chunk.start : chunk.stop], outputs[variant.name], {}
+            )
+
+    if chunks:
+        executor(encoder, items, chunks, settings, write, on_batch)
     results = {}
     for variant in variants:
         partial = cache.partial_dir(keys[variant])
-        parts = [_read(partial / f"chunk-{chunk:06d}.safetensors") for chunk in range(chunks)]
+        parts = [_read(chunk_path(cache, keys[variant], index)) for index in range(count)]
         vectors = torch.cat([part.vectors for part in parts])
         provenance = {**keys[variant], "n_images": len(ids)}
         _write(cache.path(keys[variant]), ids, vectors, provenance)

@@ -22,6 +22,7 @@ from benchmark.knn import VOTE_TIES
 from benchmark.masking import DEFAULT_MASK_RATIO
 from benchmark.probe import ProbeConfig
 from benchmark.processing import FAMILIES
+from benchmark.ray_executor import execution_record
 from benchmark.refit import REFITS
 from benchmark.results import ResultStore
 from benchmark.tasks import TASK_NAMES, TASKS, ExtractOptions, TaskResult
@@ -140,6 +141,7 @@ def run(
                 dataset=dataset_name,
                 seed=seed,
                 exif_orientation=image_set.exif_orientation,
+                execution=execution_record(options.executor, options.ray_address, options.ray_workers, options.workers),
                 encoder_precision=encoder_precision(
                     options.encoder_precision,
                     options.device or default_device(),

@@ -62,11 +62,19 @@ class ExtractOptions:
     workers: int = 0
     on_batch: Callable[[int], None] | None = None
     encoder_precision: str = "autocast"  # GPU only: benchmark.device.ENCODER_PRECISIONS (recorded)
+    executor: str = "local"  # or "ray": chunks on Ray workers, same numbers (benchmark.ray_executor)
+    ray_address: str | None = None  # a Ray cluster to join; None: a running or new local Ray
+    ray_workers: int | None = None  # Ray actors holding the encoder; None: one per GPU, else per CPU
 
 
 def _embed(
     encoder, image_set: ImageSet, split: str, variants: Sequence[Variant], seed: int, options: ExtractOptions
 ) -> dict[Variant, Embeddings]:
+    executor = None  # the local loop; ray is imported only when asked for
+    if (options.executor, options.ray_address, options.ray_workers) != ("local", None, None):
+        from benchmark.ray_executor import executor_for
+
+        executor = executor_for(options.executor, options.ray_address, options.ray_workers)
     return extract(
         encoder,
         image_set,
@@ -79,6 +87,7 @@ def _embed(
         workers=options.workers,
         on_batch=options.on_batch,
         precision=options.encoder_precision,
+        executor=executor,
     )
 
 
