@@ -485,7 +485,6 @@ def run_shell(command: Command, ctx: Context) -> None:
             stdout=stdout,
             stderr=subprocess.PIPE,
             text=True,
-            timeout=900,
         )
     finally:
         if command.stdout:

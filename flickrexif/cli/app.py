@@ -236,7 +236,7 @@ def download_command(
         raise typer.Exit(code=2)
     with _open_store(db) as store:
         todo = len(store.photos_to_download())
-        with Progress(console=stderr) as bar:
+        with progress_bar(transient=False) as bar:
             task = bar.add_task("Downloading", total=todo)
             with reported_errors(stop=bar.stop, interrupted="Finished files are recorded; run again to resume."):
                 counts = download_photos(
