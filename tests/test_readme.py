@@ -66,6 +66,7 @@ NOT_RUN: dict[tuple[str, ...], str] = {
             "bench_probe_precision.py",
             "bench_mitigate.py",
             "bench_extraction_floor.py",
+            "bench_ray.py",
         )
     },
 }
