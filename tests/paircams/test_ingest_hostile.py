@@ -11,10 +11,10 @@ import contextlib
 import json
 import os
 import resource
-import threading
 from datetime import timedelta
 
 import pytest
+from hang_guard import finishes
 from typer.testing import CliRunner
 
 from paircams.cli import app
@@ -30,29 +30,6 @@ from paircams.ingest import (
 )
 
 NOT_UTF8 = "its path is not valid UTF-8 (shown with \\x escapes), so pairs.json cannot record it; rename it"
-
-
-def finishes(function, *, fifos=(), seconds=30.0):
-    """``function()``, failing the test (not hanging it) when it is still running after ``seconds``."""
-    box = {}
-
-    def run():
-        try:
-            box["value"] = function()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
-            box["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        for fifo in fifos:  # a writer that comes and goes unblocks a reader stuck opening the FIFO
-            with contextlib.suppress(OSError):
-                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        pytest.fail(f"still running after {seconds:.0f} s: a FIFO was opened")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 @contextlib.contextmanager

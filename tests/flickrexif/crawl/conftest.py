@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,31 +47,3 @@ def served(tmp_path):
     with FlickrStandin(photos) as standin:
         crawl(standin, tmp_path / "c.db")
         yield Served(standin, tmp_path / "c.db", photos)
-
-
-@pytest.fixture(name="finishes_within")
-def finishes_within_fixture():
-    """:func:`finishes_within`, for the tests of this folder."""
-    return finishes_within
-
-
-def finishes_within(seconds: float, work):
-    """Run ``work()`` in a thread; its result (or exception) if it ends within ``seconds``, else fail.
-
-    A guard only, far above the expected time: today's hang shows as a failure, not a stuck test.
-    """
-    outcome: dict = {}
-
-    def run():
-        try:
-            outcome["value"] = work()
-        except BaseException as error:  # noqa: BLE001 - handed to the test
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]

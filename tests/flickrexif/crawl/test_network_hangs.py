@@ -15,6 +15,7 @@ import sys
 import time
 
 import pytest
+from hang_guard import HANG_S, finishes
 
 from flickrexif.crawl import store as states
 from flickrexif.crawl.client import FlickrClient, RetryPolicy, TransientFlickrError
@@ -35,19 +36,19 @@ def trickled(params, answer):
     return WireReply(reply.status, reply.body, reply.content_type, reply.headers, trickle_s=0.05)
 
 
-def test_a_trickled_api_answer_is_cut_at_the_total_deadline(served, finishes_within):
+def test_a_trickled_api_answer_is_cut_at_the_total_deadline(served):
     reports = []
     served.standin.tamper("flickr.test.echo", lambda params, answer: trickled(params, {**answer, "pad": "x" * 400}))
     client = FlickrClient(KEY, api_url=served.standin.api_url, timeout=1.0, retry=RetryPolicy(2, 0.001, 0.001))
     client.on_call = lambda method, outcome: reports.append(outcome)
     with pytest.raises(TransientFlickrError, match="failed 2 times"):
-        finishes_within(20, lambda: client.call("flickr.test.echo"))
+        finishes(lambda: client.call("flickr.test.echo"))
     assert reports == ["sent", "timeout", "sent", "timeout"]
     served.standin.tamper("flickr.test.echo", None)
     assert client.call("flickr.test.echo")["stat"] == "ok"  # the client is fine afterwards
 
 
-def test_a_trickled_photo_file_fails_at_the_deadline_and_downloads_on_the_next_run(served, tmp_path, finishes_within):
+def test_a_trickled_photo_file_fails_at_the_deadline_and_downloads_on_the_next_run(served, tmp_path):
     served.standin.tamper("download", trickled)
     config = DownloadConfig(out_dir=tmp_path / "out", workers=3, timeout=1.0, deadline=1.0, retry=ONE_TRY)
 
@@ -55,7 +56,7 @@ def test_a_trickled_photo_file_fails_at_the_deadline_and_downloads_on_the_next_r
         with CrawlStore(served.db) as store:
             return download_photos(store, config)
 
-    assert finishes_within(30, download) == {"failed": len(served.photos)}
+    assert finishes(download) == {"failed": len(served.photos)}
     with CrawlStore(served.db) as store:
         assert {photo.download_error for photo in store.photos()} == {"DeadlineExceeded (after 1 attempts)"}
     assert not list((tmp_path / "out").rglob("*.part"))
@@ -81,7 +82,7 @@ def interrupt(args, served, *, when):
         time.sleep(0.3)  # the requests are well under way
         process.send_signal(signal.SIGINT)
         try:
-            code = process.wait(timeout=60)  # a guard only: it exits in about a second
+            code = process.wait(timeout=HANG_S)  # a guard only: it exits in about a second
         except subprocess.TimeoutExpired:
             process.kill()
             pytest.fail("still running 60 s after Ctrl-C")

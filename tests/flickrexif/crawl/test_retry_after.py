@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, formatdate
 
 import pytest
+from hang_guard import finishes
 
 from flickrexif.crawl.client import CallStopped, FlickrClient, TransientFlickrError
 from flickrexif.crawl.credentials import FlickrCredentials
@@ -55,50 +56,50 @@ def test_a_429_waits_as_long_as_retry_after_asks(form, served):
     assert served.standin.calls["flickr.test.echo"] == 2
 
 
-def test_a_retry_after_of_an_hour_fails_the_call_at_once_and_holds_the_next_calls(served, finishes_within):
+def test_a_retry_after_of_an_hour_fails_the_call_at_once_and_holds_the_next_calls(served):
     reports, exif_before = [], served.standin.calls["flickr.photos.getExif"]  # the fixture's crawl
     served.standin.tamper("flickr.test.echo", too_many("3600"))
     client = FlickrClient(KEY, api_url=served.standin.api_url, retry=FAST, on_call=lambda m, o: reports.append(o))
     with pytest.raises(TransientFlickrError, match=r"retry after 3600 s \(Retry-After\)"):
-        finishes_within(20, lambda: client.call("flickr.test.echo"))
+        finishes(lambda: client.call("flickr.test.echo"))
     with pytest.raises(TransientFlickrError, match="not sent"):  # the pause holds every thread's calls
-        finishes_within(20, lambda: client.call("flickr.photos.getExif", photo_id="1"))
+        finishes(lambda: client.call("flickr.photos.getExif", photo_id="1"))
     assert (
         served.standin.calls["flickr.test.echo"] == 1 and served.standin.calls["flickr.photos.getExif"] == exif_before
     )
     assert reports == ["sent", "http429"]
 
 
-def test_a_stop_ends_a_retry_after_wait(served, finishes_within):
+def test_a_stop_ends_a_retry_after_wait(served):
     served.standin.tamper("flickr.test.echo", too_many("100"))  # under the cap: it would be waited for
     client = FlickrClient(KEY, api_url=served.standin.api_url, retry=FAST)
     threading.Timer(0.5, client.stop).start()
     with pytest.raises(CallStopped):
-        finishes_within(20, lambda: client.call("flickr.test.echo"))
+        finishes(lambda: client.call("flickr.test.echo"))
     assert served.standin.calls["flickr.test.echo"] == 1
 
 
-def download(served, tmp_path, finishes_within, **config):
+def download(served, tmp_path, **config):
     def run():
         with CrawlStore(served.db) as store:
             counts = download_photos(store, DownloadConfig(out_dir=tmp_path / "out", workers=2, **config))
             return counts, {photo.id: photo.download_error for photo in store.photos()}
 
-    return finishes_within(60, run)
+    return finishes(run)
 
 
-def test_downloads_honour_retry_after(served, tmp_path, finishes_within):
+def test_downloads_honour_retry_after(served, tmp_path):
     served.standin.tamper("download", too_many("1", times=1))
     started = time.monotonic()
-    counts, _ = download(served, tmp_path, finishes_within, retry=FAST)
+    counts, _ = download(served, tmp_path, retry=FAST)
     assert counts == {"done": len(served.photos)} and time.monotonic() - started >= 0.9
 
 
-def test_downloads_asked_to_wait_an_hour_fail_without_hammering_the_server(served, tmp_path, finishes_within):
+def test_downloads_asked_to_wait_an_hour_fail_without_hammering_the_server(served, tmp_path):
     served.standin.tamper("download", too_many("3600"))
-    counts, errors = download(served, tmp_path, finishes_within, retry=FAST)
+    counts, errors = download(served, tmp_path, retry=FAST)
     assert counts == {"failed": len(served.photos)}
     assert served.standin.calls["download"] <= 2  # one per worker at most, then the pause holds the rest
     assert all("Retry-After" in error for error in errors.values())
     served.standin.tamper("download", None)
-    assert download(served, tmp_path, finishes_within)[0] == {"done": len(served.photos)}  # the next run gets them
+    assert download(served, tmp_path)[0] == {"done": len(served.photos)}  # the next run gets them

@@ -9,38 +9,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 
 import pytest
+from hang_guard import finishes
 from PIL import Image
 
 from flickrexif.exif.read import ExifReadError, check_regular_file, printable_name, read_exif
 from flickrexif.exif.scan import iter_photo_paths, scan_file
-
-
-def finishes(function, *, fifos=(), seconds=20.0):
-    """``function()``, failing the test (not hanging it) when it is still running after ``seconds``."""
-    box = {}
-
-    def run():
-        try:
-            box["value"] = function()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
-            box["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        for fifo in fifos:  # a writer that comes and goes unblocks a reader stuck opening the FIFO
-            try:
-                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-            except OSError:
-                pass
-        pytest.fail(f"still running after {seconds:.0f} s: a FIFO or device was opened")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def _photo(path):
