@@ -105,3 +105,13 @@ def test_hub_dataset_mistakes_are_one_line_before_any_model_loads(tmp_path, hub,
     done = trace_bench(tmp_path, hub, "knn", "--model", "random:resnet10t", *args, "--out", "results")
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "results").exists()
+
+
+def test_a_configuration_typo_names_the_valid_ones_before_any_model_loads(tmp_path, hub):
+    dataset_folder(tmp_path / "tiny")
+    done = trace_bench(
+        tmp_path, hub, "knn", "--model", "random:resnet10t", "--dataset", "tiny", "--config", "nope", "--out", "o"
+    )
+    assert done.returncode == 2, done.stderr
+    assert "'nope' not found" in done.stderr and "Available: ['default']" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
