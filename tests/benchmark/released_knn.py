@@ -23,7 +23,8 @@ def released_protocol(db, db_y, q, q_y, k, seeds=tuple(range(10))):
     One run per (test processing, positives' processing, negatives' processing); baseline = (p, p, p),
     all-diff = (p, q, q), pos-same = (p, p, q), neg-same = (p, q, p) for q != p; uniform: per seed one
     numpy draw of every database image's processing.  The k most similar database images vote; a tie
-    in votes goes to the lower class index (what the released ``probs.sort(1, True)`` gives).  Each
+    in votes goes to the lower class index (what the released ``probs.sort(1, True)`` gives on a CPU up
+    to 16 classes, as in these planted sets; see ``benchmark.knn``).  Each
     summary value is the mean of its runs.
     """
     db = db.numpy() / np.linalg.norm(db.numpy(), axis=-1, keepdims=True)
