@@ -9,6 +9,14 @@ Writes and ``whoami`` without the expected bearer token get 401, as on the Hub; 
 ``tree``, file downloads by ``resolve``, dataset info: what ``datasets.load_dataset(repo,
 revision=...)`` reads) need none, as for public repositories.
 
+Model repositories download as ``hf_hub_download`` asks (``HEAD``/``GET
+/ORG/NAME/resolve/REVISION/PATH``): ``ETag`` and ``X-Repo-Commit`` headers, byte ranges
+(``Range: bytes=N-`` → 206, or 416 past the end), and the Hub's ``X-Error-Code`` answers
+(``RepoNotFound`` with 401 for a missing repository, as the Hub answers so as not to reveal private
+ones; ``RevisionNotFound``; ``EntryNotFound``). Repositories named in :attr:`HubStandin.gated`
+answer 401 ``GatedRepo`` without the bearer token. :attr:`HubStandin.requests` records every request
+as ``(method, path, Range header or None)``.
+
 Failures on demand, for what a client must survive: :meth:`HubStandin.fail` answers the next
 request(s) to an action (``commit``, ``tag``, ...) with an HTTP error, or drops the connection
 without an answer, before or after doing the work (a commit that lands but whose answer is lost).
@@ -32,6 +40,8 @@ import yaml
 GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"
 _RESOLVE = re.compile(r"^/datasets/([^/]+)/([^/]+)/resolve/([^/]+)/(.+)$")
 _INFO = re.compile(r"^/api/datasets/([^/]+)/([^/]+)/revision/([^/]+)$")
+_MODEL_RESOLVE = re.compile(r"^/(?!(?:api|datasets|spaces)/)([^/]+)/([^/]+)/resolve/([^/]+)/(.+)$")
+_RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 _REPO_PATH = re.compile(
     r"^/api/(models|datasets|spaces)/([^/]+)/([^/]+)/(preupload|commit|tag|tree|refs)(?:/([^/]+))?(/.*)?$"
 )
@@ -76,14 +86,22 @@ def _blob_oid(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
 
 
+def _error(message: str) -> bytes:
+    return json.dumps({"error": message}).encode()
+
+
 class HubStandin:
-    """``with HubStandin(token="hf_test") as hub: HfApi(endpoint=hub.url, token="hf_test")``."""
+    """``with HubStandin(token="hf_test") as hub: HfApi(endpoint=hub.url, token="hf_test")``.
+
+    ``gated``: model repositories whose files need ``Authorization: Bearer <token>``.
+    """
 
     def __init__(self, token: str = "hf_test", user: str = "tester") -> None:
         self.token = token
         self.user = user
         self.repos: dict[str, Repo] = {}
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str, str | None]] = []
+        self.gated: set[str] = set()
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"hub": self})
@@ -230,13 +248,16 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body() if method == "POST" else b""
         hub = self.hub
         with hub._lock:
-            hub.requests.append((method, url.path))
+            hub.requests.append((method, url.path, self.headers.get("Range")))
             public_read = method in ("GET", "HEAD") and url.path != "/api/whoami-v2"  # repositories are public
             if not public_read and not self._authorised():
                 return self._send(401, {"error": "Invalid credentials in Authorization header"})
             read = _RESOLVE.match(url.path) or _INFO.match(url.path)
             if read and public_read:
                 return self._read(read)
+            model_file = _MODEL_RESOLVE.match(url.path)
+            if model_file and public_read:
+                return self._model_file(*model_file.groups())
             if method == "GET" and url.path == "/api/whoami-v2":
                 return self._send(200, {"type": "user", "name": hub.user, "orgs": [], "auth": {"type": "access_token"}})
             if method == "POST" and url.path == "/api/repos/create":
@@ -323,6 +344,33 @@ class _Handler(BaseHTTPRequestHandler):
         if content is None:
             return self._reply(404, b'{"error": "Entry not found"}', {"X-Error-Code": "EntryNotFound"})
         self._reply(200, content, {"ETag": f'"{_blob_oid(content)}"', "X-Repo-Commit": commit.oid})
+
+    def _model_file(self, org: str, name: str, revision: str, path: str) -> None:
+        """A model repository's file at a revision, as the Hub answers ``hf_hub_download``."""
+        repo_id = f"{org}/{name}"
+        repo = self.hub.repos.get(repo_id)
+        if repo is None or repo.repo_type != "model":  # 401, as the Hub hides whether a private one exists
+            message = "Repository not found"
+            return self._reply(401, _error(message), {"X-Error-Code": "RepoNotFound", "X-Error-Message": message})
+        if repo_id in self.hub.gated and not self._authorised():
+            message = f"Access to model {repo_id} is restricted. You must have access to it and be authenticated."
+            return self._reply(401, _error(message), {"X-Error-Code": "GatedRepo", "X-Error-Message": message})
+        commit = repo.resolve(unquote(revision))
+        if commit is None:
+            return self._reply(404, _error("Invalid rev id"), {"X-Error-Code": "RevisionNotFound"})
+        content = commit.files.get(unquote(path))
+        if content is None:
+            headers = {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit.oid}
+            return self._reply(404, _error("Entry not found"), headers)
+        headers = {"ETag": f'"{_blob_oid(content)}"', "X-Repo-Commit": commit.oid, "Accept-Ranges": "bytes"}
+        asked = _RANGE.match(self.headers.get("Range") or "")
+        if asked is None:
+            return self._reply(200, content, headers)
+        start = int(asked[1])
+        end = min(int(asked[2]), len(content) - 1) if asked[2] else len(content) - 1
+        if start >= len(content) or start > end:
+            return self._reply(416, b"", {**headers, "Content-Range": f"bytes */{len(content)}"})
+        self._reply(206, content[start : end + 1], {**headers, "Content-Range": f"bytes {start}-{end}/{len(content)}"})
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         """Raw bytes; a HEAD answer carries the headers only."""

@@ -1,10 +1,6 @@
-"""Loopback servers for weight downloads: a Hub's model-file endpoint and a plain file host.
+"""A loopback file host for weight downloads from published checkpoint URLs.
 
-:class:`ModelFiles` answers what ``hf_hub_download`` asks of a model repository (``HEAD``/``GET
-/ORG/REPO/resolve/REVISION/PATH`` with the ``ETag`` and ``X-Repo-Commit`` headers, byte ranges,
-the ``X-Error-Code`` answers for a missing repository, revision or file, and ``GatedRepo`` without
-the right token). The repositories are those pushed with ``HfApi`` to a
-:class:`flickrexif.testing.hub.HubStandin`, which serves no model-repository downloads itself.
+(Hub model repositories are served by :class:`flickrexif.testing.hub.HubStandin` itself.)
 
 :class:`FileHost` serves published checkpoint URLs with byte ranges, and can drop a download after
 some bytes (an interrupted transfer) or ignore ranges (a server that always sends the whole file).
@@ -12,16 +8,11 @@ some bytes (an interrupted transfer) or ignore ranges (a server that always send
 
 from __future__ import annotations
 
-import hashlib
 import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
-
-from flickrexif.testing.hub import HubStandin
-
-_RESOLVE = re.compile(r"^/([^/]+)/([^/]+)/resolve/([^/]+)/(.+)$")
+from urllib.parse import urlsplit
 
 
 class _Server:
@@ -98,42 +89,6 @@ def send(
     handler.wfile.flush()
     handler.close_connection = True
     handler.connection.shutdown(socket.SHUT_RDWR)
-
-
-class ModelFiles(_Server):
-    """``with HubStandin() as hub, ModelFiles(hub) as files:`` set ``HF_ENDPOINT=files.url``.
-
-    ``gated``: repositories whose files need ``Authorization: Bearer <token>``.
-    """
-
-    def __init__(self, hub: HubStandin, token: str = "hf_test") -> None:
-        self.hub = hub
-        self.token = token
-        self.gated: set[str] = set()
-        super().__init__()
-
-    def handle(self, handler: BaseHTTPRequestHandler) -> None:
-        match = _RESOLVE.match(urlsplit(handler.path).path)
-        if match is None:
-            return send(handler, 404, b"{}", {"X-Error-Code": "RepoNotFound"})
-        org, name, revision, path = match.groups()
-        repo_id = f"{org}/{name}"
-        repo = self.hub.repos.get(repo_id)
-        if repo is None or repo.repo_type != "model":
-            return send(
-                handler, 401, b"{}", {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"}
-            )
-        if repo_id in self.gated and handler.headers.get("Authorization") != f"Bearer {self.token}":
-            message = f"Access to model {repo_id} is restricted. You must have access to it and be authenticated."
-            return send(handler, 401, b"{}", {"X-Error-Code": "GatedRepo", "X-Error-Message": message})
-        commit = repo.resolve(unquote(revision))
-        if commit is None:
-            return send(handler, 404, b"{}", {"X-Error-Code": "RevisionNotFound"})
-        content = commit.files.get(unquote(path))
-        if content is None:
-            return send(handler, 404, b"{}", {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit.oid})
-        etag = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
-        send(handler, 200, content, {"ETag": f'"{etag}"', "X-Repo-Commit": commit.oid})
 
 
 class FileHost(_Server):

@@ -1,20 +1,21 @@
 """Hub weights on first use: downloaded from a loopback Hub into the HF cache, then read from it.
 
 Tiny random-weight repositories (a timm ``test_vit``, a two-layer open_clip model) are pushed with
-``HfApi`` to the Hub stand-in; ``HF_ENDPOINT`` points at :class:`loopback_weights.ModelFiles`, which
-serves their files as the Hub does.
+``HfApi`` to the Hub stand-in, and ``HF_ENDPOINT`` points at it: it serves their files as the Hub
+does (see :mod:`flickrexif.testing.hub`).
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import urllib.error
+import urllib.request
 from types import SimpleNamespace
 
 import pytest
 import torch
 from huggingface_hub import HfApi
-from loopback_weights import ModelFiles
 
 from benchmark.encoders import MissingWeightsError, load_encoder
 from flickrexif.cli.errors import error_message, lookup
@@ -51,10 +52,10 @@ def env(tmp_path, monkeypatch):
 
 @pytest.fixture
 def hub(env, monkeypatch):
-    """The Hub stand-in (pushes) and its model-file endpoint (``HF_ENDPOINT``)."""
-    with HubStandin(token=TOKEN) as standin, ModelFiles(standin, token=TOKEN) as files:
-        monkeypatch.setenv("HF_ENDPOINT", files.url)
-        yield standin, files
+    """The Hub stand-in: pushes go to it, and it is ``HF_ENDPOINT`` for downloads."""
+    with HubStandin(token=TOKEN) as standin:
+        monkeypatch.setenv("HF_ENDPOINT", standin.url)
+        yield standin
 
 
 def push(standin: HubStandin, repo_id: str, files: dict[str, bytes]) -> str:
@@ -112,7 +113,7 @@ def refuse_connections(monkeypatch) -> None:
 
 
 def test_timm_hub_repo_downloads_once_then_runs_from_the_cache(hub, env, tmp_path, monkeypatch):
-    standin, files = hub
+    standin = hub
     source, repo_files = tiny_timm_repo(tmp_path / "export")
     commit = push(standin, TIMM_REPO, repo_files)
 
@@ -123,9 +124,9 @@ def test_timm_hub_repo_downloads_once_then_runs_from_the_cache(hub, env, tmp_pat
     x = torch.randn(2, 3, 160, 160)
     with torch.no_grad():
         assert torch.allclose(encoder.model(x), pooled(source, x), atol=1e-6)
-    assert any(method == "GET" and path.endswith("/model.safetensors") for method, path, _ in files.requests)
+    assert any(method == "GET" and path.endswith("/model.safetensors") for method, path, _ in standin.requests)
 
-    files.close()  # the Hub is gone: the cache serves the second run
+    standin.close()  # the Hub is gone: the cache serves the second run
     again = load_encoder(f"timm:hf-hub:{TIMM_REPO}")
     assert again.weights == encoder.weights
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -134,7 +135,7 @@ def test_timm_hub_repo_downloads_once_then_runs_from_the_cache(hub, env, tmp_pat
 
 
 def test_open_clip_hub_repo_downloads_and_matches_encode_image(hub, env):
-    standin, files = hub
+    standin = hub
     source, repo_files = tiny_clip_repo()
     commit = push(standin, CLIP_REPO, repo_files)
 
@@ -145,14 +146,14 @@ def test_open_clip_hub_repo_downloads_and_matches_encode_image(hub, env):
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(encoder.model(x), source.encode_image(x), atol=1e-6)
-    seen = len(files.requests)
+    seen = len(standin.requests)
     assert load_encoder(f"open_clip:hf-hub:{CLIP_REPO}", offline=True).weights == encoder.weights
-    assert len(files.requests) == seen  # offline=True: no request at all
+    assert len(standin.requests) == seen  # offline=True: no request at all
 
 
 def test_a_registry_tag_downloads_from_its_hub_repository(hub, env):
     """timm tags name their Hub repository (``timm/ARCH.TAG``): the first load fetches its file."""
-    standin, _ = hub
+    standin = hub
     source = timm.create_model("test_vit", pretrained=False, num_classes=1000).eval()
     commit = push(standin, "timm/test_vit.r160_in1k", {"model.safetensors": safetensors_bytes(source.state_dict())})
     encoder = load_encoder("timm:test_vit.r160_in1k")
@@ -163,7 +164,7 @@ def test_a_registry_tag_downloads_from_its_hub_repository(hub, env):
 
 
 def test_a_revision_pins_the_commit(hub, env, tmp_path):
-    standin, _ = hub
+    standin = hub
     _, repo_files = tiny_timm_repo(tmp_path / "export")
     first = push(standin, TIMM_REPO, repo_files)
     torch.manual_seed(5)
@@ -174,15 +175,16 @@ def test_a_revision_pins_the_commit(hub, env, tmp_path):
 
 
 def test_offline_with_an_empty_cache_is_one_message_with_exit_code_2(hub, env, monkeypatch):
-    standin, files = hub
+    standin = hub
     push(standin, CLIP_REPO, tiny_clip_repo()[1])
+    pushed = len(standin.requests)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MissingWeightsError) as raised:
         load_encoder(f"open_clip:hf-hub:{CLIP_REPO}")
     message = str(raised.value)
     assert f"hf download {CLIP_REPO} open_clip_config.json" in message and str(env) in message
     assert "offline" in message and "--weights FILE" in message
-    assert files.requests == []
+    assert len(standin.requests) == pushed  # not even a HEAD
     report = lookup(raised.value)
     assert report is not None and report.code == 2
     assert error_message(raised.value, report).startswith("[red]Missing weights:[/red] No local weights")
@@ -192,19 +194,51 @@ def test_offline_with_an_empty_cache_is_one_message_with_exit_code_2(hub, env, m
 
 
 def test_a_gated_repo_without_a_token_names_hf_token(hub, env, tmp_path, monkeypatch):
-    standin, files = hub
+    standin = hub
     push(standin, TIMM_REPO, tiny_timm_repo(tmp_path / "export")[1])
-    files.gated.add(TIMM_REPO)
+    standin.gated.add(TIMM_REPO)
     with pytest.raises(MissingWeightsError) as raised:
         load_encoder(f"timm:hf-hub:{TIMM_REPO}")
     message = str(raised.value)
-    assert f"{TIMM_REPO} on {files.url} is gated" in message
+    assert f"{TIMM_REPO} on {standin.url} is gated" in message
     assert "set HF_TOKEN" in message and "hf auth login" in message and "\n" not in message
     monkeypatch.setenv("HF_TOKEN", "hf_someone_else")
     with pytest.raises(MissingWeightsError, match="the token in HF_TOKEN .* has no access"):
         load_encoder(f"timm:hf-hub:{TIMM_REPO}")
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     assert load_encoder(f"timm:hf-hub:{TIMM_REPO}").weights.startswith(f"hf-cache:{TIMM_REPO}@")
+
+
+def test_the_stand_in_answers_model_files_as_the_hub_does(hub):
+    """Headers, byte ranges and error codes of ``/ORG/NAME/resolve/REV/PATH``; dataset routes stay apart."""
+    standin = hub
+    commit = push(standin, TIMM_REPO, {"model.safetensors": b"0123456789"})
+
+    def fetch(path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(standin.url + path, headers=headers)
+        try:
+            with urllib.request.urlopen(request) as answer:
+                return answer.status, dict(answer.headers), answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    status, headers, body = fetch(f"/{TIMM_REPO}/resolve/main/model.safetensors")
+    assert (status, body, headers["X-Repo-Commit"]) == (200, b"0123456789", commit)
+    assert headers["ETag"].startswith('"')
+    status, headers, body = fetch(f"/{TIMM_REPO}/resolve/{commit}/model.safetensors", Range="bytes=4-")
+    assert (status, body, headers["Content-Range"]) == (206, b"456789", "bytes 4-9/10")
+    assert standin.requests[-1] == ("GET", f"/{TIMM_REPO}/resolve/{commit}/model.safetensors", "bytes=4-")
+    status, headers, _ = fetch(f"/{TIMM_REPO}/resolve/main/model.safetensors", Range="bytes=10-")
+    assert (status, headers["Content-Range"]) == (416, "bytes */10")
+    status, headers, _ = fetch("/test-org/absent/resolve/main/x")
+    assert (status, headers["X-Error-Code"]) == (401, "RepoNotFound")
+    assert fetch(f"/{TIMM_REPO}/resolve/v9/model.safetensors")[1]["X-Error-Code"] == "RevisionNotFound"
+    assert fetch(f"/{TIMM_REPO}/resolve/main/absent.bin")[1]["X-Error-Code"] == "EntryNotFound"
+    assert fetch("/datasets/test-org/absent/resolve/main/x")[0] == 404  # the dataset route, not the model's 401
+    standin.gated.add(TIMM_REPO)
+    status, headers, _ = fetch(f"/{TIMM_REPO}/resolve/main/model.safetensors")
+    assert (status, headers["X-Error-Code"]) == (401, "GatedRepo") and "restricted" in headers["X-Error-Message"]
+    assert fetch(f"/{TIMM_REPO}/resolve/main/model.safetensors", Authorization=f"Bearer {TOKEN}")[0] == 200
 
 
 def test_an_unreachable_hub_or_a_missing_repo_is_one_message(env, monkeypatch):
@@ -222,8 +256,8 @@ def test_an_unreachable_hub_or_a_missing_repo_is_one_message(env, monkeypatch):
     message = str(raised.value)
     assert f"could not be downloaded (from http://127.0.0.1:{port}:" in message
     assert "hf download timm/vit_base_patch16_siglip_256.webli model.safetensors" in message
-    with HubStandin(token=TOKEN) as standin, ModelFiles(standin) as files:
-        monkeypatch.setenv("HF_ENDPOINT", files.url)
+    with HubStandin(token=TOKEN) as standin:
+        monkeypatch.setenv("HF_ENDPOINT", standin.url)
         with pytest.raises(
             MissingWeightsError,
             match="test-org/absent was not found on .*: check the name; if it is private, set HF_TOKEN",
