@@ -23,6 +23,7 @@ import argparse
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -188,6 +189,37 @@ def steady_state(data: Splits, args) -> None:
             )
 
 
+def versus_released(data: Splits, args) -> None:
+    """The released trainer itself (``--released PATH``) and our probe on the same splits, interleaved."""
+    from released_code import released_probe
+
+    ours = {
+        "default (auto precision)": ProbeConfig(epochs=args.epochs, device="cpu"),
+        "float32": ProbeConfig(epochs=args.epochs, precision="float32", device="cpu"),
+        "fast: --probe-tune-epochs 10": ProbeConfig(epochs=args.epochs, tune_epochs=10, device="cpu"),
+        "fast, float32": ProbeConfig(epochs=args.epochs, tune_epochs=10, precision="float32", device="cpu"),
+    }
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(args.rounds_released):
+        accuracy, seconds = released_probe(args.released, data, trials=args.trials, epochs=args.epochs)
+        best["released"] = min((seconds, accuracy), best.get("released", (seconds, accuracy)))
+        for name, config in ours.items():
+            run = timed(lambda config=config: linear_probe(*data.args(), config))
+            entry = (run.wall, 100 * run.result.test_accuracy)
+            best[name] = min(entry, best.get(name, entry))
+    released_s, released_acc = best["released"]
+    print(
+        f"released trainer ({args.trials} Optuna trials x {args.epochs} epochs + refit): {released_s:7.1f} s, "
+        f"test {released_acc:.2f}%"
+    )
+    for name in ours:
+        seconds, accuracy = best[name]
+        print(
+            f"  ours, {name:30} {seconds:7.1f} s  {released_s / seconds:6.1f}x  test {accuracy:.2f}% "
+            f"({accuracy - released_acc:+.2f} pt)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20000)
@@ -217,6 +249,8 @@ def main() -> None:
         "--seeds", type=int, default=1, help="full runs on this many synthetic data sets (seeds 0..N-1), then a summary"
     )
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    parser.add_argument("--released", type=Path, help="a checkout of the released code: time its trainer instead")
+    parser.add_argument("--rounds-released", type=int, default=1, help="interleaved rounds with --released")
     args = parser.parse_args()
     if args.quick:
         args.n, args.dim, args.trials, args.epochs, args.rounds, args.unit_epochs = 2000, 64, 4, 10, 2, 2
@@ -229,6 +263,10 @@ def main() -> None:
     )
     warm_up(data)
     print(load())
+    if args.released:
+        versus_released(data, args)
+        print(load())
+        return
     if not args.skip_full:
         outcomes = []
         for seed in range(args.seeds):

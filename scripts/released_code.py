@@ -7,6 +7,11 @@ github.com/ryan-caesar-ramos/visual-encoder-traces.  Its scripts are imported fr
 exactly as ``processing_semantic_influence/scripts/processing_influence.sh`` does — ``knn_classifier.py``
 once per (test, positives, negatives) processing triple and per uniform seed, then
 ``generate_results.py`` — but in this process, so Python's start-up is not timed.
+:func:`released_probe` runs the released linear-probe trainer (``metadata_prediction/logreg_trainer.py``,
+``logreg_torch`` with ``--features_norm l2`` as ``processing_prediction.sh`` passes) through the study
+``processing_prediction.py`` runs: Optuna TPE (multivariate, grouped, seed 22), 30 trials of 100
+epochs on train/val, then the best point refit on train + val and tested (one refit; the release
+repeats it over 10 class draws).  Needs ``optuna`` and ``scikit-learn`` (the release's requirements).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import importlib.util
 import io
 import json
 import sys
+import tempfile
 import time
 from argparse import Namespace
 from pathlib import Path
@@ -79,3 +85,44 @@ def released_knn_summary(
         results.main(Namespace(model=model, variant=variant, processing_type=list(processings), output_dir=str(work)))
     seconds = time.perf_counter() - start
     return json.loads((folder / "summary.json").read_text()), seconds
+
+
+def released_probe(
+    checkout: Path, splits, *, trials: int = 30, epochs: int = 100, seed: int = 22
+) -> tuple[float, float]:
+    """(test accuracy in percent, seconds) of the released trainer on ``splits`` (train/val/test tensors)."""
+    import optuna
+
+    trainer = released_module(checkout, "metadata_prediction/logreg_trainer.py")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with tempfile.TemporaryDirectory() as out:
+        args = Namespace(
+            features_norm="l2",
+            clf_type="logreg_torch",
+            clf_lr_min=1e-1,
+            clf_lr_max=1e2,
+            clf_wd_min=1e-12,
+            clf_wd_max=1e-4,
+            clf_mom=0.9,
+            clf_epochs=epochs,
+            clf_batch_size=1024,
+            device="cuda" if torch.cuda.is_available() else "cpu",
+            output_dir=out,
+            seed=seed,
+        )
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            tuning = trainer.LogregTorchTrainer(splits.train_x, splits.train_y, splits.val_x, splits.val_y, args)
+            sampler = optuna.samplers.TPESampler(multivariate=True, group=True, seed=seed)
+            study = optuna.create_study(sampler=sampler, direction="maximize")
+            study.optimize(tuning, n_trials=trials, n_jobs=1, show_progress_bar=False)
+            final = trainer.LogregTorchTrainer(
+                torch.cat([splits.train_x, splits.val_x]),
+                torch.cat([splits.train_y, splits.val_y]),
+                splits.test_x,
+                splits.test_y,
+                args,
+            )
+            final.set_hps(study.best_params)
+            accuracy = final()
+        return float(accuracy), time.perf_counter() - start
