@@ -103,12 +103,6 @@ def models_command(
     )
 
 
-def _executor(executor: str, ray_address: Optional[str], ray_workers: Optional[int]):
-    from benchmark.ray_executor import executor_for
-
-    return executor_for(executor, ray_address, ray_workers)
-
-
 def _load_encoder(model: str, weights: Optional[Path], device: Optional[str], offline: bool):
     from benchmark.encoders import load_encoder
 
@@ -155,6 +149,7 @@ def extract_command(
     from benchmark.extract import EmbeddingCache, Variant, default_device, extract
     from benchmark.imagesets import with_exif_orientation
     from benchmark.processing import FAMILIES
+    from benchmark.ray_executor import executor_for
     from benchmark.released_layout import layout_split, model_and_variant, released_name, write
     from benchmark.runner import open_image_set
 
@@ -176,13 +171,9 @@ def extract_command(
                 names = FAMILIES[family] if name in ("", "all") else (name,)
                 variants += [Variant(family, n, mask_ratio=mask_ratio) for n in names]
         image_set = with_exif_orientation(open_image_set(dataset), exif_orientation)
+    with reported_errors():  # before the model loads: a bad choice or a missing ray costs nothing
+        chunks = executor_for(executor, ray_address, ray_workers)  # None: the local loop
     encoder = _load_encoder(model, weights, device, offline)
-    with reported_errors():
-        chunks = (
-            None
-            if executor == "local" and not (ray_address or ray_workers)
-            else _executor(executor, ray_address, ray_workers)
-        )
     store = EmbeddingCache(cache)
     for split_name in split or image_set.splits:
         with progress_bar() as bar:

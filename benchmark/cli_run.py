@@ -108,6 +108,7 @@ def run_sweep(
     from benchmark.extract import EmbeddingCache
     from benchmark.probe import ProbeConfig
     from benchmark.processing import FAMILIES
+    from benchmark.ray_executor import executor_for
     from benchmark.runner import RunConfig, checked_dataset
 
     with reported_errors():
@@ -128,8 +129,7 @@ def run_sweep(
         names = expand_models(models)
         if weights is not None and len(names) > 1:
             raise ValueError(f"--weights FILE belongs to one --model, not to a sweep of {len(names)} encoders")
-        if executor == "local" and (ray_address or ray_workers):
-            raise ValueError("--ray-address and --ray-workers belong to --executor ray")
+        executor_for(executor, ray_address, ray_workers)  # a bad choice or a missing ray: before any work
     sweep = len(names) > 1
     outcomes: list[Outcome] = []
     written: list[Path] = []

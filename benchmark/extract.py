@@ -334,7 +334,7 @@ def extract(
     """
     executor = executor or LocalExecutor()
     device = device or executor.default_device()
-    precision = encoder_precision(precision, device, getattr(getattr(encoder, "spec", None), "released", None))
+    precision = encoder_precision(precision, device, encoder.spec.released)
     batch_size = batch_size or default_batch_size(device)
     items = image_set.split(split)
     if not items:

@@ -157,7 +157,8 @@ class _Inputs:
     db_labels: torch.Tensor  # on the device
     queries: torch.Tensor  # (N_q, P, D) L2-normalised in the similarity dtype, on the device
     query_labels: torch.Tensor
-    n_classes: int
+    n_classes: int  # over database and queries
+    db_classes: int  # over the database only: the width of the released vote counts
     uniform: torch.Tensor  # (U, N_db) uniform draws, on the host
 
     def db_rows(self, start: int, stop: int) -> torch.Tensor:
@@ -184,6 +185,7 @@ def _inputs(db, db_labels, queries, query_labels, k: int, uniform_seeds, dtype, 
         queries=_normalised(q_t, "queries", dtype, device),
         query_labels=q_y.to(device),
         n_classes=1 + max(int(db_y.max()), int(q_y.max())),
+        db_classes=1 + int(db_y.max()),
         uniform=uniform_draws(len(db_t), db_t.shape[1], tuple(uniform_seeds)),
     )
 
@@ -230,12 +232,12 @@ def _merge(kept: torch.Tensor, kept_idx: torch.Tensor, sims: torch.Tensor, start
 
 
 def _vote(
-    sims: torch.Tensor, neighbours: torch.Tensor, db_labels: torch.Tensor, n_classes: int, ties: str
+    sims: torch.Tensor, neighbours: torch.Tensor, db_labels: torch.Tensor, n_classes: int, ties: str, db_classes: int
 ) -> torch.Tensor:
     """Predicted class per row of k neighbours (similarities, database indices in ascending order)."""
     labels = db_labels[neighbours]
     if ties == "released":  # float32 counts over the database's classes, sorted descending, first column
-        counts = torch.zeros(len(sims), int(db_labels.max()) + 1, device=sims.device)
+        counts = torch.zeros(len(sims), db_classes, device=sims.device)
         counts.scatter_add_(1, labels, torch.ones(labels.shape, device=sims.device))
         return counts.sort(1, True)[1][:, 0]
     votes = torch.zeros(len(sims), n_classes, dtype=sims.dtype, device=sims.device)
@@ -282,7 +284,7 @@ def _correct_counts(
                     kept[i, q], kept_idx[i, q] = _merge(kept[i, q], kept_idx[i, q], s, start)
     correct = [0] * len(runs)
     for i, q in itertools.product(range(len(runs)), chunks):
-        predicted = _vote(kept[i, q], kept_idx[i, q], inp.db_labels, inp.n_classes, ties)
+        predicted = _vote(kept[i, q], kept_idx[i, q], inp.db_labels, inp.n_classes, ties, inp.db_classes)
         correct[i] += int((predicted == inp.query_labels[q]).sum())
     return correct
 
@@ -400,7 +402,6 @@ def knn_accuracy_loop(
     db_rows = inp.db_rows(0, len(inp.db))
     n_db, n_proc, _ = db_rows.shape
     runs = knn_runs([setup], n_proc, len(inp.uniform))
-    db_classes = int(inp.db_labels.max()) + 1
     correct = 0
     for run in runs:
         positives = slot_processing(run.positives, n_proc, inp.uniform)
@@ -409,6 +410,6 @@ def knn_accuracy_loop(
             processing = torch.where(inp.db_labels == label, positives, negatives)
             sims = db_rows[torch.arange(n_db), processing] @ query
             top = torch.argsort(sims, descending=True, stable=True)[: int(k)].sort().values
-            voted = _vote_loop(inp.db_labels[top].tolist(), sims[top].tolist(), vote_ties, db_classes)
+            voted = _vote_loop(inp.db_labels[top].tolist(), sims[top].tolist(), vote_ties, inp.db_classes)
             correct += voted == label
     return correct / (len(inp.queries) * len(runs))

@@ -122,6 +122,13 @@ def run(
         raise ValueError(f"no task of {config.tasks} applies to {dataset}")
     written = []
     dataset_name = found.label
+    # the same for every result of the run: resolved once
+    how = {
+        "execution": execution_record(options.executor, options.ray_address, options.ray_workers, options.workers),
+        "encoder_precision": encoder_precision(
+            options.encoder_precision, options.device or default_device(), encoder.spec.released
+        ),
+    }
     for task in planned:
         for seed in config.seeds:
             path = results.path(
@@ -141,12 +148,7 @@ def run(
                 dataset=dataset_name,
                 seed=seed,
                 exif_orientation=image_set.exif_orientation,
-                execution=execution_record(options.executor, options.ray_address, options.ray_workers, options.workers),
-                encoder_precision=encoder_precision(
-                    options.encoder_precision,
-                    options.device or default_device(),
-                    getattr(encoder.spec, "released", None),
-                ),
+                **how,
                 seconds=round(time.perf_counter() - start, 2),
                 created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             )

@@ -70,11 +70,9 @@ class ExtractOptions:
 def _embed(
     encoder, image_set: ImageSet, split: str, variants: Sequence[Variant], seed: int, options: ExtractOptions
 ) -> dict[Variant, Embeddings]:
-    executor = None  # the local loop; ray is imported only when asked for
-    if (options.executor, options.ray_address, options.ray_workers) != ("local", None, None):
-        from benchmark.ray_executor import executor_for
+    from benchmark.ray_executor import executor_for  # ray itself is imported only for --executor ray
 
-        executor = executor_for(options.executor, options.ray_address, options.ray_workers)
+    executor = executor_for(options.executor, options.ray_address, options.ray_workers)  # None: local
     return extract(
         encoder,
         image_set,

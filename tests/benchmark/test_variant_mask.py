@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from benchmark.encoders.registry import EncoderSpec
 from benchmark.extract import EmbeddingCache, Variant, extract
 from benchmark.imagesets import image_folder
 from benchmark.masking import center_mask, mask_box
@@ -71,6 +72,7 @@ class StubEncoder:
             torch.nn.Conv2d(3, 8, 5, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten()
         )
         self.preprocess = PREP
+        self.spec = EncoderSpec(key="stub", family="stub", name="stub")
 
     def describe(self):
         return {"key": "stub", "preprocess": self.preprocess.describe()}

@@ -75,9 +75,7 @@ def exiftool() -> str:
 
 def read_tags(exiftool: str, paths: list[Path]) -> dict[str, dict[str, object]]:
     """``exiftool -j -a -G1:4 -u`` over ``paths``: file name -> {"Group:Name": value} (duplicates kept)."""
-    done = subprocess.run(
-        [exiftool, "-j", "-a", "-G1:4", "-u", *map(str, paths)], capture_output=True, check=False, timeout=300
-    )
+    done = subprocess.run([exiftool, "-j", "-a", "-G1:4", "-u", *map(str, paths)], capture_output=True, check=False)
     assert done.stdout, done.stderr.decode(errors="replace")
     return {Path(row.pop("SourceFile")).name: row for row in json.loads(done.stdout)}
 
