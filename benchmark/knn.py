@@ -209,9 +209,20 @@ def _check_setups(setups) -> list[str]:
 def _top_k(values: torch.Tensor, k: int) -> torch.Tensor:
     """Columns of the k largest values per row (n, k), ascending; exact ties keep the leftmost.
 
-    With columns in database-index order, that is the module's tie rule.
+    With columns in database-index order, that is the module's tie rule.  ``topk`` alone picks any
+    of tied columns, so rows whose k-th value is shared beyond the k chosen (rare) are redone with
+    the leftmost rule; the others need no more than one comparison.
     """
-    kth = values.topk(k, dim=1).values[:, -1:]
+    top = values.topk(k, dim=1)
+    columns = top.indices
+    tied = ((values >= top.values[:, -1:]).sum(1) > k).nonzero()[:, 0]
+    if len(tied):
+        columns[tied] = _leftmost_top_k(values[tied], top.values[tied, -1:], k)
+    return columns.sort(1).values
+
+
+def _leftmost_top_k(values: torch.Tensor, kth: torch.Tensor, k: int) -> torch.Tensor:
+    """Columns of the k largest values per row, of those equal to the k-th the leftmost ones."""
     above = values > kth
     at = values == kth
     chosen = above | (at & (at.cumsum(1) <= k - above.sum(1, keepdim=True)))
