@@ -29,7 +29,7 @@ from benchmark.device import encoder_precision, resolve_device
 from benchmark.imagesets import ImageItem, ImageSet
 from benchmark.masking import center_mask, check_ratio
 from benchmark.preprocess import Preprocess
-from benchmark.processing import FAMILIES, assign_train_classes, open_rgb, process
+from benchmark.processing import FAMILIES, assign_train_classes, open_rgb, process, process_many
 
 CACHE_FORMAT = 1
 CHUNK_IMAGES = 512
@@ -201,17 +201,18 @@ class _VariantImages(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.items[index]
         source = open_rgb(item.read(), exif_transpose=self.exif_transpose)
-        processed: dict[tuple[str | None, str | None], Any] = {}
+        classes = {variant: variant.class_for(item.id, self.seed) for variant in self.variants}
+        processed = process_many(
+            source, {(v.family, c) for v, c in classes.items() if v.family}, rng_key=(self.seed, item.id)
+        )
+        inputs: dict[tuple, torch.Tensor] = {}  # variants with the same pixels, mask and crop share a tensor
         out = {}
-        for variant in self.variants:
-            key = (variant.family, variant.class_for(item.id, self.seed))
-            if key not in processed:
-                processed[key] = (
-                    source
-                    if variant.family is None
-                    else process(source, variant.family, key[1], rng_key=(self.seed, item.id))
-                )
-            out[variant.name] = variant.encoder_input(processed[key], self.preprocess)
+        for variant, class_name in classes.items():
+            image = processed[(variant.family, class_name)] if variant.family else source
+            key = (id(image), variant.mask_ratio, variant.crop_encoding)
+            if key not in inputs:
+                inputs[key] = variant.encoder_input(image, self.preprocess)
+            out[variant.name] = inputs[key]
         return out
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +68,8 @@ _PILLOW_SUBSAMPLING = {"4:4:4": 0, "4:2:0": 2}
 FINAL_ENCODING = JpegEncoding(95, "4:4:4")
 """The re-encode after every non-JPEG processing ("none" is this alone)."""
 
-Transform = Callable[[Image.Image, tuple[int, str]], Image.Image]
+Transform = Callable[[Image.Image, tuple[int, str], dict], Image.Image]
+"""(source RGB, (seed, image id), work shared by the classes made from this source) -> pixels."""
 
 
 @dataclass(frozen=True)
@@ -125,20 +126,26 @@ def scaled_size(size: tuple[int, int], factor: float) -> tuple[int, int]:
 # The transforms, one small function each.
 
 
-def _identity(image: Image.Image, _key: tuple[int, str]) -> Image.Image:
+def _identity(image: Image.Image, _key: tuple[int, str], _shared: dict) -> Image.Image:
     return image
 
 
 def _sharpen(factor: float) -> Transform:
-    return lambda image, _key: ImageEnhance.Sharpness(image).enhance(factor)
+    def sharpen(image: Image.Image, _key: tuple[int, str], shared: dict) -> Image.Image:
+        # the enhancer holds the source's blur: both sharpness classes of one source share it
+        if "sharpness" not in shared:
+            shared["sharpness"] = ImageEnhance.Sharpness(image)
+        return shared["sharpness"].enhance(factor)
+
+    return sharpen
 
 
 def _rescale(factor: float, resample: Resampling) -> Transform:
-    return lambda image, _key: image.resize(scaled_size(image.size, factor), resample)
+    return lambda image, _key, _shared: image.resize(scaled_size(image.size, factor), resample)
 
 
 def _random_rescale(resample: Resampling) -> Transform:
-    return lambda image, key: image.resize(scaled_size(image.size, interpolation_scale(key)), resample)
+    return lambda image, key, _shared: image.resize(scaled_size(image.size, interpolation_scale(key)), resample)
 
 
 def _family(family: str, steps: Mapping[str, tuple[Transform, JpegEncoding]]) -> dict[str, ProcessingClass]:
@@ -238,8 +245,8 @@ def _decode(data: bytes) -> Image.Image:
 # The public entry points.
 
 
-def _apply(rgb: Image.Image, step: ProcessingClass, key: tuple[int, str]) -> Processed:
-    data = step.encoding.encode(step.transform(rgb, key))
+def _apply(rgb: Image.Image, step: ProcessingClass, key: tuple[int, str], shared: dict | None = None) -> Processed:
+    data = step.encoding.encode(step.transform(rgb, key, {} if shared is None else shared))
     return Processed(_decode(data), data, step.family, step.name)
 
 
@@ -260,13 +267,33 @@ def process(image: Image.Image, family: str, class_name: str, *, rng_key: RngKey
 def process_all_encoded(image: Image.Image, family: str, *, rng_key: RngKey = 0) -> dict[str, Processed]:
     """Every class of ``family`` from one decoded source, bytes included."""
     classes = _family_classes(family)
-    rgb, key = to_rgb(image), _normalise_key(rng_key)
-    return {name: _apply(rgb, step, key) for name, step in classes.items()}
+    rgb, key, shared = to_rgb(image), _normalise_key(rng_key), {}
+    return {name: _apply(rgb, step, key, shared) for name, step in classes.items()}
 
 
 def process_all(image: Image.Image, family: str, *, rng_key: RngKey = 0) -> dict[str, Image.Image]:
     """Every class of ``family`` (label order) from one decoded source: decode once, make all."""
     return {name: result.image for name, result in process_all_encoded(image, family, rng_key=rng_key).items()}
+
+
+def process_many(
+    image: Image.Image, classes: Iterable[tuple[str, str]], *, rng_key: RngKey = 0
+) -> dict[tuple[str, str], Image.Image]:
+    """``(family, class)`` -> :func:`process` of each, every distinct processing made once.
+
+    Classes that are the same operation share one result (``jpeg/q95-444``, ``sharpening/none`` and
+    ``resizing/none`` are all the final re-encode alone), and both sharpness classes one blur.
+    """
+    rgb, key, shared = to_rgb(image), _normalise_key(rng_key), {}
+    made: dict[tuple[Transform, JpegEncoding], Image.Image] = {}
+    out = {}
+    for family, class_name in classes:
+        step = processing_class(family, class_name)
+        operation = (step.transform, step.encoding)
+        if operation not in made:
+            made[operation] = _apply(rgb, step, key, shared).image
+        out[(family, class_name)] = made[operation]
+    return out
 
 
 def assign_train_classes(image_ids: Sequence[str], family: str, seed: int) -> list[str]:

@@ -19,6 +19,7 @@ from benchmark.processing import (
     process_all,
     process_all_encoded,
     process_encoded,
+    process_many,
     scaled_size,
     to_rgb,
 )
@@ -181,3 +182,15 @@ def test_open_rgb_orientation_is_opt_in():
     image.save(buffer, format="JPEG", exif=exif)
     assert open_rgb(buffer.getvalue()).size == (40, 20)
     assert open_rgb(buffer.getvalue(), exif_transpose=True).size == (20, 40)
+
+
+def test_process_many_gives_each_class_what_process_gives_and_makes_shared_ones_once():
+    image = photo(seed=4)
+    classes = [(family, name) for family, names in FAMILIES.items() for name in names]
+    made = process_many(image, classes, rng_key=(2, "img"))
+    for family, name in classes:
+        expected = process(image, family, name, rng_key=(2, "img"))
+        assert np.array_equal(np.asarray(made[(family, name)]), np.asarray(expected)), (family, name)
+    # the final re-encode alone is one operation in three families: made once, one object
+    assert made[("jpeg", "q95-444")] is made[("sharpening", "none")] is made[("resizing", "none")]
+    assert len({id(result) for result in made.values()}) == len(classes) - 2
