@@ -59,6 +59,9 @@ VersionOption = version_option("trace-bench")
 @app.callback()
 def main(version: VersionOption = False) -> None:
     """trace-bench command line."""
+    from benchmark.host_memory import keep_freed_memory
+
+    keep_freed_memory()  # CPU forward passes and kNN blocks reuse their memory (benchmark.host_memory)
 
 
 @app.command("models")

@@ -26,6 +26,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from benchmark.device import encoder_precision, resolve_device
+from benchmark.host_memory import keep_freed_memory
 from benchmark.imagesets import ImageItem, ImageSet
 from benchmark.masking import center_mask, check_ratio
 from benchmark.preprocess import Preprocess
@@ -264,6 +265,7 @@ def embed_chunk(
     Local and Ray runs both call this, with the same chunks and batches, so their numbers are equal
     bit for bit on CPU (a convolution's result depends on the batch it is computed in).
     """
+    keep_freed_memory()  # a Ray worker has no CLI to do it; 3x the CPU forward pass (benchmark.host_memory)
     dataset = _VariantImages(items, variants, preprocess, settings.seed, settings.exif_transpose)
     loader = torch.utils.data.DataLoader(dataset, batch_size=settings.batch_size, num_workers=settings.workers)
     outputs: dict[str, list[torch.Tensor]] = {v.name: [] for v in variants}
