@@ -178,6 +178,8 @@ def extract_command(
         chunks = executor_for(executor, ray_address, ray_workers)  # None: the local loop
     encoder = _load_encoder(model, weights, device, offline)
     store = EmbeddingCache(cache)
+    # what extract resolves too, for the cache paths printed below
+    precision = resolve_encoder_precision(encoder_precision, device or default_device(), encoder.spec.released)
     for split_name in split or image_set.splits:
         with progress_bar() as bar:
             task = bar.add_task(split_name, total=len(image_set.split(split_name)) * len(variants))
@@ -195,7 +197,6 @@ def extract_command(
                 precision=encoder_precision,
                 executor=chunks,
             )
-        precision = resolve_encoder_precision(encoder_precision, device or default_device(), encoder.spec.released)
         labels = {item.id: -1 if item.label is None else item.label for item in image_set.split(split_name)}
         for item_variant, embeddings in found.items():
             path = store.path(store.key(encoder.describe(), image_set, split_name, item_variant, seed, precision))
