@@ -30,7 +30,14 @@ from benchmark.host_memory import keep_freed_memory
 from benchmark.imagesets import ImageItem, ImageSet
 from benchmark.masking import center_mask, check_ratio
 from benchmark.preprocess import Preprocess
-from benchmark.processing import FAMILIES, assign_train_classes, open_rgb, process, process_many
+from benchmark.processing import (
+    FAMILIES,
+    assign_train_classes,
+    open_rgb,
+    process,
+    process_many,
+    processing_operation,
+)
 
 CACHE_FORMAT = 1
 CHUNK_IMAGES = 512
@@ -80,6 +87,14 @@ class Variant:
         if self.assigned:
             return assign_train_classes([image_id], self.family, seed)[0]
         return self.class_name
+
+    def input_key(self) -> tuple:
+        """Equal for variants that give the encoder the same pixels for every image (a family's ``none``
+        is ``jpeg/q95-444``): the extraction computes their embeddings once."""
+        if self.assigned:
+            return (self,)
+        operation = processing_operation(self.family, self.class_name) if self.family else None
+        return operation, self.mask_ratio, self.crop_encoding
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -206,15 +221,12 @@ class _VariantImages(torch.utils.data.Dataset):
         processed = process_many(
             source, {(v.family, c) for v, c in classes.items() if v.family}, rng_key=(self.seed, item.id)
         )
-        inputs: dict[tuple, torch.Tensor] = {}  # variants with the same pixels, mask and crop share a tensor
-        out = {}
-        for variant, class_name in classes.items():
-            image = processed[(variant.family, class_name)] if variant.family else source
-            key = (id(image), variant.mask_ratio, variant.crop_encoding)
-            if key not in inputs:
-                inputs[key] = variant.encoder_input(image, self.preprocess)
-            out[variant.name] = inputs[key]
-        return out
+        return {
+            variant.name: variant.encoder_input(
+                processed[(variant.family, name)] if variant.family else source, self.preprocess
+            )
+            for variant, name in classes.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -266,16 +278,20 @@ def embed_chunk(
     bit for bit on CPU (a convolution's result depends on the batch it is computed in).
     """
     keep_freed_memory()  # a Ray worker has no CLI to do it; 3x the CPU forward pass (benchmark.host_memory)
-    dataset = _VariantImages(items, variants, preprocess, settings.seed, settings.exif_transpose)
+    same_input: dict[tuple, list[Variant]] = {}  # embedded once, by the first of each list
+    for variant in variants:
+        same_input.setdefault(variant.input_key(), []).append(variant)
+    embedded = [group[0] for group in same_input.values()]
+    dataset = _VariantImages(items, embedded, preprocess, settings.seed, settings.exif_transpose)
     loader = torch.utils.data.DataLoader(dataset, batch_size=settings.batch_size, num_workers=settings.workers)
-    outputs: dict[str, list[torch.Tensor]] = {v.name: [] for v in variants}
+    outputs: dict[str, list[torch.Tensor]] = {v.name: [] for v in embedded}
     for batch in loader:
         with torch.inference_mode(), torch.autocast(device_type="cuda", enabled=settings.precision == "autocast"):
             for name, pixels in batch.items():
                 outputs[name].append(model(pixels.to(settings.device, settings.dtype, non_blocking=True)).float().cpu())
         if on_batch:
             on_batch(len(next(iter(batch.values()))))
-    return {name: torch.cat(parts) for name, parts in outputs.items()}
+    return {v.name: torch.cat(outputs[group[0].name]) for group in same_input.values() for v in group}
 
 
 class ChunkExecutor(Protocol):

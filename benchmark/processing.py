@@ -200,6 +200,13 @@ def processing_class(family: str, class_name: str) -> ProcessingClass:
     return classes[class_name]
 
 
+def processing_operation(family: str, class_name: str) -> tuple[Transform, JpegEncoding]:
+    """What a class does to the pixels: equal for classes that give the same image (each family's
+    ``none`` and ``jpeg/q95-444`` are the same re-encode)."""
+    step = processing_class(family, class_name)
+    return step.transform, step.encoding
+
+
 def _family_classes(family: str) -> dict[str, ProcessingClass]:
     if family not in _CLASSES:
         raise ValueError(f"unknown processing family {family!r}; valid: {', '.join(_CLASSES)}")
@@ -288,10 +295,9 @@ def process_many(
     made: dict[tuple[Transform, JpegEncoding], Image.Image] = {}
     out = {}
     for family, class_name in classes:
-        step = processing_class(family, class_name)
-        operation = (step.transform, step.encoding)
+        operation = processing_operation(family, class_name)
         if operation not in made:
-            made[operation] = _apply(rgb, step, key, shared).image
+            made[operation] = _apply(rgb, processing_class(family, class_name), key, shared).image
         out[(family, class_name)] = made[operation]
     return out
 

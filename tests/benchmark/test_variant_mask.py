@@ -123,3 +123,24 @@ def test_acquisition_input_is_the_released_mask_95_order(ratio):
     assert variant.name == f"source-crop-jpeg-q95-444-mask{ratio:g}"
     with pytest.raises(ValueError, match="unknown crop encoding"):
         Variant(crop_encoding="q50-420")
+
+
+def test_variants_with_the_same_input_are_embedded_once_as_each_alone(tmp_path):
+    """A family's ``none`` is ``jpeg/q95-444``: one forward pass, the embeddings each would get alone."""
+    (tmp_path / "images" / "a").mkdir(parents=True)
+    for i in range(3):
+        noise(90 + i, 60, seed=i).save(tmp_path / "images" / "a" / f"{i}.jpg", quality=90)
+    image_set = image_folder(tmp_path / "images")
+    split = image_set.splits[0]
+    encoder, forwards = StubEncoder(), []
+    encoder.model.register_forward_hook(lambda module, inputs, output: forwards.append(len(inputs[0])))
+    same = [Variant("jpeg", "q95-444"), Variant("sharpening", "none"), Variant("resizing", "none")]
+    variants = [*same, Variant("sharpening", "sharpness-x2"), Variant("jpeg", "q95-444", mask_ratio=0.9)]
+    found = extract(encoder, image_set, split, variants, EmbeddingCache(tmp_path / "cache"), batch_size=8, device="cpu")
+    assert len(forwards) == 3  # the shared input, the sharpened one, the masked one
+    for variant in same:
+        alone = extract(
+            encoder, image_set, split, [variant], EmbeddingCache(tmp_path / variant.name), batch_size=8, device="cpu"
+        )
+        assert torch.equal(found[variant].vectors, alone[variant].vectors)
+    assert not torch.equal(found[variants[-1]].vectors, found[same[0]].vectors)
