@@ -13,14 +13,18 @@ whole split is done — and decodes each source image once for all requested var
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
@@ -41,6 +45,7 @@ from benchmark.processing import (
 
 CACHE_FORMAT = 1
 CHUNK_IMAGES = 512
+BATCHES_AHEAD = 2  # batches of images prepared ahead of the forward pass (without loader processes)
 
 
 @dataclass(frozen=True)
@@ -105,15 +110,17 @@ class Variant:
             "crop_encoding": self.crop_encoding,
         }
 
-    def encoder_input(self, image: Image.Image, preprocess: Preprocess) -> torch.Tensor:
-        """``image`` (already processed) as the encoder gets it: resize and crop, encode, mask, normalise.
-
-        The mask goes on the uint8 crop, so masked pixels are 0 before normalisation.
-        """
+    def encoder_pixels(self, image: Image.Image, preprocess: Preprocess) -> np.ndarray:
+        """``image`` (already processed) as the encoder's uint8 crop ``(H, W, 3)``: resize and crop,
+        encode, mask.  The mask goes on the uint8 crop, so masked pixels are 0 before normalisation."""
         pixels = preprocess.pixels(image)
         if self.crop_encoding:
             pixels = process(pixels, "jpeg", self.crop_encoding)
-        return preprocess.normalise(center_mask(pixels, self.mask_ratio) if self.mask_ratio else pixels)
+        return np.array(center_mask(pixels, self.mask_ratio) if self.mask_ratio else pixels, dtype=np.uint8)
+
+    def encoder_input(self, image: Image.Image, preprocess: Preprocess) -> torch.Tensor:
+        """``image`` (already processed) as the encoder gets it: :meth:`encoder_pixels`, normalised."""
+        return preprocess.normalise_batch(torch.from_numpy(self.encoder_pixels(image, preprocess))[None])[0]
 
 
 @dataclass(frozen=True)
@@ -198,7 +205,10 @@ def _write(path: Path, ids: Sequence[str], vectors: torch.Tensor, provenance: di
 
 
 class _VariantImages(torch.utils.data.Dataset):
-    """Item i → {variant name: preprocessed tensor}, decoding the source once for all variants."""
+    """Item i → {variant name: uint8 crop}, decoding the source once for all variants.
+
+    Pillow and numpy work only (no torch), so threads can prepare items beside the forward pass.
+    """
 
     def __init__(
         self,
@@ -214,7 +224,7 @@ class _VariantImages(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         item = self.items[index]
         source = open_rgb(item.read(), exif_transpose=self.exif_transpose)
         classes = {variant: variant.class_for(item.id, self.seed) for variant in self.variants}
@@ -222,11 +232,42 @@ class _VariantImages(torch.utils.data.Dataset):
             source, {(v.family, c) for v, c in classes.items() if v.family}, rng_key=(self.seed, item.id)
         )
         return {
-            variant.name: variant.encoder_input(
+            variant.name: variant.encoder_pixels(
                 processed[(variant.family, name)] if variant.family else source, self.preprocess
             )
             for variant, name in classes.items()
         }
+
+
+def _batches(dataset: _VariantImages, settings: EmbedSettings) -> Iterator[dict[str, torch.Tensor]]:
+    """The dataset's items in batches, in order: {variant name: uint8 crops (B, H, W, 3)}.
+
+    From ``settings.workers`` data-loading processes, or else from threads of this process that
+    prepare the next batches while the current one runs through the model: decoding, processing and
+    resizing are Pillow work that releases the GIL, and a CPU forward pass leaves cores idle between
+    its parallel regions.
+    """
+    if settings.workers:
+        yield from torch.utils.data.DataLoader(dataset, batch_size=settings.batch_size, num_workers=settings.workers)
+        return
+    starts = iter(range(0, len(dataset), settings.batch_size))
+    pool = ThreadPoolExecutor(max(1, torch.get_num_threads()), thread_name_prefix="trace-bench-images")
+    pending: deque[list[Future]] = deque()
+
+    def submit(start: int) -> None:
+        stop = min(start + settings.batch_size, len(dataset))
+        pending.append([pool.submit(dataset.__getitem__, index) for index in range(start, stop)])
+
+    try:
+        for start in itertools.islice(starts, BATCHES_AHEAD):
+            submit(start)
+        while pending:
+            items = [future.result() for future in pending.popleft()]
+            if (start := next(starts, None)) is not None:
+                submit(start)
+            yield torch.utils.data.default_collate(items)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -283,12 +324,12 @@ def embed_chunk(
         same_input.setdefault(variant.input_key(), []).append(variant)
     embedded = [group[0] for group in same_input.values()]
     dataset = _VariantImages(items, embedded, preprocess, settings.seed, settings.exif_transpose)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=settings.batch_size, num_workers=settings.workers)
     outputs: dict[str, list[torch.Tensor]] = {v.name: [] for v in embedded}
-    for batch in loader:
+    for batch in _batches(dataset, settings):
         with torch.inference_mode(), torch.autocast(device_type="cuda", enabled=settings.precision == "autocast"):
             for name, pixels in batch.items():
-                outputs[name].append(model(pixels.to(settings.device, settings.dtype, non_blocking=True)).float().cpu())
+                inputs = preprocess.normalise_batch(pixels.to(settings.device, non_blocking=True))  # uint8 travels
+                outputs[name].append(model(inputs.to(settings.dtype)).float().cpu())
         if on_batch:
             on_batch(len(next(iter(batch.values()))))
     return {v.name: torch.cat(outputs[group[0].name]) for group in same_input.values() for v in group}
