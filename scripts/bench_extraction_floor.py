@@ -1,27 +1,33 @@
 #!/usr/bin/env python3
-"""The whole extraction against its floor: the encoder's forward pass alone, same batch size.
+"""The whole extraction against its floor: the encoder's forward pass alone, same batches.
 
 Usage: ``python scripts/bench_extraction_floor.py [--model effnet-lite0] [--n 64] [--size 1024x768]
-[--batch-size 32] [--workers 0 1 2] [--families jpeg sharpening resizing interpolation]``.
+[--batch-size 32] [--workers 0 1 2] [--families jpeg sharpening resizing interpolation]
+[--released PATH]``.
 
 Generates photo-like JPEGs (``bench_extract.make_photos``), then times, interleaved and best of
 ``--rounds``:
 
-* floor: ``model(x)`` on ready tensors of the encoder's input shape, as many images as the
-  extraction embeds (sources × variants), in batches of ``--batch-size``;
+* floor: ``model(x)`` on ready tensors of the encoder's input shape, in the batches the extraction
+  forwards (per chunk of the split, ``--batch-size`` sources, once per distinct input: each family's
+  ``none`` is ``jpeg/q95-444``, so the 16 variants are 14 forward passes per source);
 * extraction: :func:`benchmark.extract.extract` of every class of the chosen families from the
   files (decode once per source, every processing, preprocessing, forward), into a fresh cache, with
   each ``--workers`` value (data-loading processes that overlap decoding and processing with the
   forward pass);
-* the released pipeline's order of work for the same variants: one pass per processing, each
-  decoding every source again (``released`` row; our decode-once path is what differs).
+* with ``--released PATH`` (a checkout of the paper's code): the released
+  ``feature_extraction/extract_embeddings.py`` itself, once per released processing the variants
+  need (``released_code.released_extraction``: its DataLoader over an ImageNet folder of the same
+  photos, its transforms, our encoder's forward pass), with the same batch size and workers.
 
+The process keeps freed memory as ``trace-bench`` does (``benchmark.host_memory``), for every row.
 Prints images/s (embedded variants per second) and the share of the floor each reaches.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -30,20 +36,32 @@ import torch
 from bench_extract import make_photos
 
 from benchmark.encoders import load_encoder
-from benchmark.extract import EmbeddingCache, Variant, extract
+from benchmark.extract import CHUNK_IMAGES, EmbeddingCache, Variant, extract
+from benchmark.host_memory import keep_freed_memory
 from benchmark.imagesets import image_folder
 from benchmark.processing import FAMILIES
+from benchmark.released_layout import released_name
 
 
-def floor_seconds(encoder, images: int, batch_size: int) -> float:
-    """Forward passes alone over ``images`` inputs of the encoder's shape, in ``batch_size`` batches."""
+def forward_batches(sources: int, variants: int, batch_size: int) -> list[int]:
+    """The batch sizes the extraction forwards: per chunk, per batch of sources, once per variant."""
+    sizes = []
+    for chunk in range(0, sources, CHUNK_IMAGES):
+        in_chunk = min(CHUNK_IMAGES, sources - chunk)
+        for done in range(0, in_chunk, batch_size):
+            sizes += [min(batch_size, in_chunk - done)] * variants
+    return sizes
+
+
+def floor_seconds(encoder, batches: list[int]) -> float:
+    """Forward passes alone, on ready tensors, in the extraction's batches."""
     crop = encoder.preprocess.crop_size
-    batch = torch.randn(batch_size, 3, crop, crop)
+    inputs = {size: torch.randn(size, 3, crop, crop) for size in set(batches)}
     model = encoder.model.eval()
     start = time.perf_counter()
     with torch.inference_mode():
-        for done in range(0, images, batch_size):
-            model(batch[: min(batch_size, images - done)])
+        for size in batches:
+            model(inputs[size])
     return time.perf_counter() - start
 
 
@@ -56,15 +74,21 @@ def extraction_seconds(encoder, folder: Path, variants: list[Variant], batch_siz
         return time.perf_counter() - start
 
 
-def released_order_seconds(encoder, folder: Path, variants: list[Variant], batch_size: int) -> float:
-    """One extraction per processing (as the released scripts run), each decoding every source again."""
-    image_set = image_folder(folder)
-    with tempfile.TemporaryDirectory() as cache:
-        start = time.perf_counter()
-        for variant in variants:
-            for split in image_set.splits:
-                extract(encoder, image_set, split, [variant], EmbeddingCache(cache), batch_size=batch_size)
-        return time.perf_counter() - start
+def imagenet_folder(photos: Path, root: Path) -> Path:
+    """The photos as the ImageNet folder the released loader reads (torchvision: meta.bin, train/<wnid>/)."""
+    wnid = "n00000001"
+    (root / "train" / wnid).mkdir(parents=True)
+    for photo in photos.iterdir():
+        os.symlink(photo, root / "train" / wnid / photo.name)
+    torch.save(({wnid: ("bench photo",)}, []), root / "meta.bin")
+    return root
+
+
+def released_seconds(args, encoder, root: Path, processings: list[str], workers: int) -> float:
+    from released_code import released_extraction
+
+    with tempfile.TemporaryDirectory() as out:
+        return released_extraction(args.released, root, processings, encoder, args.batch_size, workers, Path(out))
 
 
 def main() -> None:
@@ -76,36 +100,46 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES))
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--released-order", action="store_true", help="also time one pass per processing")
+    parser.add_argument("--released", type=Path, help="a checkout of the released code: time its extraction too")
     args = parser.parse_args()
+    keep_freed_memory()
     width, height = (int(v) for v in args.size.split("x"))
     encoder = load_encoder(args.model)
     variants = [Variant(family, name) for family in args.families for name in FAMILIES[family]]
+    processings = sorted({released_name(v.family, v.class_name) for v in variants})
+    inputs = len({variant.input_key() for variant in variants})
+    batches = forward_batches(args.n, inputs, args.batch_size)
     images = args.n * len(variants)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "photos"
         folder.mkdir()
         make_photos(folder, args.n, width, height)
+        root = imagenet_folder(folder, Path(tmp) / "imagenet") if args.released else None
         print(
-            f"{args.model}: {args.n} photos {args.size} x {len(variants)} variants = {images} embeddings, "
-            f"batch {args.batch_size}, torch threads {torch.get_num_threads()}"
+            f"{args.model}: {args.n} photos {args.size} x {len(variants)} variants ({inputs} distinct inputs) = "
+            f"{images} embeddings, batch {args.batch_size}, torch threads {torch.get_num_threads()}"
+            + (f"; released: {len(processings)} processings" if args.released else "")
         )
+        floor_seconds(encoder, sorted(set(batches)))  # first call of each batch shape sets up its kernels
         best: dict[str, float] = {}
         for _ in range(args.rounds):
-            timings = {"floor (forward only)": floor_seconds(encoder, images, args.batch_size)}
+            timings = {"floor (forward only)": floor_seconds(encoder, batches)}
             for workers in args.workers:
                 timings[f"extraction, workers {workers}"] = extraction_seconds(
                     encoder, folder, variants, args.batch_size, workers
                 )
-            if args.released_order:
-                timings["released order (decode per processing)"] = released_order_seconds(
-                    encoder, folder, variants, args.batch_size
-                )
+                if args.released:
+                    timings[f"released extract_embeddings, workers {workers}"] = released_seconds(
+                        args, encoder, root, processings, workers
+                    )
             for name, seconds in timings.items():
                 best[name] = min(seconds, best.get(name, seconds))
     floor = best["floor (forward only)"]
     for name, seconds in best.items():
         print(f"  {name:42} {seconds:8.1f} s  {images / seconds:8.1f} images/s  {100 * floor / seconds:5.0f}% of floor")
+    for workers in args.workers if args.released else []:
+        ours, theirs = best[f"extraction, workers {workers}"], best[f"released extract_embeddings, workers {workers}"]
+        print(f"  workers {workers}: released / ours = {theirs / ours:.2f}x")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from benchmark.host_memory import keep_freed_memory
 from benchmark.probe import ProbeConfig, _train_single_sequential, linear_probe, sequential_probe, train_linear_models
 
 
@@ -252,6 +253,7 @@ def main() -> None:
     parser.add_argument("--released", type=Path, help="a checkout of the released code: time its trainer instead")
     parser.add_argument("--rounds-released", type=int, default=1, help="interleaved rounds with --released")
     args = parser.parse_args()
+    keep_freed_memory()  # as trace-bench does; the released code, run in this process, gets it too
     if args.quick:
         args.n, args.dim, args.trials, args.epochs, args.rounds, args.unit_epochs = 2000, 64, 4, 10, 2, 2
         args.tune_epochs = [2, 4]

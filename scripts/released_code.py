@@ -12,6 +12,8 @@ once per (test, positives, negatives) processing triple and per uniform seed, th
 ``processing_prediction.py`` runs: Optuna TPE (multivariate, grouped, seed 22), 30 trials of 100
 epochs on train/val, then the best point refit on train + val and tested (one refit; the release
 repeats it over 10 class draws).  Needs ``optuna`` and ``scikit-learn`` (the release's requirements).
+:func:`released_retrieval` runs ``near_duplicate_retrieval/retrieval.py``'s ``main`` on one PairCams
+embedding file and returns the ``results.json`` it writes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import time
 from argparse import Namespace
 from pathlib import Path
 from types import ModuleType
+from unittest import mock
 
 import torch
 
@@ -126,3 +129,85 @@ def released_probe(
             final.set_hps(study.best_params)
             accuracy = final()
         return float(accuracy), time.perf_counter() - start
+
+
+def released_retrieval(checkout: Path, embeddings: Path, model: str, variant: str, work: Path) -> tuple[dict, float]:
+    """(released ``results.json``, seconds) of ``retrieval.py`` on ``embeddings/model=M_variant=V.safetensors``.
+
+    ``retrieval.py`` moves its tensors with ``.to("cuda")``, which the ``.cuda`` no-op of
+    :func:`released_module` does not cover: without a GPU that call leaves them on the CPU, for this run only.
+    """
+    retrieval = released_module(checkout, "near_duplicate_retrieval/retrieval.py")
+    to = torch.Tensor.to
+
+    def to_or_stay(self, *args, **kwargs):
+        return self if args == ("cuda",) and not kwargs and not torch.cuda.is_available() else to(self, *args, **kwargs)
+
+    args = Namespace(model=model, variant=variant, embeddings_dir=str(embeddings), output_dir=str(work))
+    with mock.patch.object(torch.Tensor, "to", to_or_stay), contextlib.redirect_stdout(io.StringIO()):
+        start = time.perf_counter()
+        retrieval.main(args)
+        seconds = time.perf_counter() - start
+    return json.loads((work / "results.json").read_text()), seconds
+
+
+def released_extraction(
+    checkout: Path, root: Path, processings: list[str], encoder, batch_size: int, workers: int, out: Path
+) -> float:
+    """Seconds of the released ``feature_extraction/extract_embeddings.py`` ``main``, once per processing.
+
+    ``root`` is an ImageNet folder (``meta.bin``, ``train/<wnid>/*``) that the released ``get_dataloader``
+    reads through torchvision; ``encoder`` is ours (``benchmark.encoders.load_encoder``), handed to the
+    released loop through a stand-in for its ``encoders`` module (which would load the 47 encoders'
+    weights): the released eval transform (``Resize`` shorter side, ``CenterCrop``, ``ToTensor``,
+    ``Normalize``, as its ``validate_transforms`` requires), ``embed_images`` = the forward pass.
+    """
+    import torchvision.transforms as T
+
+    preprocess = encoder.preprocess
+    size, interpolation = preprocess.crop_size, T.InterpolationMode(preprocess.interpolation)
+
+    class Stand_in(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = encoder.model
+            self.preprocess = T.Compose(
+                [
+                    T.Resize(size, interpolation=interpolation),
+                    T.CenterCrop(size),
+                    T.ToTensor(),
+                    T.Normalize(preprocess.mean, preprocess.std),
+                ]
+            )
+
+        def embed_images(self, images):
+            return self.model(images)
+
+    if "feature_extraction.encoders" not in sys.modules:  # imported once: datasets registers types on import
+        encoders = ModuleType("feature_extraction.encoders")
+        encoders.variant_registry, encoders.custom_variant_registry = {"bench": ["ours"]}, {}
+        encoders.load_encoder = encoders.load_custom_encoder = None
+        sys.modules[encoders.__name__] = encoders
+        sys.path.insert(0, str(Path(checkout)))
+    extract = importlib.import_module("feature_extraction.extract_embeddings")
+    with mock.patch.object(extract, "load_encoder", lambda model, variant, device: Stand_in()):
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            for name in processings:
+                extract.main(
+                    Namespace(
+                        model="bench",
+                        variant="ours",
+                        output_dir=str(out),
+                        dataset="ImageNet",
+                        data_path=str(root),
+                        split="train",
+                        processing=extract.Processor[name],
+                        device=0,
+                        batch_size=batch_size,
+                        num_workers=workers,
+                        use_custom_models=False,
+                        custom_model_weights_dir=None,
+                    )
+                )
+        return time.perf_counter() - start

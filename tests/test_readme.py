@@ -63,6 +63,7 @@ NOT_RUN: dict[tuple[str, ...], str] = {
             "bench_build.py",
             "bench_probe.py",
             "bench_knn.py",
+            "bench_retrieval.py",
             "bench_probe_precision.py",
             "bench_mitigate.py",
             "bench_extraction_floor.py",
