@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from benchmark.masking import DEFAULT_MASK_RATIO, RELEASED_CODE_MASK_RATIO
+
+if TYPE_CHECKING:
+    from benchmark.probe import ProbeConfig
 
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Encoder alias or key (see `trace-bench models`).")]
 DatasetOption = Annotated[
@@ -133,3 +136,19 @@ RayAddressOption = Annotated[
 RayWorkersOption = Annotated[
     Optional[int], typer.Option(help="Ray actors holding the encoder (default: one per GPU, else per CPU set).")
 ]
+
+
+def probe_config(tune_epochs: Optional[int], precision: str, device: Optional[str]) -> ProbeConfig:
+    """The probe options; an explicit ``bfloat16`` where the device only emulates it is said once, as it
+    is several times slower than float32 there (``auto`` would pick float32)."""
+    from benchmark.device import has_fast_bfloat16, resolve_device
+    from benchmark.probe import ProbeConfig
+    from flickrexif.cli.options import stderr
+
+    config = ProbeConfig(tune_epochs=tune_epochs, precision=precision, device=device)
+    if precision == "bfloat16" and not has_fast_bfloat16(resolve_device(device)):
+        stderr.print(
+            "[yellow]--probe-precision bfloat16 is emulated on this device (no native bfloat16): several "
+            "times slower than float32, which --probe-precision auto picks here.[/yellow]"
+        )
+    return config

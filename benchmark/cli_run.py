@@ -20,6 +20,7 @@ from typing import Any, Optional
 import typer
 from rich.markup import escape
 
+from benchmark.cli_options import probe_config
 from benchmark.results import ResultStore
 from flickrexif.cli.errors import EXIT_DATA, lookup, reported_errors
 from flickrexif.cli.options import progress_bar, stderr
@@ -106,7 +107,6 @@ def run_sweep(
     ray_workers: Optional[int] = None,
 ) -> None:
     from benchmark.extract import EmbeddingCache
-    from benchmark.probe import ProbeConfig
     from benchmark.processing import FAMILIES
     from benchmark.ray_executor import executor_for
     from benchmark.runner import RunConfig, checked_dataset
@@ -117,7 +117,7 @@ def run_sweep(
             mask_ratio=mask_ratio,
             tasks=tasks,
             skip_existing=skip_existing,
-            probe=ProbeConfig(tune_epochs=probe_tune_epochs, precision=probe_precision, device=device),
+            probe=probe_config(probe_tune_epochs, probe_precision, device),
             families=tuple(families or FAMILIES),
             targets=tuple(targets) if targets else None,
             exif_orientation=exif_orientation,
@@ -314,13 +314,12 @@ def run_embeddings(
 ) -> None:
     """``--embeddings DIR``: the tasks on a released-layout folder; no encoder, no images."""
     from benchmark.embedding_folder import run_folder
-    from benchmark.probe import ProbeConfig
     from benchmark.runner import RunConfig
 
     with reported_errors():
         if models or datasets:
             raise ValueError("--embeddings DIR replaces --model and --dataset: give one or the other")
-        probe = ProbeConfig(tune_epochs=probe_tune_epochs, precision=probe_precision, device=device)
+        probe = probe_config(probe_tune_epochs, probe_precision, device)
         with progress_bar() as bar:
             task = bar.add_task("embeddings", total=None)
             written = run_folder(

@@ -37,6 +37,7 @@ from benchmark.cli_options import (
     TuneOption,
     WeightsOption,
     WorkersOption,
+    probe_config,
 )
 from benchmark.results import DEFAULT_TEMPLATE
 from flickrexif.cli.errors import reported_errors
@@ -89,7 +90,6 @@ def mitigate_command(
 ) -> None:
     """Erase the processing (or PairCams camera-type) trace, then measure how much trace and semantics remain."""
     from benchmark.mitigate import METHODS
-    from benchmark.probe import ProbeConfig
     from benchmark.results import ResultStore
 
     with reported_errors():
@@ -97,7 +97,7 @@ def mitigate_command(
             raise ValueError(f"unknown --method {method!r}; choose from {', '.join(METHODS)}")
         if probe_refits < 1:
             raise ValueError(f"--probe-refits must be >= 1, got {probe_refits}")
-        probe = ProbeConfig(tune_epochs=probe_tune_epochs, precision=probe_precision, device=device)
+        probe = probe_config(probe_tune_epochs, probe_precision, device)
         settings = dict(method=method, rank=rank, iterations=iterations, probe=probe, refits=probe_refits)
         if embeddings is not None:
             if model is not None or dataset is not None:

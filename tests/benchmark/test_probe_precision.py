@@ -193,3 +193,16 @@ def test_config_reports_the_precision_its_device_gets(monkeypatch):
     assert ProbeConfig(device="cpu").precision_used() == "float32"
     assert ProbeConfig(device="cuda").precision_used() == "bfloat16"
     assert ProbeConfig(device="cuda", precision="float32").precision_used() == "float32"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_an_explicit_bfloat16_on_a_device_that_emulates_it_is_said(monkeypatch, capsys, native):
+    from benchmark.cli_options import probe_config
+
+    monkeypatch.setattr("benchmark.device.has_fast_bfloat16", lambda device: native)
+    config = probe_config(None, "bfloat16", "cpu")
+    assert config.precision == "bfloat16"  # the choice is kept, only said
+    said = capsys.readouterr().err
+    assert ("emulated on this device" in said) is not native
+    probe_config(None, "auto", "cpu")
+    assert "emulated" not in capsys.readouterr().err
