@@ -167,7 +167,7 @@ def released_extraction(
     preprocess = encoder.preprocess
     size, interpolation = preprocess.crop_size, T.InterpolationMode(preprocess.interpolation)
 
-    class Stand_in(torch.nn.Module):
+    class StandIn(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.model = encoder.model
@@ -190,7 +190,7 @@ def released_extraction(
         sys.modules[encoders.__name__] = encoders
         sys.path.insert(0, str(Path(checkout)))
     extract = importlib.import_module("feature_extraction.extract_embeddings")
-    with mock.patch.object(extract, "load_encoder", lambda model, variant, device: Stand_in()):
+    with mock.patch.object(extract, "load_encoder", lambda model, variant, device: StandIn()):
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             for name in processings:
