@@ -86,6 +86,19 @@ def _blob_oid(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
 
 
+def byte_range(asked: str | None, content: bytes) -> tuple[int, bytes, dict[str, str]]:
+    """(status, body, headers) of a server that honours ``Range: bytes=N-[M]`` for ``content``:
+    200 and the whole of it without a range, 206 and the part, 416 past the end."""
+    match = _RANGE.match(asked or "")
+    if match is None:
+        return 200, content, {}
+    start = int(match[1])
+    end = min(int(match[2]), len(content) - 1) if match[2] else len(content) - 1
+    if start >= len(content) or start > end:
+        return 416, b"", {"Content-Range": f"bytes */{len(content)}"}
+    return 206, content[start : end + 1], {"Content-Range": f"bytes {start}-{end}/{len(content)}"}
+
+
 def _error(message: str) -> bytes:
     return json.dumps({"error": message}).encode()
 
@@ -363,14 +376,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit.oid}
             return self._reply(404, _error("Entry not found"), headers)
         headers = {"ETag": f'"{_blob_oid(content)}"', "X-Repo-Commit": commit.oid, "Accept-Ranges": "bytes"}
-        asked = _RANGE.match(self.headers.get("Range") or "")
-        if asked is None:
-            return self._reply(200, content, headers)
-        start = int(asked[1])
-        end = min(int(asked[2]), len(content) - 1) if asked[2] else len(content) - 1
-        if start >= len(content) or start > end:
-            return self._reply(416, b"", {**headers, "Content-Range": f"bytes */{len(content)}"})
-        self._reply(206, content[start : end + 1], {**headers, "Content-Range": f"bytes {start}-{end}/{len(content)}"})
+        status, part, range_headers = byte_range(self.headers.get("Range"), content)
+        self._reply(status, part, {**headers, **range_headers})
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         """Raw bytes; a HEAD answer carries the headers only."""

@@ -8,11 +8,12 @@ some bytes (an interrupted transfer) or ignore ranges (a server that always send
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from flickrexif.testing.hub import byte_range
 
 
 class _Server:
@@ -64,18 +65,12 @@ def send(
     ranges: bool = True,
     cut_after: int | None = None,
 ) -> None:
-    """Answer with ``body`` (the part a ``Range: bytes=N-`` asks for when ``ranges``); ``cut_after``
+    """Answer with ``body`` (the part a ``Range`` asks for when ``ranges``, as the Hub stand-in does); ``cut_after``
     drops the connection once that many body bytes are sent."""
     headers = dict(headers or {})
-    asked = re.match(r"bytes=(\d+)-$", handler.headers.get("Range") or "")
-    if status == 200 and ranges and asked:
-        start = int(asked[1])
-        if start >= len(body):
-            headers["Content-Range"] = f"bytes */{len(body)}"
-            status, body = 416, b""
-        else:
-            headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
-            status, body = 206, body[start:]
+    if status == 200 and ranges:
+        status, body, range_headers = byte_range(handler.headers.get("Range"), body)
+        headers.update(range_headers)
     handler.send_response(status)
     for name, value in {"Content-Length": str(len(body)), "Accept-Ranges": "bytes", **headers}.items():
         handler.send_header(name, value)
