@@ -27,8 +27,8 @@ import PIL
 import torch
 from PIL import Image
 
-from benchmark.preprocess import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, Preprocess
-from benchmark.processing import FAMILIES, open_rgb, process, process_all
+from benchmark.imaging.preprocess import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, Preprocess
+from benchmark.imaging.processing import FAMILIES, open_rgb, process, process_all
 
 
 def make_photos(folder: Path, count: int, width: int, height: int, seed: int = 0) -> list[Path]:

@@ -11,7 +11,7 @@ Generates photo-like JPEGs (``bench_extract.make_photos``), then times, interlea
 * floor: ``model(x)`` on ready tensors of the encoder's input shape, in the batches the extraction
   forwards (per chunk of the split, ``--batch-size`` sources, once per distinct input: each family's
   ``none`` is ``jpeg/q95-444``, so the 16 variants are 14 forward passes per source);
-* extraction: :func:`benchmark.extract.extract` of every class of the chosen families from the
+* extraction: :func:`benchmark.embeddings.extract.extract` of every class of the chosen families from the
   files (decode once per source, every processing, preprocessing, forward), into a fresh cache, with
   each ``--workers`` value (data-loading processes that overlap decoding and processing with the
   forward pass);
@@ -20,7 +20,7 @@ Generates photo-like JPEGs (``bench_extract.make_photos``), then times, interlea
   need (``released_code.released_extraction``: its DataLoader over an ImageNet folder of the same
   photos, its transforms, our encoder's forward pass), with the same batch size and workers.
 
-The process keeps freed memory as ``trace-bench`` does (``benchmark.host_memory``), for every row.
+The process keeps freed memory as ``trace-bench`` does (``benchmark.runtime.host_memory``), for every row.
 Prints images/s (embedded variants per second) and the share of the floor each reaches.
 """
 
@@ -35,12 +35,14 @@ from pathlib import Path
 import torch
 from bench_extract import make_photos
 
+from benchmark.embeddings.cache import EmbeddingCache
+from benchmark.embeddings.extract import CHUNK_IMAGES, extract
+from benchmark.embeddings.released_layout import released_name
+from benchmark.embeddings.variants import Variant
 from benchmark.encoders import load_encoder
-from benchmark.extract import CHUNK_IMAGES, EmbeddingCache, Variant, extract
-from benchmark.host_memory import keep_freed_memory
-from benchmark.imagesets import image_folder
-from benchmark.processing import FAMILIES
-from benchmark.released_layout import released_name
+from benchmark.imaging.processing import FAMILIES
+from benchmark.runtime.host_memory import keep_freed_memory
+from benchmark.sources.folder import image_folder
 
 
 def forward_batches(sources: int, variants: int, batch_size: int) -> list[int]:

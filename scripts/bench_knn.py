@@ -23,10 +23,12 @@ from pathlib import Path
 
 import torch
 
-from benchmark.host_memory import keep_freed_memory
-from benchmark.knn import SETUPS, knn_accuracy_loop, knn_all_setups
-from benchmark.released_layout import RELEASED_NAMES, write
-from benchmark.retrieval import paircams_recall, paircams_recall_loop
+from benchmark.embeddings.released_layout import RELEASED_NAMES, write
+from benchmark.protocols.knn import SETUPS, knn_all_setups
+from benchmark.protocols.retrieval import paircams_recall
+from benchmark.runtime.host_memory import keep_freed_memory
+from benchmark.testing.knn import knn_accuracy_loop
+from benchmark.testing.retrieval import paircams_recall_loop
 
 # our setup names -> the released summary's
 RELEASED_SETUPS = {"all-same": "baseline", "all-diff": "all_diff", "pos-same": "pos_same", "neg-same": "neg_same"}

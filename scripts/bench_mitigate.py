@@ -23,8 +23,8 @@ import typer
 from PIL import Image, ImageOps
 from typer.testing import CliRunner
 
-from benchmark.mitigate_command import mitigate_command
-from benchmark.report import mitigation_markdown, mitigation_rows, write_report
+from benchmark.cli.mitigate import mitigate_command
+from benchmark.reporting.report import mitigation_markdown, mitigation_rows, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("FLICKREXIF_SHARED_DATA", REPO.parent / "shared" / "data")) / "exif-samples"

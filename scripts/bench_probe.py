@@ -28,8 +28,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from benchmark.host_memory import keep_freed_memory
-from benchmark.probe import ProbeConfig, _train_single_sequential, linear_probe, sequential_probe, train_linear_models
+from benchmark.protocols.probe import ProbeConfig, _train_single_sequential, linear_probe, train_linear_models
+from benchmark.runtime.host_memory import keep_freed_memory
+from benchmark.testing.probe import sequential_probe
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from dataclasses import replace
 import torch
 from bench_probe import Splits, synthetic_features
 
-from benchmark.device import cpu_flags, has_fast_bfloat16, resolve_precision
-from benchmark.probe import ProbeConfig, linear_probe
+from benchmark.protocols.probe import ProbeConfig, linear_probe
+from benchmark.runtime.device import cpu_flags, has_fast_bfloat16, resolve_precision
 
 
 def perturbed(data: Splits, scale: float, seed: int) -> Splits:

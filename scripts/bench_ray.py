@@ -24,12 +24,14 @@ from pathlib import Path
 import torch
 from bench_extract import make_photos
 
-import benchmark.extract
+import benchmark.embeddings.extract
+from benchmark.embeddings.cache import EmbeddingCache
+from benchmark.embeddings.extract import extract
+from benchmark.embeddings.ray_executor import RayExecutor, cluster, connect, shutdown_pool
+from benchmark.embeddings.variants import Variant
 from benchmark.encoders import load_encoder
-from benchmark.extract import EmbeddingCache, Variant, extract
-from benchmark.imagesets import ImageItem, ImageSet
-from benchmark.processing import FAMILIES
-from benchmark.ray_executor import RayExecutor, cluster, connect, shutdown_pool
+from benchmark.imaging.processing import FAMILIES
+from benchmark.sources.imageset import ImageItem, ImageSet
 
 
 def image_set(paths: list[Path], name: str) -> ImageSet:
@@ -54,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    benchmark.extract.CHUNK_IMAGES = args.chunk
+    benchmark.embeddings.extract.CHUNK_IMAGES = args.chunk
     torch.set_num_threads(1)
     encoder = load_encoder(args.model)
     variants = [Variant()] + [Variant("jpeg", name) for name in FAMILIES["jpeg"][: args.variants - 1]]
@@ -85,7 +87,7 @@ def main() -> None:
     embedded = args.n * len(variants)
     print(
         f"trace-bench extraction on Ray {ray.__version__}: {args.n} JPEGs {width}x{height}, {len(variants)} variant(s), "
-        f"{args.model}, chunks of {args.chunk}, batch {benchmark.extract.default_batch_size('cpu')}, 1 torch thread "
+        f"{args.model}, chunks of {args.chunk}, batch {benchmark.embeddings.extract.default_batch_size('cpu')}, 1 torch thread "
         f"per worker; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
     )
     print(f"local Ray: {found_cluster}; ray.init {startup:.1f} s")

@@ -31,8 +31,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from benchmark.host_memory import keep_freed_memory
-from benchmark.retrieval import RetrievalResult, paircams_recall
+from benchmark.protocols.retrieval import RetrievalResult, paircams_recall
+from benchmark.runtime.host_memory import keep_freed_memory
 
 PHONE, CAMERA = 1, 0  # the released "model" values (feature_extraction/utils.py)
 # ours (direction, collection) -> the released results.json (query type, score)

@@ -164,13 +164,18 @@ def main() -> None:
 
     # A sweep: the model is loaded once and runs on every dataset (--skip-existing: a rerun reuses results).
     results = out / "results"
-    for model, datasets in ((BENCH_MODEL, (release, pairs_release, photo_folder)), (BASELINE_MODEL, (pairs_release,))):
+    # (the baseline's PairCams gets retrieval only: no processing families, no acquisition targets to choose)
+    sweeps = (
+        (BENCH_MODEL, (release, pairs_release, photo_folder), BENCH_OPTIONS),
+        (BASELINE_MODEL, (pairs_release,), ()),
+    )
+    for model, datasets, options in sweeps:
         run(
             "run",
             "--model",
             model,
             *(a for dataset in datasets for a in ("--dataset", str(dataset))),
-            *BENCH_OPTIONS,
+            *options,
             "--out",
             str(results),
             "--skip-existing",

@@ -5,5 +5,5 @@
 # CPU (it prints each step's duration); a rerun in the same folder reuses what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh
+bash scripts/install.sh "[bench]"
 exec .venv/bin/python scripts/quickstart.py "${1:-quickstart-out}"

@@ -18,6 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 PRODUCT = ("flickrexif", "paircams", "benchmark")
 MAX_LINES = 600
 
+_BENCH_BASE = ("benchmark.errors", "benchmark.choices")
+_BENCH_DATA = ("benchmark.runtime", "benchmark.imaging", "benchmark.sources", "flickrexif.exif")
+_BENCH_TASKS = (*_BENCH_BASE, *_BENCH_DATA, "benchmark.encoders", "benchmark.embeddings", "benchmark.protocols")
+
 # Layer → the toolkit packages its modules may import (besides their own layer).
 ALLOWED: dict[str, tuple[str, ...]] = {
     "flickrexif.exif": (),
@@ -28,7 +32,21 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # the test stand-ins may use the whole of flickrexif; no product module may import them
     "flickrexif.testing": ("flickrexif", "flickrexif.exif", "flickrexif.crawl", "flickrexif.publish"),
     "paircams": ("flickrexif.exif", "flickrexif.publish", "flickrexif.cli"),
-    "benchmark": ("flickrexif.exif", "flickrexif.publish", "flickrexif.cli"),
+    # trace-bench, bottom up: each layer may import the ones listed (its errors and choices everywhere)
+    "benchmark": (),
+    "benchmark.errors": (),
+    "benchmark.choices": ("benchmark.errors",),
+    **{layer: _BENCH_BASE for layer in ("benchmark.runtime", "benchmark.imaging")},
+    "benchmark.sources": (*_BENCH_BASE, "benchmark.imaging", "flickrexif.exif"),
+    "benchmark.encoders": (*_BENCH_BASE, "benchmark.imaging", "benchmark.runtime"),
+    "benchmark.embeddings": (*_BENCH_BASE, *_BENCH_DATA, "benchmark.encoders"),
+    "benchmark.protocols": (*_BENCH_BASE, "benchmark.runtime"),  # pure maths: no tasks, files or encoders
+    "benchmark.tasks": _BENCH_TASKS,
+    "benchmark.runs": (*_BENCH_TASKS, "benchmark.tasks"),
+    "benchmark.reporting": (*_BENCH_BASE, "benchmark.imaging", "benchmark.tasks", "benchmark.runs", "flickrexif.exif"),
+    # the command line may import everything but the test stand-ins; nothing imports it
+    "benchmark.cli": (*_BENCH_TASKS, "benchmark.tasks", "benchmark.runs", "benchmark.reporting", "flickrexif.cli"),
+    "benchmark.testing": (*_BENCH_TASKS, "benchmark.tasks", "benchmark.runs"),
     # the package roots: version, ``python -m flickrexif``, a re-export kept for the README
     "flickrexif": ("flickrexif.exif", "flickrexif.cli"),
 }
@@ -93,6 +111,50 @@ def test_every_layer_imports_only_what_its_rule_allows():
             if target != layer and target not in ALLOWED[layer]:
                 broken.append(f"{module} ({layer}) imports {imported} ({target})")
     assert broken == [], "\n".join(broken)
+
+
+def importers_of(package: str) -> list[str]:
+    """Product modules outside ``package`` that import it."""
+    return [
+        f"{module_name(path)} imports {name}"
+        for path in product_files()
+        if not within(module_name(path), package)
+        for name in imports_of(path)
+        if within(name, package)
+    ]
+
+
+def test_nothing_imports_the_command_line_of_trace_bench():
+    assert importers_of("benchmark.cli") == []
+
+
+def test_protocols_import_no_tasks_runs_or_files():
+    found = [
+        f"{module_name(path)} imports {name}"
+        for path in product_files()
+        if within(module_name(path), "benchmark.protocols")
+        for name in imports_of(path)
+        if any(
+            within(name, layer)
+            for layer in ("benchmark.tasks", "benchmark.runs", "benchmark.embeddings", "benchmark.sources")
+        )
+    ]
+    assert found == []
+
+
+def test_the_product_never_imports_the_test_stand_ins():
+    assert importers_of("benchmark.testing") == [] and importers_of("flickrexif.testing") == []
+
+
+MAX_MODULES = 8  # a room of trace-bench one can take in at a glance
+
+
+@pytest.mark.parametrize(
+    "folder", sorted({p.parent for p in (REPO / "benchmark").rglob("*.py")}), ids=lambda p: str(p.relative_to(REPO))
+)
+def test_no_folder_of_trace_bench_holds_more_than_8_modules(folder):
+    modules = [p.name for p in folder.glob("*.py") if p.name != "__init__.py"]
+    assert len(modules) <= MAX_MODULES, f"{folder.relative_to(REPO)}: {sorted(modules)}"
 
 
 def test_no_import_cycles():

@@ -1,6 +1,6 @@
 """Encoders: the registry of named encoders (:mod:`.registry`), the factory that loads them
-(:mod:`.factory`), weight files (:mod:`.weights`), where pretrained weights come from (the Hugging
-Face Hub, :mod:`.hub_weights`; published URLs, :mod:`.url_weights`) and one module per family.
+(:mod:`.factory`), weight files and where pretrained weights come from (:mod:`.weights`: the Hugging
+Face Hub, :mod:`.weights.hub`; published URLs, :mod:`.weights.urls`) and one module per family.
 
 Importing the package registers the built-in families (as timm's ``models/__init__`` does); their
 modules import torch, timm and open_clip only inside their loaders, so listing stays instant.
@@ -15,7 +15,7 @@ from benchmark.encoders import (  # noqa: F401  (registers them)
 )
 from benchmark.encoders.factory import Encoder, load_encoder
 from benchmark.encoders.registry import GROUPS, EncoderSpec, list_encoders, parse_key, resolve
-from benchmark.encoders.weights import MissingWeightsError, default_hf_cache
+from benchmark.encoders.weights.files import MissingWeightsError, default_hf_cache
 
 __all__ = [
     "GROUPS",

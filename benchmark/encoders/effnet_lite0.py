@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING
 
 from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
 from benchmark.encoders.registry import EncoderSpec, register_family
-from benchmark.encoders.weights import MissingWeightsError
+from benchmark.encoders.weights.files import MissingWeightsError
+from benchmark.errors import UsageError
 
 if TYPE_CHECKING:
     import torch
@@ -123,16 +124,16 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torc
         if parts[0] == "_blocks":
             index, module, rest = int(parts[1]), parts[2], parts[3:]
             if index >= len(positions):
-                raise ValueError(f"{key}: block {index} is beyond the {len(positions)} blocks of EfficientNet-Lite0")
+                raise UsageError(f"{key}: block {index} is beyond the {len(positions)} blocks of EfficientNet-Lite0")
             names = _INVERTED_RESIDUAL if index in expanded else _DEPTHWISE_SEPARABLE
             if module not in names:
-                raise ValueError(f"{key}: unknown block module {module!r}")
+                raise UsageError(f"{key}: unknown block module {module!r}")
             stage, j = positions[index]
             new_key = ".".join(["blocks", str(stage), str(j), names[module], *rest])
         elif parts[0] in _TOP_LEVEL:
             new_key = ".".join([_TOP_LEVEL[parts[0]], *parts[1:]])
         else:
-            raise ValueError(f"{key}: not an EfficientNet-Lite0 parameter")
+            raise UsageError(f"{key}: not an EfficientNet-Lite0 parameter")
         converted[new_key] = tensor
     return converted
 
@@ -157,10 +158,10 @@ def load_effnet_lite0(num_classes: int = 1000) -> torch.nn.Module:
 
 @register_family("effnet-lite0", bare=True)
 def _load_effnet_lite0(spec: EncoderSpec, request: LoadRequest) -> Built:
-    from benchmark.preprocess import Preprocess
+    from benchmark.imaging.preprocess import Preprocess
 
     if request.weights is not None:
-        raise ValueError(
+        raise UsageError(
             f"{spec.key} loads the packaged weights; to load a file use timm:{TIMM_ARCHITECTURE} with weights=FILE"
         )
     try:

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmark.choices import EncoderPrecision, chosen
 from benchmark.encoders.registry import FAMILIES, EncoderSpec, resolve
-from benchmark.encoders.weights import default_hf_cache, offline_mode
+from benchmark.encoders.weights.files import default_hf_cache, offline_mode
+from benchmark.errors import UsageError
 
 if TYPE_CHECKING:  # torch, open_clip and timm load only with a model, so listing stays instant
     import torch
     from PIL import Image
 
-    from benchmark.preprocess import Preprocess
+    from benchmark.imaging.preprocess import Preprocess
 
 
 @dataclass
@@ -92,18 +94,18 @@ def load_encoder(
     key's architecture instead of hub weights. ``seed``: the initialisation of ``random:`` models.
     ``hf_cache``: the Hugging Face hub cache folder (default: from the environment). Pretrained
     weights are downloaded on first use; ``offline`` (or ``HF_HUB_OFFLINE=1``) uses the caches only,
-    and weights missing there raise :class:`~benchmark.encoders.weights.MissingWeightsError`.
+    and weights missing there raise :class:`~benchmark.encoders.weights.files.MissingWeightsError`.
     """
     import torch
 
     spec = name if isinstance(name, EncoderSpec) else resolve(name)
     family = FAMILIES.get(spec.family)
     if family is None:
-        raise ValueError(f"{spec.key}: unknown family {spec.family!r}; families: {', '.join(FAMILIES)}")
+        raise UsageError(f"{spec.key}: unknown family {spec.family!r}; families: {', '.join(FAMILIES)}")
     if weights is not None:
         weights = Path(weights).expanduser()
         if not weights.is_file():
-            raise ValueError(f"weights file {weights} does not exist")
+            raise UsageError(f"weights file {weights} does not exist")
     request = LoadRequest(
         weights=weights,
         seed=int(seed),
@@ -129,3 +131,24 @@ def preprocess_overrides(spec: EncoderSpec) -> dict[str, Any]:
     """The spec's changes to its model's eval transform (``input_size`` and the row's ``preprocess``)."""
     overrides: dict[str, Any] = {"crop_size": spec.input_size} if spec.input_size else {}
     return {**overrides, **dict(spec.preprocess)}
+
+
+@dataclass(frozen=True)
+class EncoderOptions:
+    """Which encoders a command runs and how: ``--model`` (one or several), ``--weights``,
+    ``--encoder-precision``, ``--offline``, ``--device``; :meth:`load` is the one way a command loads one."""
+
+    models: tuple[str, ...] = ()
+    weights: Path | None = None  # a state dict for the one --model, instead of its pretrained weights
+    precision: EncoderPrecision = EncoderPrecision.AUTOCAST  # on a GPU; a CPU always runs float32
+    offline: bool = False  # only the weights already in the caches (as HF_HUB_OFFLINE=1)
+    device: str | None = None  # None: cuda when available, else cpu
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", chosen(EncoderPrecision, self.precision, "--encoder-precision"))
+
+    def load(self, name: str) -> Encoder:
+        """The encoder ``name`` (an alias or key of ``models``), loaded on the CPU; the extraction moves it."""
+        return load_encoder(
+            name, weights=self.weights, device="cpu" if self.device is None else self.device, offline=self.offline
+        )

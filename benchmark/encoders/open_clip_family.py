@@ -5,7 +5,7 @@ Tags are ``open_clip.list_pretrained()``'s, e.g. ``open_clip:ViT-B-16/laion2b_s3
 model a researcher has works too, named with open_clip's own prefixes: ``open_clip:hf-hub:ORG/REPO[@REVISION]``
 (a Hub repository with ``open_clip_config.json`` and ``open_clip_model.safetensors``, as open_clip's
 ``push_to_hf_hub`` writes) or ``open_clip:local-dir:FOLDER`` (the same files on disk). Weights are
-downloaded on first use (:mod:`.hub_weights`). The embedding is ``encode_image``'s output. (Named so
+downloaded on first use (:mod:`.weights.hub`). The embedding is ``encode_image``'s output. (Named so
 as not to shadow the ``open_clip`` package.)
 """
 
@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
-from benchmark.encoders.hub_weights import SOURCE_PATTERN, folder_file, hub_file, model_source
 from benchmark.encoders.registry import EncoderSpec, register_family, suggest
-from benchmark.encoders.weights import MissingWeightsError, clean_state_dict, file_provenance, read_state_dict
+from benchmark.encoders.weights.files import MissingWeightsError, clean_state_dict, file_provenance, read_state_dict
+from benchmark.encoders.weights.hub import SOURCE_PATTERN, folder_file, hub_file, model_source
+from benchmark.errors import UsageError
 
 OPEN_CLIP_CONFIG = "open_clip_config.json"
 # open_clip's order of preference among a model folder's weight files
@@ -68,19 +69,19 @@ def _load_open_clip(spec: EncoderSpec, request: LoadRequest) -> Built:
         return _load_open_clip_folder(spec, request)
     model_name, _, tag = spec.name.partition("/")
     if model_name not in open_clip.list_models():
-        raise ValueError(f"open_clip has no model {model_name!r}{suggest(model_name, open_clip.list_models())}")
+        raise UsageError(f"open_clip has no model {model_name!r}{suggest(model_name, open_clip.list_models())}")
     pretrained_cfg: dict[str, Any] = {}
     if tag:
         pretrained_cfg = open_clip.get_pretrained_cfg(model_name, tag)
         if not pretrained_cfg:
             tags = open_clip.list_pretrained_tags_by_model(model_name)
-            raise ValueError(
+            raise UsageError(
                 f"open_clip model {model_name} has no pretrained tag {tag!r}; known: {', '.join(tags) or 'none'}"
             )
     if request.weights is not None:
         checkpoint, provenance = request.weights, file_provenance(request.weights)
     elif not tag:
-        raise ValueError(f"{spec.key} names no pretrained tag: use open_clip:{model_name}/TAG or pass weights=FILE")
+        raise UsageError(f"{spec.key} names no pretrained tag: use open_clip:{model_name}/TAG or pass weights=FILE")
     else:
         checkpoint, provenance = _find_open_clip_weights(spec, pretrained_cfg, request)
     options = {
@@ -117,7 +118,7 @@ def _load_open_clip_folder(spec: EncoderSpec, request: LoadRequest) -> Built:
         checkpoint, provenance = request.weights, file_provenance(request.weights)
     model_cfg = json.loads(config.read_text(encoding="utf-8")).get("model_cfg")
     if not isinstance(model_cfg, Mapping) or "embed_dim" not in model_cfg:
-        raise ValueError(f"{spec.key}: {config} has no model_cfg with an embed_dim (an open_clip model config)")
+        raise UsageError(f"{spec.key}: {config} has no model_cfg with an embed_dim (an open_clip model config)")
     with _quiet_random_init_warning():  # the weights are loaded right below
         model = open_clip.create_model(f"local-dir:{config.parent}", load_weights=False, pretrained_text=False)
     _load_checkpoint(spec, model, checkpoint, tower_only=request.weights is not None)
@@ -136,11 +137,11 @@ def _load_checkpoint(spec: EncoderSpec, model: Any, checkpoint: Path, *, tower_o
             open_clip.load_checkpoint(model, str(checkpoint), strict=True)
     except (RuntimeError, AssertionError, KeyError) as error:
         what = "the image tower of " if tower_only else ""
-        raise ValueError(f"{checkpoint} does not fit {what}open_clip {spec.name}: {_short(error)}") from None
+        raise UsageError(f"{checkpoint} does not fit {what}open_clip {spec.name}: {_short(error)}") from None
 
 
 def _built(spec: EncoderSpec, model: Any, embed_dim: int, provenance: str) -> Built:
-    from benchmark.preprocess import Preprocess
+    from benchmark.imaging.preprocess import Preprocess
 
     preprocess = Preprocess.from_open_clip(model.visual.preprocess_cfg, **preprocess_overrides(spec))
     return Built(_open_clip_image_class()(model.visual), preprocess, embed_dim, provenance)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from benchmark.encoders.factory import Built, LoadRequest
 from benchmark.encoders.registry import EncoderSpec, register_family
 from benchmark.encoders.timm_family import TIMM_EXPECTED, TIMM_NAME, check_timm_name, timm_embed_dim, timm_preprocess
+from benchmark.errors import UsageError
 
 
 @register_family("random", key_form="random:TIMM_MODEL", name_pattern=TIMM_NAME, expected=TIMM_EXPECTED)
@@ -15,7 +16,7 @@ def _load_random(spec: EncoderSpec, request: LoadRequest) -> Built:
     import timm
 
     if request.weights is not None:
-        raise ValueError(f"{spec.key} is randomly initialised; to load a file use timm:{spec.name} with weights=FILE")
+        raise UsageError(f"{spec.key} is randomly initialised; to load a file use timm:{spec.name} with weights=FILE")
     check_timm_name(spec.name)
     model = timm.create_model(spec.name, pretrained=False, num_classes=0)  # seeded by load_encoder
     return Built(model, timm_preprocess(model, spec), timm_embed_dim(model), f"random:seed={request.seed}")

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from benchmark.errors import UsageError
+
 GROUPS: dict[str, str] = {"SUP": "supervised", "SSL": "self-supervised", "CVL": "contrastive vision-language"}
 _ANY_NAME = re.compile(r"^\S+$")
 _PREPROCESS_OVERRIDES = {"mean", "std", "interpolation", "crop_size", "resize_size"}
@@ -117,16 +119,16 @@ def key_forms() -> str:
 
 
 def parse_key(key: str) -> tuple[str, str]:
-    """``(family, name)`` of a well-formed key; ``ValueError`` says what is wrong otherwise."""
+    """``(family, name)`` of a well-formed key; a ``UsageError`` says what is wrong otherwise."""
     bare = _FAMILIES.get(key)
     if bare is not None and bare.bare:
         return key, ""
     prefix, sep, name = key.partition(":")
     family = _FAMILIES.get(prefix)
     if not sep or family is None or family.bare:
-        raise ValueError(f"{key!r} is not an encoder key; keys look like {key_forms()}")
+        raise UsageError(f"{key!r} is not an encoder key; keys look like {key_forms()}")
     if not family.name_pattern.match(name):
-        raise ValueError(f"malformed key {key!r}: after '{prefix}:' comes {family.expected}")
+        raise UsageError(f"malformed key {key!r}: after '{prefix}:' comes {family.expected}")
     return prefix, name
 
 
@@ -205,7 +207,7 @@ def resolve(name_or_alias: str) -> EncoderSpec:
         family, model_name = parse_key(name)
         return EncoderSpec(key=name, family=family, name=model_name)
     hint = suggest(name, sorted({n for spec in _rows() for n in spec.names}))
-    raise ValueError(f"unknown encoder {name!r}{hint} (`trace-bench models` lists them; or give a key: {key_forms()})")
+    raise UsageError(f"unknown encoder {name!r}{hint} (`trace-bench models` lists them; or give a key: {key_forms()})")
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str:

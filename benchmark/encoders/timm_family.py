@@ -4,7 +4,7 @@ E.g. ``timm:vit_base_patch16_siglip_256.webli``; the embedding is the pooled fea
 (``num_classes=0``). Any timm model a researcher has works too, named with timm's own prefixes:
 ``timm:hf-hub:ORG/REPO[@REVISION]`` (a Hub repository with ``config.json`` and ``model.safetensors``,
 as ``timm``'s ``push_to_hf_hub`` writes) or ``timm:local-dir:FOLDER`` (the same files on disk).
-Weights are downloaded on first use (:mod:`.hub_weights`, :mod:`.url_weights`). Also the timm
+Weights are downloaded on first use (:mod:`.weights.hub`, :mod:`.weights.urls`). Also the timm
 helpers that the ``random`` family shares.
 """
 
@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
-from benchmark.encoders.hub_weights import SOURCE_PATTERN, folder_file, hub_file, model_source
 from benchmark.encoders.registry import EncoderSpec, register_family, suggest
-from benchmark.encoders.url_weights import checkpoints_dir, url_file
-from benchmark.encoders.weights import MissingWeightsError, file_provenance, load_file_into
+from benchmark.encoders.weights.files import MissingWeightsError, file_provenance, load_file_into
+from benchmark.encoders.weights.hub import SOURCE_PATTERN, folder_file, hub_file, model_source
+from benchmark.encoders.weights.urls import checkpoints_dir, url_file
+from benchmark.errors import UsageError
 
 if TYPE_CHECKING:
     import torch
 
-    from benchmark.preprocess import Preprocess
+    from benchmark.imaging.preprocess import Preprocess
 
 TIMM_NAME = r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)?$"  # architecture, optionally .TAG
 TIMM_EXPECTED = "a timm model name, e.g. timm:resnet50.tv_in1k"
@@ -90,7 +91,7 @@ def _load_timm_folder(
             f"local-dir:{config.parent}", pretrained=wanted, pretrained_cfg_overlay=overlay or None, **kwargs
         )
     except RuntimeError as error:  # an architecture timm does not know, weights that do not fit
-        raise ValueError(f"{spec.key}: {str(error).splitlines()[0]}") from None
+        raise UsageError(f"{spec.key}: {str(error).splitlines()[0]}") from None
     if not wanted:
         load_file_into(model, request.weights)
         provenance = file_provenance(request.weights)
@@ -98,19 +99,19 @@ def _load_timm_folder(
 
 
 def check_timm_name(name: str) -> None:
-    """``ValueError`` with close matches unless timm knows the architecture of ``name``."""
+    """A ``UsageError`` with close matches unless timm knows the architecture of ``name``."""
     import timm
 
     architecture = name.partition(".")[0]
     if not timm.is_model(architecture):
-        raise ValueError(f"timm has no model {architecture!r}{suggest(architecture, timm.list_models())}")
+        raise UsageError(f"timm has no model {architecture!r}{suggest(architecture, timm.list_models())}")
 
 
 def timm_preprocess(model: torch.nn.Module, spec: EncoderSpec) -> Preprocess:
     """The eval transform of a timm model's data config, with the spec's overrides."""
     from timm.data import resolve_data_config
 
-    from benchmark.preprocess import Preprocess
+    from benchmark.imaging.preprocess import Preprocess
 
     return Preprocess.from_timm_config(resolve_data_config(model=model), **preprocess_overrides(spec))
 

@@ -13,7 +13,7 @@ and loads the file into it. So does this module, the same way:
 
 The other DINO weights (ViT-S/8, S/16, B/8, B/16) are on the Hub through timm and use the ``timm``
 family. The files are downloaded on first use into torch hub's ``checkpoints`` folder, where
-``torch.hub.load_state_dict_from_url`` caches them too (:mod:`.url_weights`: resumable, checked), or
+``torch.hub.load_state_dict_from_url`` caches them too (:mod:`.weights.urls`: resumable, checked), or
 given with ``weights=FILE``.
 """
 
@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 
 from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
 from benchmark.encoders.registry import EncoderSpec, register_family
-from benchmark.encoders.url_weights import checkpoints_dir, url_file
-from benchmark.encoders.weights import clean_state_dict, few_keys, file_provenance, read_state_dict
+from benchmark.encoders.weights.files import clean_state_dict, few_keys, file_provenance, read_state_dict
+from benchmark.encoders.weights.urls import checkpoints_dir, url_file
+from benchmark.errors import UsageError
 
 if TYPE_CHECKING:
     import torch
@@ -69,7 +70,7 @@ def checkpoint_path(checkpoint: Checkpoint) -> Path:
 
 
 def _load(spec: EncoderSpec, request: LoadRequest) -> Built:
-    from benchmark.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+    from benchmark.imaging.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 
     checkpoint = CHECKPOINTS[spec.family][spec.name]
     if request.weights is not None:
@@ -88,7 +89,7 @@ def _load(spec: EncoderSpec, request: LoadRequest) -> Built:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         result, problems = None, (lines[1:] or lines or ["shapes differ"])[0]
     if result is None or result.missing_keys or result.unexpected_keys:
-        raise ValueError(f"{path} does not fit {spec.key}: {problems}")
+        raise UsageError(f"{path} does not fit {spec.key}: {problems}")
     preprocess = Preprocess(crop_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, interpolation=checkpoint.interpolation)
     preprocess = Preprocess(**{**preprocess.describe(), **preprocess_overrides(spec)})
     return Built(model, preprocess, checkpoint.embed_dim, provenance)

@@ -65,6 +65,7 @@ ERRORS: dict[str, ErrorReport] = {
     "paircams.ingest.IngestError": ErrorReport(),
     "paircams.ingest.PhotoChangedError": ErrorReport(code=EXIT_DATA),
     # trace-bench
+    "benchmark.errors.UsageError": ErrorReport(),
     "benchmark.encoders.MissingWeightsError": ErrorReport(heading="Missing weights:"),
     # the standard library: bad values, unreadable files, a store that is not a database
     "sqlite3.DatabaseError": ErrorReport(),
@@ -72,8 +73,25 @@ ERRORS: dict[str, ErrorReport] = {
     "builtins.OSError": ErrorReport(),
 }
 
+# trace-bench's table: its own errors, and no ``ValueError`` (flickrexif's and paircams' bad-value
+# errors are ``ValueError``s; in trace-bench everything the user can cause is a ``UsageError``, so a
+# ``ValueError`` there is a bug and keeps its traceback).
+TRACE_BENCH_ERRORS: dict[str, ErrorReport] = {
+    name: report for name, report in ERRORS.items() if name != "builtins.ValueError"
+}
+BUG_HINT = (
+    "{tool} stopped on an unexpected error, a bug: please report it with the command you ran and the traceback below."
+)
+
 # Typer's own exceptions carry their own message and code; never turn them into ours.
-_TYPER_OWN = (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)
+_TYPER_OWN: tuple[type[BaseException], ...] = (
+    click.exceptions.ClickException,
+    click.exceptions.Exit,
+    click.exceptions.Abort,
+    typer.Exit,  # Typer's own classes (newer Typers vendor click: these are not click's)
+    typer.Abort,
+    getattr(typer.exceptions, "TyperException", typer.Exit),
+)
 
 
 def _loaded_class(name: str) -> type[BaseException] | None:
@@ -83,13 +101,14 @@ def _loaded_class(name: str) -> type[BaseException] | None:
     return found if isinstance(found, type) and issubclass(found, BaseException) else None
 
 
-def lookup(error: BaseException) -> ErrorReport | None:
-    """The entry of the most specific class in ``error``'s MRO that the table names; None if unmapped."""
+def lookup(error: BaseException, table: dict[str, ErrorReport] | None = None) -> ErrorReport | None:
+    """The entry of the most specific class in ``error``'s MRO that ``table`` (default :data:`ERRORS`)
+    names; None if unmapped."""
     if isinstance(error, _TYPER_OWN):
         return None
     mro = type(error).__mro__
     best: tuple[int, ErrorReport] | None = None
-    for name, report in ERRORS.items():
+    for name, report in (ERRORS if table is None else table).items():
         cls = _loaded_class(name)
         if cls is not None and cls in mro and (best is None or mro.index(cls) < best[0]):
             best = (mro.index(cls), report)
@@ -107,13 +126,20 @@ def error_message(error: BaseException, report: ErrorReport, heading: str | None
     return f"{line} {report.hint}" if report.hint else line
 
 
-def exit_for(error: BaseException, *, heading: str | None = None, stop: Callable[[], object] | None = None) -> NoReturn:
-    """Print ``error`` on stderr as :data:`ERRORS` says and raise ``typer.Exit`` with its code.
+def exit_for(
+    error: BaseException,
+    *,
+    heading: str | None = None,
+    stop: Callable[[], object] | None = None,
+    table: dict[str, ErrorReport] | None = None,
+) -> NoReturn:
+    """Print ``error`` on stderr as ``table`` (default :data:`ERRORS`) says and raise ``typer.Exit``
+    with its code.
 
     ``stop`` (a progress bar's) runs first so the line is not drawn over.  An unmapped ``error`` is
     raised again as it is.
     """
-    report = lookup(error)
+    report = lookup(error, table)
     if report is None:
         raise error
     if stop is not None:
@@ -124,13 +150,20 @@ def exit_for(error: BaseException, *, heading: str | None = None, stop: Callable
 
 @contextmanager
 def reported_errors(
-    *, heading: str | None = None, interrupted: str | None = None, stop: Callable[[], object] | None = None
+    *,
+    heading: str | None = None,
+    interrupted: str | None = None,
+    stop: Callable[[], object] | None = None,
+    table: dict[str, ErrorReport] | None = None,
+    bug_hint: str | None = None,
 ) -> Iterator[None]:
     """Report mapped exceptions raised in the block and exit; let the others through.
 
     ``heading``: the red prefix for entries without their own (``"Cannot release:"``).
     ``interrupted``: the resume hint after ``Interrupted.`` on Ctrl-C (exit 130); without it Ctrl-C
     propagates as before.  ``stop``: called before printing (a live progress bar's ``stop``).
+    ``table``: the map to use (default :data:`ERRORS`; trace-bench: :data:`TRACE_BENCH_ERRORS`).
+    ``bug_hint``: printed before an unmapped exception goes on with its traceback.
     """
     try:
         yield
@@ -142,6 +175,13 @@ def reported_errors(
         stderr.print(f"[yellow]Interrupted.[/yellow] {interrupted}")
         raise typer.Exit(code=EXIT_INTERRUPTED) from None
     except Exception as error:
-        if lookup(error) is None:
+        if isinstance(error, _TYPER_OWN):  # an exit already decided, or Typer's own message
             raise
-        exit_for(error, heading=heading, stop=stop)
+        if lookup(error, table) is None:
+            if bug_hint is not None and not getattr(error, "_bug_reported", False):
+                if stop is not None:
+                    stop()
+                stderr.print(f"[red]{escape(bug_hint)}[/red]")
+                error._bug_reported = True  # nested blocks print it once
+            raise
+        exit_for(error, heading=heading, stop=stop, table=table)

@@ -227,7 +227,7 @@ def test_cli_push_uses_hf_token_and_refuses_a_published_version(released, hub):
 
 def test_trace_bench_retrieval_on_the_release(released, tmp_path):
     """The release is what trace-bench's retrieval task reads: pairs found, recall computed, recorded."""
-    from benchmark.cli import app as bench_app
+    from benchmark.cli.app import app as bench_app
 
     out = tmp_path / "results"
     result = CliRunner().invoke(

@@ -10,7 +10,7 @@ import torch
 from benchmark.encoders import Encoder, EncoderSpec, load_encoder, registry, resolve
 from benchmark.encoders.factory import Built, LoadRequest
 from benchmark.encoders.registry import register_family
-from benchmark.preprocess import Preprocess
+from benchmark.imaging.preprocess import Preprocess
 
 timm = pytest.importorskip("timm")
 safetensors_torch = pytest.importorskip("safetensors.torch")

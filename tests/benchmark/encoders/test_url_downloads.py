@@ -13,7 +13,7 @@ from loopback_weights import FileHost
 
 from benchmark.encoders import MissingWeightsError, load_encoder
 from benchmark.encoders.url_checkpoints import CHECKPOINTS
-from benchmark.encoders.url_weights import checkpoints_dir, url_file
+from benchmark.encoders.weights.urls import checkpoints_dir, url_file
 
 FILE = "/moco-v3/tiny/tiny.pth.tar"
 CONTENT = bytes(range(256)) * 4096  # 1 MiB: several pieces

@@ -12,7 +12,8 @@ import pytest
 import typer
 
 from benchmark.encoders import MissingWeightsError
-from flickrexif.cli.errors import ERRORS, lookup, reported_errors
+from benchmark.errors import UsageError
+from flickrexif.cli.errors import BUG_HINT, ERRORS, TRACE_BENCH_ERRORS, lookup, reported_errors
 from flickrexif.crawl.client import FatalFlickrError, FlickrApiError
 from flickrexif.crawl.credentials import CredentialsError
 from flickrexif.dataset.result import BuildError
@@ -81,6 +82,13 @@ CASES = [
         "Cannot release:",
         1,
         "Cannot release: a.jpg changed since it was ingested",
+    ),
+    (
+        "benchmark.errors.UsageError",
+        UsageError("--batch-size must be >= 1, got 0"),
+        None,
+        2,
+        "--batch-size must be >= 1, got 0",
     ),
     (
         "benchmark.encoders.MissingWeightsError",
@@ -162,6 +170,26 @@ def test_typers_own_exceptions_stay_typers(error):
     with pytest.raises(type(error)) as raised, reported_errors():
         raise error
     assert raised.value is error
+
+
+def test_trace_bench_reports_its_usage_errors_and_keeps_value_errors_as_bugs(capsys):
+    hint = BUG_HINT.format(tool="trace-bench")
+    with pytest.raises(typer.Exit) as exit_info, reported_errors(table=TRACE_BENCH_ERRORS, bug_hint=hint):
+        raise UsageError("no dataset at x")
+    assert exit_info.value.exit_code == 2 and capsys.readouterr().err.strip() == "no dataset at x"
+    bug = ValueError("a bug that raises ValueError")
+    with pytest.raises(ValueError) as raised, reported_errors(table=TRACE_BENCH_ERRORS, bug_hint=hint):
+        with reported_errors(table=TRACE_BENCH_ERRORS, bug_hint=hint):  # nested blocks print the hint once
+            raise bug
+    assert raised.value is bug, "the bug goes on with its traceback"
+    assert capsys.readouterr().err.count("a bug: please report it") == 1
+
+
+def test_an_exit_decided_inside_a_nested_block_is_no_bug(capsys):
+    with pytest.raises(typer.Exit), reported_errors(table=TRACE_BENCH_ERRORS, bug_hint="BUG"):
+        with reported_errors(table=TRACE_BENCH_ERRORS, bug_hint="BUG"):
+            raise UsageError("one line")
+    assert capsys.readouterr().err.strip() == "one line"
 
 
 def test_importing_the_map_stays_cheap():

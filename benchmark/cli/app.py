@@ -1,0 +1,101 @@
+"""``trace-bench``: measure what a visual encoder knows about how a photo was made (the command line).
+
+Commands parse their options into groups (:mod:`.options`), call the library and print (:mod:`.output`);
+they live in :mod:`.extract`, :mod:`.run` (run, probe, knn, retrieval) and :mod:`.mitigate`, and are
+registered here with ``models`` and ``report``.  Nothing imports the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from benchmark.cli.extra import require_bench_extra
+from benchmark.cli.extract import extract_command
+from benchmark.cli.mitigate import mitigate_command
+from benchmark.cli.output import reported, stderr
+from benchmark.cli.run import knn_command, probe_command, retrieval_command, run_command
+from flickrexif.cli.options import new_app, version_option
+from flickrexif.cli.writers import table_console, write_table
+
+app = new_app(
+    "trace-bench: how much processing and acquisition information a visual encoder carries, and how "
+    "much it distorts kNN classification and near-duplicate retrieval (FlickrExif, PairCams, any image set)."
+)
+VersionOption = version_option("trace-bench")
+
+
+@app.callback()
+def main(version: VersionOption = False) -> None:
+    """trace-bench command line."""
+    from benchmark.runtime.host_memory import keep_freed_memory
+
+    keep_freed_memory()  # CPU forward passes and kNN blocks reuse their memory (benchmark.runtime.host_memory)
+
+
+@app.command("models")
+def models_command(
+    pattern: Annotated[Optional[str], typer.Argument(help="Filter: substring or glob on alias or key.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (with the exact weights and the released name).")
+    ] = False,
+    paper: Annotated[
+        bool, typer.Option("--paper", help="Only the paper's 47 encoders, as the released code loads them.")
+    ] = False,
+) -> None:
+    """List the registered encoders (`family:name`, alias, group SUP/SSL/CVL, weights)."""
+    from benchmark.encoders import list_encoders
+
+    specs = [s for s in list_encoders(pattern) if s.paper or not paper]
+    rows = [
+        {
+            "alias": s.alias or "",
+            "key": s.key,
+            "group": s.group or "",
+            "paper": s.paper,
+            "released": s.released,
+            "weights": s.weights,
+            "description": s.description,
+        }
+        for s in specs
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    which = (
+        "paper encoders"
+        if paper
+        else "encoders (also: random:<timm model>, timm:<any>, open_clip:<any>, timm|open_clip:hf-hub:ORG/REPO, timm|open_clip:local-dir:FOLDER)"
+    )
+    write_table(
+        [{**row, "paper": "yes" if row["paper"] else ""} for row in rows],
+        {"alias": "alias", "key": "key", "group": "group", "paper": "paper", "weights": "weights"},
+        table_console(),
+        title=f"{len(rows)} {which}",
+    )
+
+
+app.command("extract")(extract_command)
+app.command("run")(run_command)
+app.command("probe")(probe_command)
+app.command("knn")(knn_command)
+app.command("retrieval")(retrieval_command)
+app.command("mitigate")(mitigate_command)
+
+
+@app.command("report")
+def report_command(
+    results: Annotated[Path, typer.Argument(help="Results folder written by `trace-bench run`.")],
+    out: Annotated[Optional[Path], typer.Option(help="Report folder (default: RESULTS/report).")] = None,
+) -> None:
+    """Write CSV and Markdown tables and PNG plots, and print the summary table."""
+    with reported():
+        require_bench_extra()
+        from benchmark.reporting.report import markdown_table, write_report
+
+        summary, files = write_report(results, out)
+    typer.echo(markdown_table(summary))
+    stderr.print("Wrote " + ", ".join(str(f) for f in files))

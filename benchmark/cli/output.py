@@ -1,0 +1,100 @@
+"""What trace-bench commands print: errors (one line, or a bug with its traceback), result lines, the
+progress of a sweep and its summary table.  Messages and progress go to stderr, results to stdout."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from flickrexif.cli.errors import BUG_HINT, EXIT_DATA, TRACE_BENCH_ERRORS, reported_errors
+from flickrexif.cli.options import progress_bar, stderr
+from flickrexif.cli.writers import table_console, write_table
+
+INTERRUPTED = "Finished embeddings and results are kept; run again with --skip-existing to continue."
+
+# Every trace-bench command's work runs in ``with reported(...)``: a UsageError is one red line and exit
+# code 2, anything else a bug with its traceback under a line asking to report it.
+reported = functools.partial(reported_errors, table=TRACE_BENCH_ERRORS, bug_hint=BUG_HINT.format(tool="trace-bench"))
+
+__all__ = ["INTERRUPTED", "ConsoleReporter", "print_results", "print_sweep", "reported", "stderr"]
+
+
+def result_line(result: dict[str, Any]) -> str:
+    """One result in a line: its headline numbers, or a mitigation's before -> after."""
+    if "before" in result and "after" in result:
+        before, after = result["before"], result["after"]
+        shown = ["probe_accuracy", "spd_p@k10", "all-same@k10", "spd_a", "recall_same_as_query"]
+        numbers = ", ".join(f"{m} {before[m]:.3f} -> {after[m]:.3f}" for m in shown if m in after)
+        return (
+            f"mitigate {result['method']:6} {result['target']:14} seed {result['seed']} "
+            f"rank {result['parameters']['rank']}: {numbers} (chance {after['chance']:.3f})"
+        )
+    headline = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if isinstance(v, float))
+    return f"{result['task']:18} {result['target']:14} seed {result['seed']}: {headline}"
+
+
+def print_results(written: list[Path], out: Path) -> None:
+    """A line per result file (stdout), then where they are (stderr)."""
+    for path in written:
+        typer.echo(result_line(json.loads(path.read_text())))
+    erasers = " (and erasers)" if any(path.with_suffix(".safetensors").is_file() for path in written) else ""
+    stderr.print(f"{len(written)} result files{erasers} in {out}")
+
+
+class ConsoleReporter:
+    """A sweep on the console: the encoder loaded, a progress bar per (encoder, dataset), what did not run."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def loaded(self, encoder: Any) -> None:
+        stderr.print(f"Encoder {encoder.spec.key} ({encoder.weights}), embedding dim {encoder.embed_dim}")
+
+    def not_run(self, name: str, why: str) -> None:
+        stderr.print(f"[red]{escape(name)}: not run[/red] ({escape(why)})", highlight=False)
+
+    @contextlib.contextmanager
+    def progress(self, label: str) -> Iterator[Any]:
+        from benchmark.runs.sweep import Progress
+
+        with progress_bar() as bar:
+            self.bar = bar
+            images = bar.add_task("images", total=None)
+            try:
+                yield Progress(
+                    on_batch=lambda n: bar.advance(images, n),
+                    on_task=lambda name: bar.update(images, description=f"{label}: {name}"),
+                )
+            finally:
+                self.bar = None
+
+    def stop(self) -> None:
+        """Stop the live bar (before an error is printed over it)."""
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def print_sweep(outcomes: list[Any], record: Path) -> None:
+    """The sweep's table: every (encoder, dataset), its result files or why it has none; exit 1 if any failed."""
+    rows = [
+        {
+            "encoder": o.encoder,
+            "dataset": o.dataset,
+            "results": o.results,
+            "error": (o.error or "").splitlines()[0] if o.error else "",
+        }
+        for o in outcomes
+    ]
+    columns = {"encoder": "encoder", "dataset": "dataset", "results": "results", "error": "not run because"}
+    failed = sum(1 for o in outcomes if o.error)
+    write_table(rows, columns, table_console(), title=f"Sweep: {len(outcomes) - failed} of {len(outcomes)} ran")
+    if failed:
+        stderr.print(f"{failed} (encoder, dataset) pairs did not run; see {record}")
+        raise typer.Exit(code=EXIT_DATA)

@@ -1,0 +1,140 @@
+"""From images to embeddings, batch by batch: decode each source once for all variants, prepare the
+next batches beside the forward pass, and run the model (:func:`embed_chunk`, the unit that the local
+loop and Ray workers both run, so their numbers are equal)."""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmark.embeddings.variants import Variant
+from benchmark.imaging.preprocess import Preprocess
+from benchmark.imaging.processing import open_rgb, process_many
+from benchmark.runtime.host_memory import keep_freed_memory
+from benchmark.sources.imageset import ImageItem
+
+BATCHES_AHEAD = 2  # batches of images prepared ahead of the forward pass (without loader processes)
+
+
+class VariantImages(torch.utils.data.Dataset):
+    """Item i → {variant name: uint8 crop}, decoding the source once for all variants.
+
+    Pillow and numpy work only (no torch), so threads can prepare items beside the forward pass.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[ImageItem],
+        variants: Sequence[Variant],
+        preprocess: Preprocess,
+        seed: int,
+        exif_transpose: bool = False,
+    ):
+        self.items, self.variants, self.preprocess, self.seed = list(items), list(variants), preprocess, seed
+        self.exif_transpose = exif_transpose  # the image set's decoding rule (ImageSet.exif_orientation)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        item = self.items[index]
+        source = open_rgb(item.read(), exif_transpose=self.exif_transpose)
+        classes = {variant: variant.class_for(item.id, self.seed) for variant in self.variants}
+        processed = process_many(
+            source, {(v.family, c) for v, c in classes.items() if v.family}, rng_key=(self.seed, item.id)
+        )
+        return {
+            variant.name: variant.encoder_pixels(
+                processed[(variant.family, name)] if variant.family else source, self.preprocess
+            )
+            for variant, name in classes.items()
+        }
+
+
+def batches(dataset: VariantImages, settings: EmbedSettings) -> Iterator[dict[str, torch.Tensor]]:
+    """The dataset's items in batches, in order: {variant name: uint8 crops (B, H, W, 3)}.
+
+    From ``settings.workers`` data-loading processes, or else from threads of this process that
+    prepare the next batches while the current one runs through the model: decoding, processing and
+    resizing are Pillow work that releases the GIL, and a CPU forward pass leaves cores idle between
+    its parallel regions.
+    """
+    if settings.workers:
+        yield from torch.utils.data.DataLoader(dataset, batch_size=settings.batch_size, num_workers=settings.workers)
+        return
+    starts = iter(range(0, len(dataset), settings.batch_size))
+    pool = ThreadPoolExecutor(max(1, torch.get_num_threads()), thread_name_prefix="trace-bench-images")
+    pending: deque[list[Future]] = deque()
+
+    def submit(start: int) -> None:
+        stop = min(start + settings.batch_size, len(dataset))
+        pending.append([pool.submit(dataset.__getitem__, index) for index in range(start, stop)])
+
+    try:
+        for start in itertools.islice(starts, BATCHES_AHEAD):
+            submit(start)
+        while pending:
+            items = [future.result() for future in pending.popleft()]
+            if (start := next(starts, None)) is not None:
+                submit(start)
+            yield torch.utils.data.default_collate(items)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    """How a chunk is embedded, resolved once by :func:`extract`: the same for the local loop and a Ray worker."""
+
+    seed: int
+    batch_size: int
+    device: str
+    workers: int  # data-loading processes
+    precision: str  # resolved for the device (benchmark.runtime.device.encoder_precision)
+    exif_transpose: bool
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.float16 if self.precision == "float16" else torch.float32  # float16: as clip.load
+
+
+def prepared_model(encoder: Any, settings: EmbedSettings) -> torch.nn.Module:
+    """The encoder's model on the device in the settings' dtype, in eval mode."""
+    return encoder.model.to(settings.device, settings.dtype).eval()
+
+
+def embed_chunk(
+    model: torch.nn.Module,
+    preprocess: Preprocess,
+    items: Sequence[ImageItem],
+    variants: Sequence[Variant],
+    settings: EmbedSettings,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Variant name → (len(items), D) embeddings of one chunk.
+
+    Local and Ray runs both call this, with the same chunks and batches, so their numbers are equal
+    bit for bit on CPU (a convolution's result depends on the batch it is computed in).
+    """
+    keep_freed_memory()  # a Ray worker has no CLI to do it; 3x the CPU forward pass (benchmark.runtime.host_memory)
+    same_input: dict[tuple, list[Variant]] = {}  # embedded once, by the first of each list
+    for variant in variants:
+        same_input.setdefault(variant.input_key(), []).append(variant)
+    embedded = [group[0] for group in same_input.values()]
+    dataset = VariantImages(items, embedded, preprocess, settings.seed, settings.exif_transpose)
+    outputs: dict[str, list[torch.Tensor]] = {v.name: [] for v in embedded}
+    for batch in batches(dataset, settings):
+        with torch.inference_mode(), torch.autocast(device_type="cuda", enabled=settings.precision == "autocast"):
+            for name, pixels in batch.items():
+                inputs = preprocess.normalise_batch(pixels.to(settings.device, non_blocking=True))  # uint8 travels
+                outputs[name].append(model(inputs.to(settings.dtype)).float().cpu())
+        if on_batch:
+            on_batch(len(next(iter(batch.values()))))
+    return {v.name: torch.cat(outputs[group[0].name]) for group in same_input.values() for v in group}

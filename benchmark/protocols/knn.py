@@ -1,0 +1,371 @@
+"""kNN classification under processing setups: how much processing traces steer semantic kNN.
+
+Released protocol (``processing_semantic_influence/`` of the paper's code): every database
+(training) image and every query has an embedding under each of P processing classes.  A query
+embedded under processing p is classified by its k nearest database images (cosine similarity on
+L2-normalised embeddings; k=10 "ImageNet-like", k=1 "iNat-like").  One *run* gives every database
+image one processing, the query's class ("positives") one and the other classes ("negatives") one:
+
+- ``all-same``: positives and negatives in p (one run per p);
+- ``all-diff``: positives and negatives in q, for every q != p (P-1 runs per p);
+- ``pos-same``: positives in p, negatives in q, for every q != p;
+- ``neg-same``: positives in q, negatives in p, for every q != p;
+- ``uniform``: every database image in a processing drawn uniformly among all P, one draw per seed
+  (``np.random.default_rng(seed).choice(P, N_db)``, seeds 0..9 as released), the same draw for
+  every p.
+
+A setup's accuracy is the mean over its runs and all queries, i.e. over the P(P-1) ordered pairs
+(all-same: the P processings; uniform: P x seeds), as the released ``generate_results.py`` averages
+its per-run files.  SPD_p = pos-same - neg-same.
+
+Rules shared by the matrix implementation and the per-query loop, so both give identical numbers:
+
+- similarities in float64 on L2-normalised embeddings rounded to multiples of 2**-26 (at most
+  7.5e-9 off): every product is then a multiple of 2**-52 and every partial sum of a dot product
+  stays below 2, so float64 holds each similarity exactly whatever the summation order (BLAS kernel,
+  block and chunk shapes, device).  Without it duplicated images would differ in the last bits;
+- exact ties between database images are broken by the lower database index;
+- vote: majority of the k neighbours' labels, a tie in votes broken as the released code breaks it
+  (``vote_ties="released"``): the first column of torch's descending sort of the float32 vote counts
+  over the database's classes (``probs.sort(1, True)``), measured equal to the released scripts at
+  k=10 and k=1 on the same machine (``scripts/bench_knn.py --released``).  torch's sort does not keep
+  ties in order (on a CPU beyond 16 classes), so that order depends on the device and the torch
+  version; ``vote_ties="lowest-class"`` gives a tie to the lower class index on any device (the same
+  as "released" up to 16 classes on a CPU), and ``vote_ties="similarity"`` to the class whose
+  neighbours have the larger summed similarity (summed in database-index order), then to the lower
+  class index.
+
+The matrix implementation streams the database: it stays where the caller keeps it (a tensor, a
+numpy array or an ``np.memmap``) and blocks of rows are normalised on the device, so device memory is
+bounded whatever N_db (an ImageNet-scale database does not fit).  Each block is read once; every
+(setup, query processing, query) keeps a running top-k (similarities and database indices), merged
+block after block with the tie rule above, so any block size gives the same neighbours.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmark.choices import VoteTies, chosen
+from benchmark.errors import UsageError
+from benchmark.runtime.device import resolve_device
+
+SETUPS = ("all-same", "all-diff", "pos-same", "neg-same", "uniform")
+#: The released code averages the uniform setup over these draws.
+UNIFORM_SEEDS = tuple(range(10))
+
+
+# Database block: its rows under all P processings plus its gallery (rows under every slot).
+DB_BLOCK_BYTES = 2**30
+# Query chunk size: chunk * slots * block similarities take at most this much (peak about twice it).
+SIMILARITY_BYTES = 256 * 2**20
+# float64 embeddings are rounded to multiples of this, making similarities exact (module docstring).
+GRID = 2.0**-26
+
+
+@dataclass(frozen=True)
+class Run:
+    """One released-protocol run: queries under processing ``p``; database images of the query's
+    class under gallery slot ``positives``, the others under ``negatives``.
+
+    Slots 0..P-1 are the processings themselves; slot P+u is the u-th uniform draw.
+    """
+
+    setup: str
+    p: int
+    positives: int
+    negatives: int
+
+
+def knn_runs(setups, n_processings: int, n_uniform: int) -> list[Run]:
+    """Every run of ``setups`` for P processings and ``n_uniform`` uniform draws (module docstring)."""
+    if "uniform" in setups and n_uniform < 1:
+        raise UsageError("the uniform kNN setup needs at least one seed (uniform_seeds)")
+    runs = []
+    for p in range(n_processings):
+        others = [q for q in range(n_processings) if q != p]
+        by_setup = {
+            "all-same": [(p, p)],
+            "all-diff": [(q, q) for q in others],
+            "pos-same": [(p, q) for q in others],
+            "neg-same": [(q, p) for q in others],
+            "uniform": [(n_processings + u, n_processings + u) for u in range(n_uniform)],
+        }
+        runs += [Run(setup, p, pos, neg) for setup in setups for pos, neg in by_setup[setup]]
+    return runs
+
+
+def uniform_draws(n_db: int, n_processings: int, seeds=UNIFORM_SEEDS) -> torch.Tensor:
+    """(len(seeds), N_db) processing index of every database image, as the released code draws it."""
+    draws = [np.random.default_rng(seed).choice(n_processings, n_db, replace=True) for seed in seeds]
+    return torch.as_tensor(np.stack(draws) if draws else np.zeros((0, n_db), dtype=np.int64)).long()
+
+
+def slot_processing(slot: int, n_processings: int, uniform: torch.Tensor) -> torch.Tensor:
+    """(N_db,) processing index of every database image in gallery ``slot``."""
+    if slot < n_processings:
+        return torch.full((uniform.shape[1],), slot, dtype=torch.long)
+    return uniform[slot - n_processings]
+
+
+# --------------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _tensor(a) -> torch.Tensor:
+    return (a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))).detach()
+
+
+def _embeddings(a, name: str) -> torch.Tensor | np.ndarray:
+    """(N, P, D) embeddings, not copied: a database larger than memory (np.memmap) is read per block."""
+    t = a.detach() if isinstance(a, torch.Tensor) else a if isinstance(a, np.ndarray) else np.asarray(a)
+    if t.ndim != 3 or 0 in t.shape:
+        raise UsageError(f"{name} must be a non-empty (N, P, D) array of embeddings, got shape {tuple(t.shape)}")
+    return t
+
+
+def _normalised(rows, name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Embeddings L2-normalised in ``dtype`` on ``device`` (float64: on the GRID); raises on NaN or inf."""
+    if isinstance(rows, np.ndarray):
+        rows = np.array(rows)  # a copy: torch will not share read-only memory (np.memmap mode "r")
+    t = _tensor(rows).to(device, dtype)
+    if not torch.isfinite(t).all():
+        raise UsageError(f"{name} contains NaN or infinite values")
+    t = F.normalize(t, dim=-1)
+    return torch.round(t / GRID) * GRID if dtype == torch.float64 else t
+
+
+def _class_labels(a, name: str, n: int) -> torch.Tensor:
+    t = _tensor(a)
+    if t.ndim != 1 or t.is_floating_point() or t.dtype == torch.bool:
+        raise UsageError(f"{name} must be a 1-D array of integer class indices, got {t.dtype} {tuple(t.shape)}")
+    if len(t) != n:
+        raise UsageError(f"{name} has {len(t)} labels for {n} images")
+    if len(t) and int(t.min()) < 0:
+        raise UsageError(f"{name} has negative class indices")
+    return t.long()
+
+
+@dataclass(frozen=True)
+class KnnInputs:
+    db: torch.Tensor | np.ndarray  # (N_db, P, D) as given, read per block by ``db_rows``
+    db_labels: torch.Tensor  # on the device
+    queries: torch.Tensor  # (N_q, P, D) L2-normalised in the similarity dtype, on the device
+    query_labels: torch.Tensor
+    n_classes: int  # over database and queries
+    db_classes: int  # over the database only: the width of the released vote counts
+    uniform: torch.Tensor  # (U, N_db) uniform draws, on the host
+
+    def db_rows(self, start: int, stop: int) -> torch.Tensor:
+        """Database rows [start, stop) under every processing, normalised like the queries."""
+        return _normalised(self.db[start:stop], "db", self.queries.dtype, self.queries.device)
+
+
+def knn_inputs(db, db_labels, queries, query_labels, k: int, uniform_seeds, dtype, device) -> KnnInputs:
+    """Validate, L2-normalise the queries in ``dtype`` on ``device``; draw the uniform db processings."""
+    db_t, q_t = _embeddings(db, "db"), _embeddings(queries, "queries")
+    if db_t.shape[1:] != q_t.shape[1:]:
+        raise UsageError(
+            f"db is (N, P, D) = {tuple(db_t.shape)} but queries are {tuple(q_t.shape)}: P and D must match"
+        )
+    if db_t.shape[1] < 2:
+        raise UsageError("kNN setups need at least 2 processing classes (P >= 2)")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(db_t):
+        raise UsageError(f"k must be an integer in [1, {len(db_t)}] (the database size), got {k!r}")
+    db_y = _class_labels(db_labels, "db_labels", len(db_t))
+    q_y = _class_labels(query_labels, "query_labels", len(q_t))
+    return KnnInputs(
+        db=db_t,
+        db_labels=db_y.to(device),
+        queries=_normalised(q_t, "queries", dtype, device),
+        query_labels=q_y.to(device),
+        n_classes=1 + max(int(db_y.max()), int(q_y.max())),
+        db_classes=1 + int(db_y.max()),
+        uniform=uniform_draws(len(db_t), db_t.shape[1], tuple(uniform_seeds)),
+    )
+
+
+def checked_setups(setups) -> list[str]:
+    unknown = [s for s in setups if s not in SETUPS]
+    if unknown:
+        raise UsageError(f"unknown kNN setup(s) {unknown}; choose from {list(SETUPS)}")
+    return list(setups)
+
+
+# --------------------------------------------------------------------------------------------------
+# Matrix implementation
+
+
+def _top_k(values: torch.Tensor, k: int) -> torch.Tensor:
+    """Columns of the k largest values per row (n, k), ascending; exact ties keep the leftmost.
+
+    With columns in database-index order, that is the module's tie rule.  ``topk`` alone picks any
+    of tied columns, so rows whose k-th value is shared beyond the k chosen (rare) are redone with
+    the leftmost rule; the others need no more than one comparison.
+    """
+    top = values.topk(k, dim=1)
+    columns = top.indices
+    tied = ((values >= top.values[:, -1:]).sum(1) > k).nonzero()[:, 0]
+    if len(tied):
+        columns[tied] = _leftmost_top_k(values[tied], top.values[tied, -1:], k)
+    return columns.sort(1).values
+
+
+def _leftmost_top_k(values: torch.Tensor, kth: torch.Tensor, k: int) -> torch.Tensor:
+    """Columns of the k largest values per row, of those equal to the k-th the leftmost ones."""
+    above = values > kth
+    at = values == kth
+    chosen = above | (at & (at.cumsum(1) <= k - above.sum(1, keepdim=True)))
+    return chosen.nonzero()[:, 1].view(len(values), k)
+
+
+def _merge(kept: torch.Tensor, kept_idx: torch.Tensor, sims: torch.Tensor, start: int):
+    """Running top-k (similarities, database indices) updated with a block's similarities (n, B).
+
+    The block holds database rows start, start + 1, ...; blocks come in database order, so the
+    [kept, block's top k] columns are in database-index order and the tie rule holds across blocks.
+    """
+    k = kept.shape[1]
+    cols = _top_k(sims, min(k, sims.shape[1]))
+    merged, merged_idx = torch.cat([kept, sims.gather(1, cols)], 1), torch.cat([kept_idx, cols + start], 1)
+    cols = _top_k(merged, k)
+    return merged.gather(1, cols), merged_idx.gather(1, cols)
+
+
+def _vote(
+    sims: torch.Tensor, neighbours: torch.Tensor, db_labels: torch.Tensor, n_classes: int, ties: str, db_classes: int
+) -> torch.Tensor:
+    """Predicted class per row of k neighbours (similarities, database indices in ascending order)."""
+    labels = db_labels[neighbours]
+    if ties == "released":  # float32 counts over the database's classes, sorted descending, first column
+        counts = torch.zeros(len(sims), db_classes, device=sims.device)
+        counts.scatter_add_(1, labels, torch.ones(labels.shape, device=sims.device))
+        return counts.sort(1, True)[1][:, 0]
+    votes = torch.zeros(len(sims), n_classes, dtype=sims.dtype, device=sims.device)
+    votes.scatter_add_(1, labels, torch.ones_like(sims))
+    if ties == "lowest-class":
+        return votes.argmax(1)  # first maximum: the lower class index
+    summed = torch.zeros_like(votes).scatter_add_(1, labels, sims)
+    summed[votes < votes.max(1, keepdim=True).values] = -math.inf
+    return summed.argmax(1)  # first maximum: the lower class index
+
+
+def _correct_counts(
+    inp: KnnInputs, runs: list[Run], k: int, chunk_size: int | None, db_block_size: int | None, ties: str
+) -> list[int]:
+    """Correct predictions of every run, over all queries.
+
+    Each database block is read once.  Device memory: one block and its gallery (the block's rows in
+    every slot the runs use), one similarity chunk, the queries and the running top-k of every
+    (run, query), which starts as -inf placeholders (index -1) that the first k database images replace.
+    """
+    if any(n is not None and n < 1 for n in (chunk_size, db_block_size)):
+        raise ValueError(f"chunk_size and db_block_size must be positive, got {chunk_size}, {db_block_size}")
+    n_db, n_proc, dim = inp.db.shape
+    n_q, device, size = len(inp.queries), inp.queries.device, inp.queries.element_size()
+    slots = sorted({slot for run in runs for slot in (run.positives, run.negatives)})
+    block = db_block_size or max(1, DB_BLOCK_BYTES // ((n_proc + len(slots)) * dim * size))
+    chunk = chunk_size or max(1, SIMILARITY_BYTES // (len(slots) * min(block, n_db) * size))
+    chunks = [slice(start, start + chunk) for start in range(0, n_q, chunk)]
+    kept = torch.full((len(runs), n_q, k), -math.inf, dtype=inp.queries.dtype, device=device)
+    kept_idx = torch.full(kept.shape, -1, device=device)
+    processings = {slot: slot_processing(slot, n_proc, inp.uniform) for slot in slots}
+    for start in range(0, n_db, block):
+        rows = inp.db_rows(start, start + block)
+        stop, row_range = start + len(rows), torch.arange(len(rows), device=device)
+        gallery = torch.cat([rows[row_range, processings[slot][start:stop].to(device)] for slot in slots])
+        for p in range(n_proc):
+            of_p = [(i, run) for i, run in enumerate(runs) if run.p == p]
+            for q in chunks:
+                sims = (inp.queries[q, p] @ gallery.T).view(-1, len(slots), len(rows))
+                same_class = inp.query_labels[q, None] == inp.db_labels[None, start:stop]
+                for i, run in of_p:
+                    pos, neg = slots.index(run.positives), slots.index(run.negatives)
+                    s = torch.where(same_class, sims[:, pos], sims[:, neg])
+                    kept[i, q], kept_idx[i, q] = _merge(kept[i, q], kept_idx[i, q], s, start)
+    correct = [0] * len(runs)
+    for i, q in itertools.product(range(len(runs)), chunks):
+        predicted = _vote(kept[i, q], kept_idx[i, q], inp.db_labels, inp.n_classes, ties, inp.db_classes)
+        correct[i] += int((predicted == inp.query_labels[q]).sum())
+    return correct
+
+
+def knn_accuracy(
+    db,
+    db_labels,
+    queries,
+    query_labels,
+    setup: str,
+    k: int,
+    device=None,
+    *,
+    uniform_seeds=UNIFORM_SEEDS,
+    vote_ties: str = VoteTies.RELEASED,
+    chunk_size: int | None = None,
+    db_block_size: int | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> float:
+    """kNN accuracy of one setup, averaged over its runs and all queries (module docstring).
+
+    db: (N_db, P, D) embeddings with labels (N_db,); queries: (N_q, P, D) with labels (N_q,).
+    Raises a UsageError on unknown setups, k outside [1, N_db], shape or label problems.
+    """
+    return knn_all_setups(
+        db,
+        db_labels,
+        queries,
+        query_labels,
+        k,
+        device,
+        setups=(setup,),
+        uniform_seeds=uniform_seeds,
+        vote_ties=vote_ties,
+        chunk_size=chunk_size,
+        db_block_size=db_block_size,
+        dtype=dtype,
+    )[setup]
+
+
+def knn_all_setups(
+    db,
+    db_labels,
+    queries,
+    query_labels,
+    k: int,
+    device=None,
+    *,
+    setups=SETUPS,
+    uniform_seeds=UNIFORM_SEEDS,
+    vote_ties: str = VoteTies.RELEASED,
+    chunk_size: int | None = None,
+    db_block_size: int | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> dict[str, float]:
+    """Accuracy per setup plus ``spd_p`` (pos-same - neg-same) when both are computed.
+
+    The similarities of a query chunk to a database block in every gallery slot are one GEMM, shared
+    by all runs.  ``uniform_seeds``: the uniform setup's draws (the released 0..9 by default);
+    ``vote_ties``: a :class:`VoteTies` (the released rule by default).  ``db`` may stay on the host (tensor, numpy array, ``np.memmap``): only
+    blocks of ``db_block_size`` rows (default: what fits DB_BLOCK_BYTES) go to ``device``.
+    ``dtype=torch.float32`` halves time and memory but is not exact: near-ties and duplicated
+    images may then depend on block and chunk sizes and differ from :func:`benchmark.testing.knn.knn_accuracy_loop`.
+    """
+    setups = checked_setups(setups)
+    vote_ties = chosen(VoteTies, vote_ties, "vote tie rule")
+    with torch.no_grad():
+        inp = knn_inputs(db, db_labels, queries, query_labels, k, uniform_seeds, dtype, resolve_device(device))
+        runs = knn_runs(setups, inp.queries.shape[1], len(inp.uniform))
+        correct = _correct_counts(inp, runs, int(k), chunk_size, db_block_size, vote_ties)
+    result = {}
+    for setup in setups:
+        counts = [n for run, n in zip(runs, correct) if run.setup == setup]
+        result[setup] = sum(counts) / (len(counts) * len(inp.queries))
+    if "pos-same" in result and "neg-same" in result:
+        result["spd_p"] = result["pos-same"] - result["neg-same"]
+    return result

@@ -1,0 +1,116 @@
+"""One encoder on one dataset: which tasks apply, and running them into result files.
+
+Which tasks a dataset gets is each task's declaration (:mod:`benchmark.tasks.registry`: the dataset
+kinds it applies to and its targets there); :func:`checked_datasets` resolves and checks every
+dataset of a run before any encoder loads, so a typo costs no model download.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.embeddings.extract import Extractor
+from benchmark.errors import UsageError
+from benchmark.runs.results import ResultStore
+from benchmark.sources.imageset import ImageSet
+from benchmark.sources.kinds import Detected, SourceOptions
+from benchmark.tasks.registry import TASKS, check_tasks
+from benchmark.tasks.task import TaskOptions
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    task: str
+    target: str
+    load: Callable[[], ImageSet] = field(repr=False, compare=False)
+
+
+def plan(found: Detected, options: TaskOptions) -> list[PlannedTask]:
+    """The tasks of ``options`` that apply to ``found``, with their targets, in the registry's order."""
+    return [
+        PlannedTask(task.name, target, found.loader(config))
+        for task in TASKS.values()
+        if task.name in options.tasks and found.kind.name in task.kinds
+        for target, config in task.targets(found, options)
+    ]
+
+
+def check_targets(found: Sequence[Detected], options: TaskOptions) -> None:
+    """Every ``--target`` is an acquisition target of some dataset of the run (one line naming them)."""
+    if not options.targets or "probe-acquisition" not in options.tasks:
+        return
+    valid = sorted({attribute for detected in found for attribute in detected.attributes()})
+    unknown = [target for target in options.targets if target not in valid]
+    if not unknown:
+        return
+    has = "; ".join(f"{d.label} has: {', '.join(d.attributes()) or 'no acquisition targets'}" for d in found)
+    if valid:
+        raise UsageError(f"unknown --target {', '.join(unknown)} for this run; {has}")
+    raise UsageError(
+        f"--target {', '.join(unknown)}: no dataset of this run has acquisition targets (FlickrExif attributes; "
+        f"{has}); drop --target or add a FlickrExif release"
+    )
+
+
+def checked_datasets(source: SourceOptions, options: TaskOptions) -> list[Detected]:
+    """The run's datasets detected and checked before any encoder loads: each exists, the asked
+    targets are among their attributes, some task applies to each, and its first image set opens."""
+    check_tasks(options)
+    found = [source.detect(dataset) for dataset in source.datasets]
+    check_targets(found, options)
+    for detected in found:
+        planned = plan(detected, options)
+        if not planned:
+            raise UsageError(
+                f"no task of {', '.join(options.tasks)} applies to {detected.dataset} ({detected.kind.name})"
+                + (": it has no classes" if detected.kind.name in ("image-folder", "hf-dataset") else "")
+            )
+        planned[0].load()
+    return found
+
+
+def run(
+    encoder,
+    found: Detected,
+    extractor: Extractor,
+    options: TaskOptions,
+    results: ResultStore,
+    on_task: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Run every planned task for every seed; returns the result files written (or kept)."""
+    planned = plan(found, options)
+    if not planned:
+        raise UsageError(f"no task of {', '.join(options.tasks)} applies to {found.dataset}")
+    written = []
+    # the same for every result of the run: resolved once
+    how = {"execution": extractor.execution(), "encoder_precision": extractor.encoder_precision(encoder)}
+    for task in planned:
+        for seed in options.seeds:
+            path = results.path(
+                encoder=encoder.spec.key,
+                dataset=found.label,
+                task=TASKS[task.task].file_task(options),
+                target=task.target,
+                seed=seed,
+            )
+            if results.done(path):
+                written.append(path)
+                continue
+            if on_task:
+                on_task(f"{task.task} {task.target} (seed {seed})")
+            image_set = task.load()
+            started = time.perf_counter()
+            result = TASKS[task.task].run(encoder, image_set, task.target, extractor, seed, options)
+            stamp = {
+                "encoder": encoder.spec.key,
+                "encoder_group": encoder.spec.group,
+                "dataset": found.label,
+                "seed": seed,
+                "exif_orientation": image_set.exif_orientation,
+                **how,
+            }
+            written.append(results.save(path, result, stamp, started))
+    return written

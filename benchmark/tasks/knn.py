@@ -1,0 +1,84 @@
+"""The ``knn`` task: kNN semantic classification when database and query processing agree or not
+(all-same, all-diff, pos-same, neg-same, uniform; :mod:`benchmark.protocols.knn`); SP accuracy and
+SPD_p = pos-same - neg-same.  Database: the train split; queries: the test split (val in the standard
+layout)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from benchmark.choices import VoteTies
+from benchmark.embeddings.extract import Extractor
+from benchmark.embeddings.variants import Variant
+from benchmark.errors import UsageError
+from benchmark.imaging.processing import FAMILIES
+from benchmark.protocols.knn import UNIFORM_SEEDS, knn_all_setups
+from benchmark.sources.imageset import ImageSet
+from benchmark.tasks.task import TaskResult, image_set_parameters
+
+
+def family_split(
+    encoder, image_set: ImageSet, split: str, family: str, extractor: Extractor, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(embeddings [N, P, D], labels [N])`` of a split under every class of ``family``."""
+    variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
+    embeddings = extractor.embed(encoder, image_set, split, variants, seed)
+    labels = {item.id: item.label for item in image_set.split(split)}
+    ids = embeddings[variants[0]].ids
+    return torch.stack([embeddings[v].vectors for v in variants], dim=1), torch.tensor([labels[i] for i in ids])
+
+
+def knn_influence(
+    encoder,
+    image_set: ImageSet,
+    family: str,
+    extractor: Extractor,
+    *,
+    seed: int = 0,
+    ks: Sequence[int] = (10, 1),
+    vote_ties: str = VoteTies.RELEASED,
+) -> TaskResult:
+    if not image_set.has_labels:
+        raise UsageError(f"{image_set.name} has no classes: kNN needs labelled images")
+    database = family_split(encoder, image_set, "train", family, extractor, seed)
+    queries = family_split(encoder, image_set, image_set.test_split, family, extractor, seed)
+    common = image_set_parameters(encoder, image_set, seed)
+    common.update(database_split="train", query_split=image_set.test_split)
+    return knn_result(family, database, queries, ks, extractor.device, common, vote_ties)
+
+
+def knn_result(
+    family: str,
+    database: tuple[torch.Tensor, torch.Tensor],
+    queries: tuple[torch.Tensor, torch.Tensor],
+    ks: Sequence[int],
+    device: str | None,
+    common: dict[str, Any],
+    vote_ties: str = VoteTies.RELEASED,
+) -> TaskResult:
+    """kNN influence on embeddings ([N, P, D] and labels per role), shared by image and embedding folders."""
+    # float64 makes similarities exact (equal to the per-query reference); kNN streams the database
+    # in blocks, so device memory stays bounded at any database size.
+    dtype = torch.float64
+    metrics = {}
+    for k in ks:
+        k_used = min(k, len(database[1]))
+        found = knn_all_setups(*database, *queries, k_used, device, dtype=dtype, vote_ties=vote_ties)
+        metrics.update({f"{setup}@k{k}": value for setup, value in found.items()})
+    return TaskResult(
+        task="knn",
+        target=family,
+        metrics=metrics,
+        parameters={
+            **common,
+            "ks": list(ks),
+            "classes": list(FAMILIES[family]),
+            "similarity_dtype": str(dtype),
+            "protocol": "released: one run per ordered pair (p, q != p); uniform over seeds",
+            "uniform_seeds": list(UNIFORM_SEEDS),
+            "vote_ties": vote_ties,
+        },
+    )

@@ -1,0 +1,164 @@
+"""The linear-probe tasks: what MP measures.
+
+* ``probe-processing``: a linear probe predicts the processing class of a family (JPEG, sharpening,
+  resizing, interpolation).  Training and validation images each get one class drawn uniformly
+  (seeded); the test set holds every test image under every class.  On a standard layout (train +
+  val, :data:`benchmark.sources.imageset.STANDARD`) it runs the released protocol of
+  :mod:`benchmark.protocols.refit`: tuning split carved from train, the chosen point refit over
+  ``refits`` class draws, val x every class as test; MP is the refits' mean (``accuracy_std`` their
+  spread).
+* ``probe-acquisition``: a linear probe predicts an Exif label (FlickrExif configuration) from
+  images re-encoded at q95 4:4:4 whose centre is masked (``mask_ratio``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from benchmark.embeddings.extract import Extractor
+from benchmark.embeddings.variants import Variant
+from benchmark.errors import UsageError
+from benchmark.imaging.masking import DEFAULT_MASK_RATIO
+from benchmark.imaging.processing import FAMILIES
+from benchmark.protocols.probe import ProbeConfig, linear_probe
+from benchmark.protocols.refit import REFITS, TUNING_SHARE, TUNING_STREAM, refit_probe
+from benchmark.sources.imageset import STANDARD, ImageSet
+from benchmark.tasks.task import TaskResult, image_set_parameters, probe_record
+
+# The released MASK_95: resize, centre crop, JPEG q95 4:4:4 of the crop, then the mask.
+ACQUISITION_CROP_ENCODING = "q95-444"
+
+
+def _every_class(embedded: dict, variants: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """The released test set: every test image under every class of the family, labelled by class."""
+    x = torch.cat([embedded[v].vectors for v in variants])
+    y = torch.cat([torch.full((len(embedded[v].ids),), i) for i, v in enumerate(variants)])
+    return x, y
+
+
+def processing_probe(
+    encoder,
+    image_set: ImageSet,
+    family: str,
+    extractor: Extractor,
+    *,
+    seed: int = 0,
+    probe_config: ProbeConfig = ProbeConfig(),
+    refits: int = REFITS,
+) -> TaskResult:
+    if image_set.layout == STANDARD:
+        return _standard_processing_probe(encoder, image_set, family, extractor, seed, probe_config, refits)
+    classes = FAMILIES[family]
+    data = {}
+    for split in ("train", "validation"):
+        assigned = Variant(family=family, assigned=True)
+        embeddings = extractor.embed(encoder, image_set, split, [assigned], seed)[assigned]
+        labels = [classes.index(assigned.class_for(i, seed)) for i in embeddings.ids]
+        data[split] = (embeddings.vectors, torch.tensor(labels))
+    test_variants = [Variant(family=family, class_name=name) for name in classes]
+    test_x, test_y = _every_class(extractor.embed(encoder, image_set, "test", test_variants, seed), test_variants)
+    result = linear_probe(*data["train"], *data["validation"], test_x, test_y, replace(probe_config, seed=seed))
+    return TaskResult(
+        task="probe-processing",
+        target=family,
+        metrics={
+            "accuracy": result.test_accuracy,
+            "mean_per_class_accuracy": result.test_mean_per_class_accuracy,
+            "chance": 1 / len(classes),
+        },
+        parameters={
+            **image_set_parameters(encoder, image_set, seed),
+            "probe": probe_record(probe_config),
+            "classes": list(classes),
+        },
+        details=result.to_json(),
+    )
+
+
+def _standard_processing_probe(
+    encoder, image_set: ImageSet, family: str, extractor: Extractor, seed: int, config: ProbeConfig, refits: int
+) -> TaskResult:
+    """The released protocol on train + val (:mod:`benchmark.protocols.refit`): every image under every class."""
+    variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
+    train = extractor.embed(encoder, image_set, "train", variants, seed)
+    test_x, test_y = _every_class(extractor.embed(encoder, image_set, image_set.test_split, variants, seed), variants)
+    common = image_set_parameters(encoder, image_set, seed)
+    return standard_probe_result(family, [train[v].vectors for v in variants], test_x, test_y, config, refits, common)
+
+
+def standard_probe_result(
+    family: str,
+    train: Sequence[torch.Tensor],
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    config: ProbeConfig,
+    refits: int,
+    common: dict[str, Any],
+) -> TaskResult:
+    """The processing probe of a train/val layout on embeddings (one [N, D] per class of ``family``),
+    shared by image folders and embedding folders (:mod:`benchmark.runs.embedding_folder`)."""
+    result = refit_probe(train, test_x, test_y, config, seed=common["seed"], refits=refits)
+    classes = FAMILIES[family]
+    return TaskResult(
+        task="probe-processing",
+        target=family,
+        metrics={
+            "accuracy": result.accuracy,
+            "accuracy_std": result.accuracy_std,
+            "mean_per_class_accuracy": result.mean_per_class_accuracy,
+            "chance": 1 / len(classes),
+        },
+        parameters={
+            **common,
+            "probe": probe_record(config),
+            "classes": list(classes),
+            "protocol": "released standard layout: tuning split carved from train, refits over class draws, val as test",
+            "refits": refits,
+            "refit_seeds": list(range(refits)),
+            "tuning_share": TUNING_SHARE,
+            "tuning_split_rng": f"numpy default_rng([seed, {TUNING_STREAM}]) permutation per class (released: random.shuffle)",
+            "class_draw": "numpy default_rng(seed).choice(len(classes), n_train) in train order",
+        },
+        details=result.to_json(),
+    )
+
+
+def acquisition_probe(
+    encoder,
+    image_set: ImageSet,
+    extractor: Extractor,
+    *,
+    seed: int = 0,
+    mask_ratio: float = DEFAULT_MASK_RATIO,
+    probe_config: ProbeConfig = ProbeConfig(),
+) -> TaskResult:
+    if not image_set.has_labels:
+        raise UsageError(f"{image_set.name} has no labels: acquisition probes need a FlickrExif configuration")
+    variant = Variant(mask_ratio=mask_ratio, crop_encoding=ACQUISITION_CROP_ENCODING)
+    data = {}
+    for split in ("train", "validation", "test"):
+        embeddings = extractor.embed(encoder, image_set, split, [variant], seed)[variant]
+        labels = {item.id: item.label for item in image_set.split(split)}
+        data[split] = (embeddings.vectors, torch.tensor([labels[i] for i in embeddings.ids]))
+    result = linear_probe(*data["train"], *data["validation"], *data["test"], replace(probe_config, seed=seed))
+    return TaskResult(
+        task="probe-acquisition",
+        target=image_set.target or image_set.name,
+        metrics={
+            "accuracy": result.test_accuracy,
+            "mean_per_class_accuracy": result.test_mean_per_class_accuracy,
+            "chance": 1 / len(image_set.class_names or [None]),
+        },
+        parameters={
+            **image_set_parameters(encoder, image_set, seed),
+            "probe": probe_record(probe_config),
+            "mask_ratio": mask_ratio,
+            "encoding": {"jpeg": ACQUISITION_CROP_ENCODING, "applied_to": "the encoder's crop, before the mask"},
+            "classes": list(image_set.class_names or []),
+        },
+        details=result.to_json(),
+    )

@@ -1,0 +1,103 @@
+"""The task registry: every task declared once (:data:`TASKS`).
+
+Each :class:`~benchmark.tasks.task.Task` says what runs it, the dataset kinds it applies to and its
+targets there, and the headline metrics the report's summary table shows.  ``trace-bench run`` runs
+the paper's tasks (:data:`PAPER_TASKS`); ``trace-bench mitigate`` the mitigation.
+"""
+
+from __future__ import annotations
+
+from benchmark.errors import UsageError
+from benchmark.imaging.processing import FAMILIES
+from benchmark.sources.kinds import Detected
+from benchmark.tasks.knn import knn_influence
+from benchmark.tasks.mitigation import PAIRCAMS_TARGET, mitigation_task
+from benchmark.tasks.probing import acquisition_probe, processing_probe
+from benchmark.tasks.retrieval import paircams_retrieval
+from benchmark.tasks.task import Task, TaskOptions
+
+CLASS_KINDS = ("image-folder", "hf-dataset")  # image sets whose labels, when they have some, are classes
+ACQUISITION_KINDS = ("official-flickrexif", "flickrexif")
+
+
+def _family_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:
+    return [(family, None) for family in options.families or FAMILIES]
+
+
+def _classified_family_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:
+    """Families, where the image set has classes (kNN and its mitigation classify)."""
+    return _family_targets(found, options) if found.loader()().has_labels else []
+
+
+def _attribute_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:
+    return [(a, a) for a in found.attributes() if options.targets is None or a in options.targets]
+
+
+def _mitigation_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:
+    if found.kind.name == "paircams":
+        return [(PAIRCAMS_TARGET, None)]
+    return _classified_family_targets(found, options)
+
+
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task(
+            "probe-processing",
+            lambda encoder, images, target, extractor, seed, options: processing_probe(
+                encoder, images, target, extractor, seed=seed, probe_config=options.probe, refits=options.refits
+            ),
+            kinds=CLASS_KINDS,
+            targets=_family_targets,
+            headline=(("MP", "accuracy"),),
+        ),
+        Task(
+            "probe-acquisition",
+            lambda encoder, images, target, extractor, seed, options: acquisition_probe(
+                encoder, images, extractor, seed=seed, mask_ratio=options.mask_ratio, probe_config=options.probe
+            ),
+            kinds=ACQUISITION_KINDS,
+            targets=_attribute_targets,
+            headline=(("MP", "accuracy"),),
+        ),
+        Task(
+            "knn",
+            lambda encoder, images, target, extractor, seed, options: knn_influence(
+                encoder, images, target, extractor, seed=seed, ks=options.ks, vote_ties=options.vote_ties
+            ),
+            kinds=CLASS_KINDS,
+            targets=_classified_family_targets,
+            headline=(("SP", "all-same@k{k}"), ("SPD_p", "spd_p@k{k}")),
+        ),
+        Task(
+            "retrieval",
+            lambda encoder, images, target, extractor, seed, options: paircams_retrieval(
+                encoder, images, extractor, seed=seed
+            ),
+            kinds=("paircams",),
+            targets=lambda found, options: [(PAIRCAMS_TARGET, None)],
+            headline=(
+                ("R@1 query-type", "recall_same_as_query"),
+                ("R@1 target-type", "recall_same_as_target"),
+                ("SPD_a", "spd_a"),
+            ),
+        ),
+        Task(
+            "mitigate",
+            mitigation_task,
+            kinds=(*CLASS_KINDS, "paircams"),
+            targets=_mitigation_targets,
+            headline=(),
+            result_name=lambda options: f"mitigate-{options.eraser.method}",
+        ),
+    )
+}
+TASK_NAMES = tuple(TASKS)
+PAPER_TASKS = ("probe-processing", "probe-acquisition", "knn", "retrieval")  # what `trace-bench run` runs
+
+
+def check_tasks(options: TaskOptions) -> None:
+    """Every task ``options`` names is declared."""
+    unknown = sorted(set(options.tasks) - set(TASKS))
+    if unknown:
+        raise UsageError(f"unknown tasks {', '.join(unknown)}; choose from {', '.join(TASKS)}")

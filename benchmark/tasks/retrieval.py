@@ -1,0 +1,85 @@
+"""The ``retrieval`` task: PairCams recall@1 with distractors sharing the query's vs the target's camera
+type (:mod:`benchmark.protocols.retrieval`); SPD_a = the gap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from benchmark.embeddings.extract import Extractor
+from benchmark.embeddings.variants import Variant
+from benchmark.errors import UsageError
+from benchmark.protocols.retrieval import paircams_recall
+from benchmark.sources.imageset import ImageSet
+from benchmark.tasks.task import TaskResult
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Aligned smartphone and camera photo ids per subject, and the subjects left out with why."""
+
+    phones: list[str]
+    cameras: list[str]
+    subjects: list[Any]
+    left_out: dict[str, str]  # subject → reason (never dropped silently)
+
+
+def paircams_pairs(image_set: ImageSet) -> Pairs:
+    """One smartphone and one camera photo per subject; other subjects are reported in ``left_out``."""
+    by_subject: dict[Any, dict[bool | None, list[str]]] = {}
+    for item in image_set.items:
+        phone = item.extra.get("is_smartphone")
+        by_subject.setdefault(item.group, {True: [], False: [], None: []})[
+            None if phone is None else bool(phone)
+        ].append(item.id)
+    subjects, left_out = [], {}
+    for subject, kinds in sorted(by_subject.items(), key=lambda entry: str(entry[0])):
+        if len(kinds[True]) == 1 and len(kinds[False]) == 1 and not kinds[None]:
+            subjects.append(subject)
+        else:
+            left_out[str(subject)] = (
+                f"{len(kinds[True])} smartphone, {len(kinds[False])} camera and {len(kinds[None])} unknown-device "
+                "photos; retrieval needs one smartphone and one camera photo"
+            )
+    return Pairs(
+        [by_subject[s][True][0] for s in subjects], [by_subject[s][False][0] for s in subjects], subjects, left_out
+    )
+
+
+def paircams_retrieval(encoder, image_set: ImageSet, extractor: Extractor, *, seed: int = 0) -> TaskResult:
+    pairs = paircams_pairs(image_set)
+    if not pairs.subjects:
+        raise UsageError(
+            f"{image_set.name}: no subject has one smartphone and one camera photo ({len(pairs.left_out)} left out)"
+        )
+    variant = Variant()
+    vectors: dict[str, torch.Tensor] = {}
+    for split in image_set.splits:
+        found = extractor.embed(encoder, image_set, split, [variant], seed)[variant]
+        vectors.update(zip(found.ids, found.vectors))
+    result = paircams_recall(
+        torch.stack([vectors[i] for i in pairs.phones]),
+        torch.stack([vectors[i] for i in pairs.cameras]),
+        device=extractor.device,
+    )
+    return TaskResult(
+        task="retrieval",
+        target="paircams",
+        metrics={
+            "recall_same_as_query": result.recall_same_as_query,
+            "recall_same_as_target": result.recall_same_as_target,
+            "spd_a": result.spd_a,
+        },
+        parameters={
+            "encoder": encoder.describe(),
+            "dataset": image_set.name,
+            "fingerprint": image_set.fingerprint,
+            "seed": seed,
+            "n_subjects": len(pairs.subjects),
+            "subjects_left_out": pairs.left_out,
+            "camera_type_from": sorted({str(item.extra.get("camera_type_from")) for item in image_set.items}),
+        },
+        details=result.to_json(),
+    )

@@ -1,0 +1,178 @@
+"""``trace-bench mitigate``: erasers fitted on train erase a planted trace and keep the semantics."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import datasets
+import numpy as np
+import pytest
+import torch
+import typer
+from PIL import Image
+from typer.testing import CliRunner
+
+from benchmark.cli.app import app
+from benchmark.embeddings.released_layout import scan
+from benchmark.protocols.erasers import load_eraser
+from benchmark.protocols.probe import ProbeConfig
+from benchmark.reporting.report import write_report
+from benchmark.tasks.mitigation import mitigate_acquisition, mitigate_processing, processing_metrics
+from benchmark.testing.datasets import make_folder
+from benchmark.testing.embeddings import FAMILY, planted_folder, random_embeddings
+
+MODEL = "random:resnet10t"
+
+FAST_PROBE = ProbeConfig(tune_epochs=5, epochs=30, precision="float32", device="cpu")
+FAST_OPTIONS = ["--device", "cpu", "--probe-tune-epochs", "3", "--probe-refits", "2", "--probe-precision", "float32"]
+
+runner = CliRunner()
+
+
+def planted(seed=0):
+    """Class centroids + a per-processing offset + noise: train [N, P, D] and val, with labels."""
+    db, db_y, q, q_y = random_embeddings(n_db=400, n_q=150, n_proc=3, dim=24, classes=5, seed=seed)
+    return (db, db_y), (q, q_y)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_leace_erases_a_planted_processing_trace_and_keeps_the_semantics(seed):
+    train, val = planted(seed)
+    found = mitigate_processing(FAMILY, train, val, "leace", ks=(10,), probe=FAST_PROBE, refits=3, device="cpu")
+    before, after = found.before, found.after
+    assert before["probe_accuracy"] > before["chance"] + 0.4 and before["spd_p@k10"] > 0.1  # the trace is there
+    assert abs(after["probe_accuracy"] - after["chance"]) <= 0.05  # the processing probe is at chance
+    assert abs(after["spd_p@k10"]) <= before["spd_p@k10"] / 5
+    assert after["all-same@k10"] >= before["all-same@k10"] - 0.08  # the semantics are kept
+    assert found.eraser.rank == 2  # P - 1 directions
+
+
+def test_camera_type_erasure_on_planted_pairs():
+    gen = torch.Generator().manual_seed(1)
+    subjects, offsets = torch.randn(300, 24, generator=gen), torch.randn(2, 24, generator=gen)
+    cameras = subjects + 0.8 * offsets[0] + 0.6 * torch.randn(300, 24, generator=gen)
+    phones = subjects + 0.8 * offsets[1] + 0.6 * torch.randn(300, 24, generator=gen)
+    found, fitted = mitigate_acquisition(cameras, phones, "leace", probe=FAST_PROBE, device="cpu")
+    before, after = found.before, found.after
+    assert int(fitted.sum()) == 150
+    assert before["spd_a"] > 0.1 and before["probe_accuracy"] > 0.9  # the camera type steers retrieval
+    assert abs(after["spd_a"]) <= before["spd_a"] / 5 and abs(after["probe_accuracy"] - 0.5) <= 0.05
+    assert after["recall_same_as_target"] >= before["recall_same_as_target"] - 0.08
+
+
+def test_mitigate_command_on_a_released_folder_writes_before_after_and_the_eraser(tmp_path):
+    folder, _ = planted_folder(tmp_path / "embeddings")
+    out = tmp_path / "results"
+    for method in ("leace", "paired"):
+        done = runner.invoke(
+            app, ["mitigate", "--embeddings", str(folder), "--out", str(out), "--method", method, *FAST_OPTIONS]
+        )
+        assert done.exit_code == 0, done.output
+        assert f"mitigate {method}" in done.stdout
+    written = sorted(p.name for p in out.rglob("*") if p.is_file())
+    assert written == [f"mitigate-{m}-{FAMILY}-seed0.{s}" for m in ("leace", "paired") for s in ("json", "safetensors")]
+    result = json.loads(next(out.rglob("mitigate-leace-*.json")).read_text())
+    assert result["task"] == "mitigate" and result["target"] == FAMILY and result["method"] == "leace"
+    assert result["metrics"] == result["after"] and set(result["before"]) == set(result["after"])
+    assert {"probe_accuracy", "chance", "all-same@k10", "pos-same@k10", "neg-same@k10", "spd_p@k10"} <= set(
+        result["after"]
+    )
+    parameters = result["parameters"]
+    assert parameters["fitted_on"] == "train" and parameters["rank"] == 2 and parameters["method"] == "leace"
+    assert result["before"]["spd_p@k10"] > 0.1 and abs(result["after"]["spd_p@k10"]) < result["before"]["spd_p@k10"] / 5
+
+    # The saved eraser applied to the folder's embeddings gives the recorded after metrics.
+    eraser, _ = load_eraser(parameters["eraser_file"])
+    (encoder,) = scan(folder)
+    train, val = (encoder.load(FAMILY, split) for split in ("train", "val"))
+    again = processing_metrics(
+        FAMILY, (eraser(train[0]), train[1]), (eraser(val[0]), val[1]), ks=(10, 1),
+        probe=ProbeConfig(tune_epochs=3, precision="float32", device="cpu"), refits=2, device="cpu", seed=0,
+    )  # fmt: skip
+    for metric in ("all-same@k10", "spd_p@k10", "neg-same@k1"):
+        assert again[metric] == pytest.approx(result["after"][metric], abs=1e-6)
+
+    _, files = write_report(out)
+    assert {"mitigation.md", "mitigation.csv", "mitigation.png"} <= {p.name for p in files}
+    table = (out / "report" / "mitigation.md").read_text()
+    assert (
+        "| leace | 2 |" in table
+        and "| paired | 2 |" in table
+        and "→" in table
+        and "## Mitigation" in (out / "report" / "summary.md").read_text()
+    )
+
+
+def test_mitigate_command_with_a_model_on_an_image_folder(tmp_path):
+    folder = make_folder(tmp_path / "images", per_class=12)
+    out = tmp_path / "results"
+    args = ["mitigate", "--model", MODEL, "--dataset", str(folder), "--out", str(out), "--family", "jpeg"]
+    done = runner.invoke(app, [*args, *FAST_OPTIONS])
+    assert done.exit_code == 0, done.output
+    (path,) = out.rglob("*.json")
+    result = json.loads(path.read_text())
+    assert result["encoder"] == MODEL and result["target"] == "jpeg" and result["parameters"]["fitted_on"] == "train"
+    assert result["parameters"]["classes"] and path.with_suffix(".safetensors").is_file()
+    assert list((out / "cache").rglob("*.safetensors"))  # the embeddings went through the cache
+
+
+def test_mitigate_command_with_a_model_on_paircams(tmp_path, offline):
+    rng = np.random.default_rng(0)
+
+    def photo(subject: int, phone: bool) -> dict:
+        pixels = rng.normal(120 + 10 * subject, 30, (48, 48, 3)) + (40 if phone else 0)
+        buffer = io.BytesIO()
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, format="PNG")
+        return {"bytes": buffer.getvalue(), "path": None}
+
+    rows = [(s, phone) for s in range(10) for phone in (True, False)]
+    table = datasets.Dataset.from_dict(
+        {
+            "image": [photo(s, phone) for s, phone in rows],
+            "subject_idx": [s for s, _ in rows],
+            "camera_type": ["smartphone" if phone else "camera" for _, phone in rows],
+        }
+    ).cast_column("image", datasets.Image())
+    folder = tmp_path / "paircams"
+    (folder / "data").mkdir(parents=True)
+    table.to_parquet(str(folder / "data" / "train-00000-of-00001.parquet"))
+    card = "pretty_name: PairCams\ndataset_info:\n  features:\n  - name: image\n    dtype: image\n"
+    card += "  - name: subject_idx\n    dtype: int64\n  - name: camera_type\n    dtype: string\n"
+    (folder / "README.md").write_text(f"---\n{card}---\n")
+    out = tmp_path / "results"
+    args = ["mitigate", "--model", MODEL, "--dataset", str(folder), "--out", str(out), "--method", "paired"]
+    done = runner.invoke(app, [*args, *FAST_OPTIONS])
+    assert done.exit_code == 0, done.output
+    (path,) = out.rglob("*.json")
+    result = json.loads(path.read_text())
+    assert result["target"] == "paircams" and result["parameters"]["concept"] == "camera type"
+    assert result["parameters"]["fitted_subjects"] == 5 and result["parameters"]["measured_subjects"] == 5
+    assert {"spd_a", "recall_same_as_query", "recall_same_as_target", "probe_accuracy"} <= set(result["after"])
+    assert result["parameters"]["rank"] == 1 and result["after"]["chance"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--method", "pca"], "'pca' is not one of"),
+        (["--model", "x"], "replaces --model and --dataset"),
+    ],
+)
+def test_mitigate_command_refuses_bad_options(tmp_path, extra, message):
+    folder, _ = planted_folder(tmp_path / "embeddings")
+    done = runner.invoke(app, ["mitigate", "--embeddings", str(folder), "--out", str(tmp_path / "r"), *extra])
+    assert done.exit_code == 2 and message in done.output
+    missing = runner.invoke(app, ["mitigate", "--out", str(tmp_path / "r")])
+    assert missing.exit_code == 2 and "--embeddings DIR" in missing.output
+
+
+def test_mitigate_offers_every_option_of_run():
+    commands = typer.main.get_command(app).commands
+
+    def options(command: str) -> set[str]:
+        return {flag for param in commands[command].params for flag in param.opts if flag.startswith("--")}
+
+    assert {"--offline", "--executor", "--revision", "--split", "--config"} <= options("mitigate")
+    shared = options("run") - {"--mask-ratio", "--target", "--vote-ties"}  # the paper's tasks, not mitigation's
+    assert shared <= options("mitigate"), shared - options("mitigate")
