@@ -70,6 +70,7 @@ def no_model(monkeypatch):
         raise AssertionError("an encoder was loaded before the dataset was checked")
 
     monkeypatch.setattr(benchmark.encoders, "load_encoder", refuse)
+    monkeypatch.setattr(benchmark.encoders.factory, "load_encoder", refuse)  # what EncoderOptions.load calls
 
 
 @pytest.mark.parametrize(
@@ -94,6 +95,31 @@ def test_an_unknown_target_names_the_valid_ones(tmp_path, no_model):
     done = runner.invoke(app, ["probe", "--model", MODEL, "--dataset", dataset, "--target", "Mkae", "--out", "o"])
     assert done.exit_code == 2, done.output
     assert "unknown --target Mkae" in done.output and "Make, Year" in done.output
+
+
+@pytest.mark.parametrize("command", ["run", "probe"])
+def test_a_target_on_datasets_without_targets_is_refused_before_the_model_loads(tmp_path, no_model, command):
+    images = str(tiny_class_folder(tmp_path / "i"))
+    done = runner.invoke(
+        app, [command, "--model", MODEL, "--dataset", images, "--target", "no-such-target", "--out", "o"]
+    )
+    assert done.exit_code == 2, done.output
+    lines = done.output.strip().splitlines()
+    assert len(lines) == 1 and "--target no-such-target: no dataset of this run has acquisition targets" in lines[0]
+    assert "i has: no acquisition targets" in lines[0] and not (tmp_path / "o").exists()
+
+
+def test_a_target_that_one_dataset_of_the_run_has_is_accepted(tmp_path):
+    from benchmark.runs.runner import check_targets
+    from benchmark.sources.kinds import detect
+    from benchmark.tasks.task import TaskOptions
+
+    found = [detect(str(tiny_class_folder(tmp_path / "i"))), detect(str(write_card(tmp_path / "f", FLICKREXIF_CARD)))]
+    check_targets(found, TaskOptions(targets=("Year",)))  # the image folder has none, the release has Year
+    with pytest.raises(
+        ValueError, match="unknown --target ISO for this run; i has: no acquisition targets; f has: Make, Year"
+    ):
+        check_targets(found, TaskOptions(targets=("ISO",)))
 
 
 def test_an_unknown_target_of_the_official_layout_names_its_split_files(tmp_path, no_model):
