@@ -16,7 +16,7 @@ import typer
 from benchmark.cli.extra import require_bench_extra
 from benchmark.cli.extract import extract_command
 from benchmark.cli.mitigate import mitigate_command
-from benchmark.cli.output import reported, stderr
+from benchmark.cli.output import reported, show_library_warnings, stderr
 from benchmark.cli.run import knn_command, probe_command, retrieval_command, run_command
 from flickrexif.cli.options import new_app, version_option
 from flickrexif.cli.writers import table_console, write_table
@@ -34,6 +34,7 @@ def main(version: VersionOption = False) -> None:
     from benchmark.runtime.host_memory import keep_freed_memory
 
     keep_freed_memory()  # CPU forward passes and kNN blocks reuse their memory (benchmark.runtime.host_memory)
+    show_library_warnings()
 
 
 @app.command("models")
@@ -99,3 +100,8 @@ def report_command(
         summary, files = write_report(results, out)
     typer.echo(markdown_table(summary))
     stderr.print("Wrote " + ", ".join(str(f) for f in files))
+    if summary.unread:
+        first = "; ".join(f"{path}: {why}" for path, why in list(summary.unread.items())[:5])
+        stderr.print(
+            f"[yellow]{len(summary.unread)} files under {results} are not results and were skipped: {first}[/yellow]"
+        )

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from benchmark.cli.options import DATA, encoder_group, extraction_group, single, source_group, with_groups
-from benchmark.cli.output import reported
+from benchmark.cli.output import INTERRUPTED, reported
 from benchmark.errors import UsageError
 from flickrexif.cli.options import progress_bar
 
@@ -58,8 +58,10 @@ def extract_command(
     from benchmark.embeddings.released_layout import layout_split, model_and_variant, released_name, write
     from benchmark.embeddings.variants import Variant
     from benchmark.imaging.processing import FAMILIES
+    from benchmark.runtime.files import writable_folder
+    from benchmark.sources.imageset import split_key
 
-    with reported():
+    with reported(interrupted=INTERRUPTED):
         if extraction.cache is None:
             raise UsageError("give --cache FOLDER: the embedding cache to compute into (or find embeddings in)")
         if (layout == Layout.RELEASED) != (out is not None):
@@ -79,13 +81,22 @@ def extract_command(
         found = source.detect(source.datasets[0])
         image_set = found.open()
         executor = extraction.chunk_executor()  # before the model loads: a bad choice or a missing ray costs nothing
+        writable_folder(extraction.cache, "--cache")
+        if out is not None:
+            writable_folder(out, "--out")
         loaded = encoder.load(encoder.models[0])
         extractor = extraction.extractor(
             device=encoder.device, precision=encoder.precision, default_cache=extraction.cache, executor=executor
         )
         store = extractor.cache
         precision = extractor.encoder_precision(loaded)  # what extract resolves too, for the cache paths printed
-        for split_name in source.splits or image_set.splits:
+        splits = [split_key(name) for name in source.splits or image_set.splits]
+        unknown = [name for name in splits if name not in image_set.splits]
+        if unknown:
+            raise UsageError(
+                f"{image_set.name} has no {', '.join(unknown)} split; it has: {', '.join(image_set.splits)}"
+            )
+        for split_name in splits:
             with progress_bar() as bar:
                 task = bar.add_task(split_name, total=len(image_set.split(split_name)) * len(variants))
                 on_batch = lambda n, task=task: bar.advance(task, n)  # noqa: E731

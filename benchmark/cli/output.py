@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,30 @@ INTERRUPTED = "Finished embeddings and results are kept; run again with --skip-e
 # code 2, anything else a bug with its traceback under a line asking to report it.
 reported = functools.partial(reported_errors, table=TRACE_BENCH_ERRORS, bug_hint=BUG_HINT.format(tool="trace-bench"))
 
-__all__ = ["INTERRUPTED", "ConsoleReporter", "print_results", "print_sweep", "reported", "stderr"]
+__all__ = [
+    "INTERRUPTED",
+    "ConsoleReporter",
+    "print_results",
+    "print_sweep",
+    "reported",
+    "show_library_warnings",
+    "stderr",
+]
+
+
+class _ConsoleLog(logging.Handler):
+    """The library's warnings (a cache file moved aside, a result computed again) as yellow lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stderr.print(f"[yellow]{escape(record.getMessage())}[/yellow]", highlight=False)
+
+
+def show_library_warnings() -> None:
+    """Print what ``benchmark``'s loggers warn about on stderr, once per process."""
+    logger = logging.getLogger("benchmark")
+    if not any(isinstance(handler, _ConsoleLog) for handler in logger.handlers):
+        logger.addHandler(_ConsoleLog(logging.WARNING))
+        logger.setLevel(logging.WARNING)
 
 
 def result_line(result: dict[str, Any]) -> str:
@@ -41,11 +65,31 @@ def result_line(result: dict[str, Any]) -> str:
 
 
 def print_results(written: list[Path], out: Path) -> None:
-    """A line per result file (stdout), then where they are (stderr)."""
+    """A line per result file (stdout), then where they are and what each dataset left out (stderr)."""
+    skipped: dict[str, dict[str, str]] = {}
+    warned: set[str] = set()
     for path in written:
-        typer.echo(result_line(json.loads(path.read_text())))
+        result = json.loads(path.read_text())
+        typer.echo(result_line(result))
+        for warning in (result.get("parameters") or {}).get("warnings") or []:
+            if warning not in warned:
+                warned.add(warning)
+                stderr.print(f"[yellow]  {escape(warning)}[/yellow]", highlight=False)
+        record = result.get("skipped_images") or {}
+        if record.get("count"):
+            seen = skipped.setdefault(result.get("dataset", "?"), {})
+            seen.update(record.get("first") or {})
+            seen["__count__"] = str(max(int(seen.get("__count__", 0)), record["count"]))
     erasers = " (and erasers)" if any(path.with_suffix(".safetensors").is_file() for path in written) else ""
     stderr.print(f"{len(written)} result files{erasers} in {out}")
+    for dataset, files in skipped.items():
+        count = files.pop("__count__")
+        first = "; ".join(f"{name}: {why}" for name, why in list(files.items())[:3])
+        stderr.print(
+            f"[yellow]{escape(dataset)}: {count} images could not be read and were left out (each result counts "
+            f"and names them under skipped_images): {escape(first)}[/yellow]",
+            highlight=False,
+        )
 
 
 class ConsoleReporter:
@@ -59,6 +103,13 @@ class ConsoleReporter:
 
     def not_run(self, name: str, why: str) -> None:
         stderr.print(f"[red]{escape(name)}: not run[/red] ({escape(why)})", highlight=False)
+
+    def datasets(self, found: list[tuple[Any, Any]]) -> None:
+        """How each dataset was read, once, before any work: its kind, classes, splits, what it skipped."""
+        for detected, image_set in found:
+            stderr.print(
+                f"{escape(detected.label)} ({detected.kind.name}): {escape(image_set.summary())}", highlight=False
+            )
 
     @contextlib.contextmanager
     def progress(self, label: str) -> Iterator[Any]:

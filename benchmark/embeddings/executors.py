@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import torch
 
 from benchmark.choices import Executor
-from benchmark.embeddings.batches import EmbedSettings, embed_chunk, prepared_model
+from benchmark.embeddings.batches import ChunkEmbeddings, EmbedSettings, embed_chunk, prepared_model
 from benchmark.embeddings.variants import Variant
 from benchmark.errors import UsageError
 from benchmark.runtime.device import resolve_device
@@ -43,7 +43,7 @@ class ChunkExecutor(Protocol):
         items: Sequence[ImageItem],
         chunks: Sequence[Chunk],
         settings: EmbedSettings,
-        write: Callable[[Chunk, dict[str, torch.Tensor]], None],
+        write: Callable[[Chunk, ChunkEmbeddings], None],
         on_batch: Callable[[int], None] | None,
     ) -> None: ...
 

@@ -12,8 +12,10 @@ once into an :class:`Extractor`, what tasks call to get embeddings.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,15 @@ from typing import Any
 import torch
 
 from benchmark.choices import EncoderPrecision, Executor, chosen
-from benchmark.embeddings.batches import EmbedSettings
-from benchmark.embeddings.cache import EmbeddingCache, Embeddings, chunk_path, read_embeddings, write_embeddings
+from benchmark.embeddings.batches import ChunkEmbeddings, EmbedSettings
+from benchmark.embeddings.cache import (
+    EmbeddingCache,
+    Embeddings,
+    UnreadableCacheFile,
+    chunk_path,
+    read_embeddings,
+    write_embeddings,
+)
 from benchmark.embeddings.executors import Chunk, ChunkExecutor, LocalExecutor, executor_for
 from benchmark.embeddings.variants import Variant
 from benchmark.errors import UsageError
@@ -30,6 +39,7 @@ from benchmark.runtime.device import encoder_precision, resolve_device
 from benchmark.sources.imageset import ImageSet
 
 CHUNK_IMAGES = 512
+logger = logging.getLogger(__name__)
 
 
 def default_device() -> str:
@@ -73,8 +83,47 @@ def extract(
     missing = [variant for variant, found in results.items() if found is None]
     if missing:
         settings = EmbedSettings(seed, batch_size, device, workers, precision, image_set.exif_orientation)
-        results.update(_compute(encoder, items, missing, keys, cache, settings, on_batch, executor))
-    return results  # type: ignore[return-value]
+        with _locked(cache.path(keys[v]) for v in missing):  # another run on this cache waits, then reuses
+            results.update({v: cache.load(keys[v]) for v in missing})
+            missing = [variant for variant in missing if results[variant] is None]
+            if missing:
+                results.update(_compute(encoder, items, missing, keys, cache, settings, on_batch, executor))
+    return _all_read(results, image_set, split)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _locked(paths: Iterable[Path]) -> Iterator[None]:
+    """Hold a lock file beside each cache file (in path order, so two runs never wait on each other)."""
+    from filelock import FileLock
+
+    with contextlib.ExitStack() as stack:
+        for path in sorted(set(paths)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(FileLock(str(path) + ".lock"))
+        yield
+
+
+def _all_read(results: dict[Variant, Embeddings], image_set: ImageSet, split: str) -> dict[Variant, Embeddings]:
+    """The embeddings, unless no image of the split could be read (one line naming the first ones)."""
+    for found in results.values():
+        if not found.ids:
+            first = ", ".join(f"{name} ({why})" for name, why in list(found.failed.items())[:3])
+            raise UsageError(f"none of the {len(found.failed)} {split} images of {image_set.name} can be read: {first}")
+    return results
+
+
+def _chunk_done(path: Path) -> bool:
+    """Whether a chunk file of an earlier run is there and reads (one that does not, the last file of a
+    run killed while writing it, is removed and computed again)."""
+    if not path.is_file():
+        return False
+    try:
+        read_embeddings(path)
+    except UnreadableCacheFile as error:
+        path.unlink(missing_ok=True)
+        logger.warning("partial chunk %s of an interrupted run does not read (%s): computed again", path, error.reason)
+        return False
+    return True
 
 
 def _compute(encoder, items, variants, keys, cache, settings, on_batch, executor) -> dict[Variant, Embeddings]:
@@ -84,17 +133,18 @@ def _compute(encoder, items, variants, keys, cache, settings, on_batch, executor
     chunks = []
     for index in range(count):
         start, stop = index * CHUNK_IMAGES, min((index + 1) * CHUNK_IMAGES, len(items))
-        todo = tuple(v for v in variants if not chunk_path(cache, keys[v], index).is_file())
+        todo = tuple(v for v in variants if not _chunk_done(chunk_path(cache, keys[v], index)))
         if todo:
             chunks.append(Chunk(index, start, stop, todo))
         elif on_batch:
             on_batch(stop - start)
 
-    def write(chunk: Chunk, outputs: dict[str, torch.Tensor]) -> None:
+    def write(chunk: Chunk, found: ChunkEmbeddings) -> None:
+        kept = [ids[chunk.start + k] for k in found.kept]
+        failed = {ids[chunk.start + k]: why for k, why in found.failed.items()}
         for variant in chunk.variants:
-            write_embeddings(
-                chunk_path(cache, keys[variant], chunk.index), ids[chunk.start : chunk.stop], outputs[variant.name], {}
-            )
+            path = chunk_path(cache, keys[variant], chunk.index)
+            write_embeddings(path, kept, found.vectors[variant.name], {"failed": failed})
 
     if chunks:
         executor(encoder, items, chunks, settings, write, on_batch)
@@ -102,13 +152,17 @@ def _compute(encoder, items, variants, keys, cache, settings, on_batch, executor
     for variant in variants:
         partial = cache.partial_dir(keys[variant])
         parts = [read_embeddings(chunk_path(cache, keys[variant], index)) for index in range(count)]
-        vectors = torch.cat([part.vectors for part in parts])
-        provenance = {**keys[variant], "n_images": len(ids)}
-        write_embeddings(cache.path(keys[variant]), ids, vectors, provenance)
+        kept = [part for part in parts if part.ids]
+        vectors = torch.cat([part.vectors for part in kept]) if kept else torch.zeros(0, 0)
+        read = [i for part in parts for i in part.ids]
+        failed = {i: why for part in parts for i, why in part.failed.items()}
+        provenance = {**keys[variant], "n_images": len(ids)} | ({"failed": failed} if failed else {})
+        write_embeddings(cache.path(keys[variant]), read, vectors, provenance)
         for file in partial.glob("chunk-*.safetensors"):
-            file.unlink()
-        partial.rmdir()
-        results[variant] = Embeddings(ids=ids, vectors=vectors, provenance=provenance)
+            file.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty: another run's temporary file; it removes it
+            partial.rmdir()
+        results[variant] = Embeddings(ids=read, vectors=vectors, provenance=provenance)
     return results
 
 
@@ -167,12 +221,20 @@ class Extractor:
     precision: EncoderPrecision = EncoderPrecision.AUTOCAST  # on a GPU only; recorded in every result
     executor: ChunkExecutor = field(default_factory=LocalExecutor)
     on_batch: Callable[[int], None] | None = None
+    # images left out since the last take_skipped() (id -> why): what a task's result records
+    skipped: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def take_skipped(self) -> dict[str, str]:
+        """The images that could not be read since the last call (id -> why), forgotten here."""
+        taken = dict(self.skipped)
+        self.skipped.clear()
+        return taken
 
     def embed(
         self, encoder: Any, image_set: ImageSet, split: str, variants: Sequence[Variant], seed: int = 0
     ) -> dict[Variant, Embeddings]:
-        """:func:`extract` with these settings."""
-        return extract(
+        """:func:`extract` with these settings (the images it had to leave out are kept in ``skipped``)."""
+        found = extract(
             encoder,
             image_set,
             split,
@@ -186,6 +248,9 @@ class Extractor:
             precision=self.precision,
             executor=self.executor,
         )
+        for embeddings in found.values():
+            self.skipped.update(embeddings.failed)
+        return found
 
     def encoder_precision(self, encoder: Any) -> str:
         """The arithmetic ``encoder`` gets here (``float32``, ``autocast`` or ``float16``), as results record it."""

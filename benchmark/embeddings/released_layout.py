@@ -94,8 +94,13 @@ class LayoutEncoder:
         """``(embeddings [N, P, D] float32, labels [N])`` of a split under every class of ``family``;
         the files of one split must list the same images (same labels, same count)."""
         loaded = [read(self.files[released_name(family, c)][split]) for c in FAMILIES[family]]
-        labels = loaded[0][1]
+        labels, dim = loaded[0][1], loaded[0][0].shape[1]
         for (vectors, other), class_name in zip(loaded, FAMILIES[family]):
+            if vectors.shape[1] != dim:
+                path = self.files[released_name(family, class_name)][split]
+                raise UsageError(
+                    f"{path} holds {vectors.shape[1]}-dimensional embeddings, the other {family} files {dim}"
+                )
             if vectors.shape[0] != labels.shape[0] or not torch.equal(other, labels):
                 path = self.files[released_name(family, class_name)][split]
                 raise UsageError(
@@ -106,18 +111,35 @@ class LayoutEncoder:
 
 
 def read(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(image_embeddings as float32, label as int64)`` of one released file."""
+    """``(image_embeddings as float32, label as int64)`` of one released file; a file that is not one
+    (not safetensors, truncated, a FIFO) is a UsageError naming it."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt", device="cpu") as handle:
-        names = set(handle.keys())
-        if not {"image_embeddings", "label"} <= names:
-            raise UsageError(f"{path} needs the tensors image_embeddings and label (has: {', '.join(sorted(names))})")
-        vectors, labels = handle.get_tensor("image_embeddings").float(), handle.get_tensor("label").long()
-    if vectors.ndim != 2 or labels.shape != (vectors.shape[0],):
+    if not Path(path).is_file():
+        raise UsageError(f"{path} is not a regular file")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            names = set(handle.keys())
+            if not {"image_embeddings", "label"} <= names:
+                raise UsageError(
+                    f"{path} needs the tensors image_embeddings and label (has: {', '.join(sorted(names))})"
+                )
+            vectors, labels = handle.get_tensor("image_embeddings").float(), handle.get_tensor("label")
+    except UsageError:
+        raise
+    except Exception as error:  # not safetensors, truncated
+        why = (str(error) or type(error).__name__).splitlines()[0]
+        raise UsageError(f"{path} does not read as safetensors ({why})") from None
+    if labels.is_floating_point() or labels.dtype == torch.bool:
+        raise UsageError(f"{path}: label must hold integer classes, got {labels.dtype}")
+    labels = labels.long()
+    if vectors.ndim != 2 or labels.shape != (vectors.shape[0],) or not len(labels):
         raise UsageError(
-            f"{path}: image_embeddings must be [N, D] and label [N], got {tuple(vectors.shape)} and {tuple(labels.shape)}"
+            f"{path}: image_embeddings must be [N, D] and label [N] with N > 0, got {tuple(vectors.shape)} and "
+            f"{tuple(labels.shape)}"
         )
+    if not torch.isfinite(vectors).all():
+        raise UsageError(f"{path}: image_embeddings contain NaN or infinite values")
     return vectors, labels
 
 
@@ -128,7 +150,9 @@ def scan(root: Path) -> list[LayoutEncoder]:
         raise UsageError(f"{root} is not a folder of embeddings")
     found: dict[tuple[str, str], dict[str, dict[str, Path]]] = {}
     for path in sorted(root.glob("*/*.safetensors")):
-        if match := _FILE.match(path.name):
+        if (match := _FILE.match(path.name)) and path.is_dir():
+            raise UsageError(f"{path} is a folder, not an embeddings file")
+        if match:
             key = (match["model"], match["variant"])
             found.setdefault(key, {}).setdefault(path.parent.name, {})[match["split"]] = path
     if not found:

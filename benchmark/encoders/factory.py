@@ -146,9 +146,32 @@ class EncoderOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", chosen(EncoderPrecision, self.precision, "--encoder-precision"))
+        if self.device is not None:
+            check_device(self.device)
+        if self.weights is not None and not Path(self.weights).expanduser().is_file():
+            raise UsageError(f"weights file {self.weights} does not exist")
 
     def load(self, name: str) -> Encoder:
         """The encoder ``name`` (an alias or key of ``models``), loaded on the CPU; the extraction moves it."""
         return load_encoder(
             name, weights=self.weights, device="cpu" if self.device is None else self.device, offline=self.offline
         )
+
+
+def check_device(device: str) -> None:
+    """A device torch knows and this machine has; a UsageError saying what to use instead."""
+    import torch
+
+    try:
+        found = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"unknown --device {device!r}: use cpu, cuda, cuda:N or mps") from None
+    if found.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}, but torch sees no CUDA GPU here: use --device cpu (or leave it out)")
+        if found.index is not None and found.index >= torch.cuda.device_count():
+            raise UsageError(f"--device {device}, but this machine has {torch.cuda.device_count()} CUDA GPUs")
+    elif found.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--device {device}, but MPS is not available here: use --device cpu")
+    elif found.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"--device {device}: trace-bench runs on cpu, cuda or mps")

@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image, ImageEnhance, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
 from benchmark.choices import Family
@@ -238,14 +240,63 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+# Pillow refuses images above twice its MAX_IMAGE_PIXELS (89.5 MP) as decompression bombs and warns
+# between the two; trace-bench decodes up to that refusal, without the warning, and also refuses
+# extreme aspect ratios: the encoder's resize sets the *shorter* side, so a 150000 x 1 PNG of 500 bytes
+# would become 224 x 33.6 million pixels.  Both are checked from the header, before any pixel is decoded.
+MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
+MAX_ASPECT = 100
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+class UnreadableImage(UsageError):
+    """An image that cannot be decoded or is refused; extraction records it on the item and goes on."""
+
+
+def check_size(width: int, height: int) -> None:
+    """Refuse sizes whose decoding or resizing would take unbounded memory (see :data:`MAX_PIXELS`)."""
+    if width < 1 or height < 1:
+        raise UnreadableImage(f"an empty image ({width}x{height} pixels)")
+    if width * height > MAX_PIXELS:
+        raise UnreadableImage(
+            f"{width}x{height} pixels ({width * height / 1e6:.0f} MP) is above the {MAX_PIXELS / 1e6:.0f} MP "
+            "decompression-bomb limit"
+        )
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise UnreadableImage(
+            f"{width}x{height} pixels: an aspect ratio above {MAX_ASPECT}:1, which the encoder's resize of the "
+            "shorter side would blow up"
+        )
+
+
 def open_rgb(source: str | Path | bytes, *, exif_transpose: bool = False) -> Image.Image:
-    """Decode a file (path or bytes) to RGB pixels, optionally applying its Exif orientation."""
-    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
-        image.load()
-        if exif_transpose:
-            image = ImageOps.exif_transpose(image)
-        rgb = to_rgb(image)
-        return rgb.copy() if rgb is image else rgb
+    """Decode a file (path or bytes) to RGB pixels, optionally applying its Exif orientation.
+
+    What cannot be decoded (not an image, truncated, a decompression bomb, an extreme aspect ratio)
+    raises :class:`UnreadableImage` with the reason.
+    """
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            check_size(*image.size)
+            image.load()
+            if exif_transpose:
+                image = ImageOps.exif_transpose(image)
+            rgb = to_rgb(image)
+            return rgb.copy() if rgb is image else rgb
+    except UnreadableImage:
+        raise
+    except UnidentifiedImageError:
+        raise UnreadableImage("not an image Pillow can read") from None
+    except Image.DecompressionBombError as error:  # Pillow's own check, in Image.open, above MAX_PIXELS
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(claimed[1]) / 1e6:.0f} MP" if claimed else "its size"
+        raise UnreadableImage(f"{size} is above the {MAX_PIXELS / 1e6:.0f} MP decompression-bomb limit") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise UnreadableImage(_first_line(error)) from None
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error) or type(error).__name__).splitlines()[0]
 
 
 def _decode(data: bytes) -> Image.Image:

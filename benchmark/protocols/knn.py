@@ -54,6 +54,7 @@ import torch.nn.functional as F
 
 from benchmark.choices import VoteTies, chosen
 from benchmark.errors import UsageError
+from benchmark.protocols.labels import dense_labels
 from benchmark.runtime.device import resolve_device
 
 SETUPS = ("all-same", "all-diff", "pos-same", "neg-same", "uniform")
@@ -178,8 +179,9 @@ def knn_inputs(db, db_labels, queries, query_labels, k: int, uniform_seeds, dtyp
         raise UsageError("kNN setups need at least 2 processing classes (P >= 2)")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(db_t):
         raise UsageError(f"k must be an integer in [1, {len(db_t)}] (the database size), got {k!r}")
-    db_y = _class_labels(db_labels, "db_labels", len(db_t))
-    q_y = _class_labels(query_labels, "query_labels", len(q_t))
+    db_y, q_y = dense_labels(
+        _class_labels(db_labels, "db_labels", len(db_t)), _class_labels(query_labels, "query_labels", len(q_t))
+    )
     return KnnInputs(
         db=db_t,
         db_labels=db_y.to(device),

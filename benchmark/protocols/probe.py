@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from benchmark.choices import ProbePrecision, chosen
 from benchmark.errors import UsageError
+from benchmark.protocols.labels import dense_labels
 from benchmark.runtime.device import resolve_device, resolve_precision
 
 # Released search space: lr in [0.1, 100], wd in [1e-12, 1e-4] (log-uniform), 30 trials.  The grid has
@@ -206,6 +207,8 @@ def probe_splits(train_x, train_y, val_x, val_y, test_x, test_y) -> dict[str, tu
     for name, x, y in (("train", train_x, train_y), ("val", val_x, val_y), ("test", test_x, test_y)):
         xt = _features(x, f"{name}_x")
         out[name] = (F.normalize(xt, dim=1), _labels(y, f"{name}_y", len(xt)))
+    dense = dense_labels(*(y for _, y in out.values()))
+    out = {name: (x, y) for (name, (x, _)), y in zip(out.items(), dense)}
     dims = {name: x.shape[1] for name, (x, _) in out.items()}
     if len(set(dims.values())) != 1:
         raise UsageError(f"feature dimensions differ between splits: {dims}")

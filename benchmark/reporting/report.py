@@ -105,11 +105,13 @@ class Summary:
     columns: list[str]
     # (encoder, group, dataset, task, target, column) → mean, std, seeds: what the paper table shows
     headline_rows: list[dict[str, Any]] = field(default_factory=list)
+    unread: dict[str, str] = field(default_factory=dict)  # JSON files under the folder that are not results: why
 
 
 def summarise(results_dir: str | Path) -> Summary:
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
-    for result in read_results(results_dir):
+    unread: dict[str, str] = {}
+    for result in read_results(results_dir, unread):
         key = (
             result.get("encoder", "?"),
             result.get("encoder_group"),
@@ -125,7 +127,9 @@ def summarise(results_dir: str | Path) -> Summary:
     for (encoder, group, dataset, task, target), runs in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
         common = {"encoder": encoder, "group": group, "dataset": dataset, "task": task, "target": target}
         for metric in sorted(runs[0]["metrics"]):
-            values = [r["metrics"][metric] for r in runs if metric in r["metrics"]]
+            values = [r["metrics"][metric] for r in runs if _number(r["metrics"].get(metric))]
+            if not values:
+                continue
             long_rows.append(
                 {
                     **common,
@@ -143,7 +147,11 @@ def summarise(results_dir: str | Path) -> Summary:
             headline_rows.append({**common, "column": name, "mean": mean, "std": std, "seeds": len(runs)})
             if column not in columns:
                 columns.append(column)
-    return Summary(long_rows, list(table.values()), columns, headline_rows)
+    return Summary(long_rows, list(table.values()), columns, headline_rows, unread)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def markdown_table(summary: Summary) -> str:
@@ -279,11 +287,13 @@ def paper_csv_rows(tables: list[PaperTable]) -> tuple[list[dict[str, Any]], list
 
 def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> tuple[Summary, list[Path]]:
     """Write the tables and figures (module notes) to ``out_dir`` (default RESULTS/report); returns the files."""
-    out = Path(out_dir or Path(results_dir) / "report")
-    out.mkdir(parents=True, exist_ok=True)
+    if not Path(results_dir).is_dir():
+        raise UsageError(f"no results folder {results_dir}")
     summary = summarise(results_dir)
     if not summary.long_rows:
         raise UsageError(f"no result files under {results_dir}")
+    out = Path(out_dir or Path(results_dir) / "report")
+    out.mkdir(parents=True, exist_ok=True)
     files = [out / "metrics.csv", out / "summary.csv", out / "summary.md"]
     _write_csv(files[0], summary.long_rows)
     with_std = [name for column in summary.columns for name in (column, f"{column} std")]

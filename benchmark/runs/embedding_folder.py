@@ -22,6 +22,7 @@ from benchmark.embeddings.released_layout import LayoutEncoder, scan
 from benchmark.encoders.registry import list_encoders
 from benchmark.errors import UsageError
 from benchmark.runs.results import ResultStore
+from benchmark.runtime.files import writable_folder
 from benchmark.tasks.knn import knn_result
 from benchmark.tasks.mitigation import mitigation_result
 from benchmark.tasks.probing import standard_probe_result
@@ -79,6 +80,7 @@ def run_folder(
     check_tasks(options)
     root = Path(root)
     encoders = scan(root)
+    writable_folder(results.root, "--out")
     wanted = [t for t in options.tasks if t in FOLDER_TASKS]
     if not wanted:
         raise UsageError(f"embedding folders carry what {', '.join(FOLDER_TASKS)} need, not {', '.join(options.tasks)}")

@@ -38,6 +38,25 @@ def plan(found: Detected, options: TaskOptions) -> list[PlannedTask]:
     ]
 
 
+def planned_results(
+    encoders: Sequence[str], found: Sequence[Detected], options: TaskOptions
+) -> list[dict[str, object]]:
+    """The fields of every result file a run will write (encoder keys x datasets x planned tasks x seeds)."""
+    return [
+        {
+            "encoder": key,
+            "dataset": detected.label,
+            "task": TASKS[task.task].file_task(options),
+            "target": task.target,
+            "seed": seed,
+        }
+        for key in encoders
+        for detected in found
+        for task in plan(detected, options)
+        for seed in options.seeds
+    ]
+
+
 def check_targets(found: Sequence[Detected], options: TaskOptions) -> None:
     """Every ``--target`` is an acquisition target of some dataset of the run (one line naming them)."""
     if not options.targets or "probe-acquisition" not in options.tasks:
@@ -66,10 +85,28 @@ def checked_datasets(source: SourceOptions, options: TaskOptions) -> list[Detect
         if not planned:
             raise UsageError(
                 f"no task of {', '.join(options.tasks)} applies to {detected.dataset} ({detected.kind.name})"
-                + (": it has no classes" if detected.kind.name in ("image-folder", "hf-dataset") else "")
+                + _why_no_classes(detected)
             )
         planned[0].load()
     return found
+
+
+def _why_no_classes(found: Detected) -> str:
+    """Why the tasks that classify do not apply to an image set: it has no classes, or one."""
+    if found.kind.name not in ("image-folder", "hf-dataset"):
+        return ""
+    names = found.loader()().class_names
+    if not names:
+        return ": it has no classes (put each class's images in a folder of its own)"
+    return f": it has one class ({names[0]}); kNN and mitigation need two or more"
+
+
+SKIPPED_NAMED = 20  # skipped images a result names (all are counted)
+
+
+def skipped_record(skipped: dict[str, str]) -> dict[str, object]:
+    """The images a result left out, counted, and the first ones named with why."""
+    return {"count": len(skipped), "first": dict(sorted(skipped.items())[:SKIPPED_NAMED])}
 
 
 def run(
@@ -103,6 +140,7 @@ def run(
                 on_task(f"{task.task} {task.target} (seed {seed})")
             image_set = task.load()
             started = time.perf_counter()
+            extractor.take_skipped()
             result = TASKS[task.task].run(encoder, image_set, task.target, extractor, seed, options)
             stamp = {
                 "encoder": encoder.spec.key,
@@ -111,6 +149,8 @@ def run(
                 "seed": seed,
                 "exif_orientation": image_set.exif_orientation,
                 **how,
+                "skipped_images": skipped_record(image_set.skipped | extractor.take_skipped()),
+                "dataset_notes": list(image_set.notes),
             }
             written.append(results.save(path, result, stamp, started))
     return written

@@ -24,9 +24,12 @@ from typing import Any, Protocol
 from benchmark.choices import Executor
 from benchmark.embeddings.extract import ExtractionOptions, Extractor
 from benchmark.encoders.factory import EncoderOptions
+from benchmark.encoders.registry import resolve
 from benchmark.errors import UsageError
 from benchmark.runs.results import ResultStore, now
-from benchmark.runs.runner import checked_datasets, run
+from benchmark.runs.runner import checked_datasets, plan, planned_results, run
+from benchmark.runtime.files import writable_folder
+from benchmark.sources.imageset import ImageSet
 from benchmark.sources.kinds import Detected, SourceOptions
 from benchmark.tasks.task import TaskOptions
 
@@ -80,6 +83,8 @@ class SweepReporter(Protocol):
 
     def not_run(self, name: str, why: str) -> None: ...
 
+    def datasets(self, found: list[tuple[Detected, ImageSet]]) -> None: ...
+
     def progress(self, label: str) -> contextlib.AbstractContextManager[Progress]: ...
 
 
@@ -87,6 +92,9 @@ class SilentReporter:
     """A reporter that shows nothing (library use, Ray workers)."""
 
     def loaded(self, encoder: Any) -> None:
+        pass
+
+    def datasets(self, found: list[tuple[Detected, ImageSet]]) -> None:
         pass
 
     def not_run(self, name: str, why: str) -> None:
@@ -113,7 +121,7 @@ def expand_models(models: tuple[str, ...] | list[str]) -> list[str]:
 
     Every name must resolve (a typo stops the run before any work); an encoder named twice runs once.
     """
-    from benchmark.encoders.registry import list_encoders, resolve
+    from benchmark.encoders.registry import list_encoders
 
     names: list[str] = []
     seen: set[str] = set()
@@ -151,10 +159,14 @@ def run_sweep(sweep: Sweep, reporter: SweepReporter | None = None) -> SweepResul
     """Every encoder of ``sweep`` on every dataset; see the module notes."""
     reporter = reporter or SilentReporter()
     found = checked_datasets(sweep.source, sweep.tasks)  # before any model loads
+    reporter.datasets([(detected, plan(detected, sweep.tasks)[0].load()) for detected in found])
     names = expand_models(sweep.encoder.models)
     if sweep.encoder.weights is not None and len(names) > 1:
         raise UsageError(f"--weights FILE belongs to one --model, not to a sweep of {len(names)} encoders")
+    sweep.results.check_distinct(planned_results([resolve(name).key for name in names], found, sweep.tasks))
     executor = sweep.extraction.chunk_executor()  # a bad choice or a missing Ray: before any work
+    writable_folder(sweep.results.root, "--out")
+    writable_folder(sweep.extraction.cache or sweep.results.root / "cache", "--cache")
     outcome = SweepResult(swept=len(names) > 1)
     if outcome.swept and sweep.extraction.executor == Executor.RAY:
         return _fan_out(sweep, names, found, outcome)

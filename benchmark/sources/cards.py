@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from benchmark.errors import UsageError
 
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # ORG/NAME
@@ -25,9 +27,16 @@ def read_card(dataset: str, revision: str | None = None) -> Card | None:
     if path is None or not path.is_file():
         return None
     try:
-        return metadata_load(path) or None
+        card = metadata_load(path)
     except ValueError:  # a header that is not a mapping is no card
         return None
+    except yaml.YAMLError as error:
+        where = f" (line {error.problem_mark.line + 1})" if getattr(error, "problem_mark", None) else ""
+        raise UsageError(
+            f"{path}: its YAML header does not parse{where}: mend it (a Hugging Face dataset card), or remove "
+            "the header"
+        ) from None
+    return card if isinstance(card, dict) and card else None
 
 
 def _hub_card(repo_id: str, revision: str | None) -> Path | None:

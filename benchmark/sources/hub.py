@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UsageError
-from benchmark.sources.imageset import SPLIT_NAMES, SPLITS, STANDARD, ImageItem, ImageSet, fingerprint
+from benchmark.sources.imageset import SPLIT_NAMES, SPLITS, STANDARD, ImageItem, ImageSet, fingerprint, same_split
 
 
 def _cell_reader(table: Any, image_column: str, index: int) -> Callable[[], bytes]:
@@ -50,10 +50,11 @@ def hf_dataset(
     except ValueError as error:  # an unknown configuration or split, a file that is not what its name says
         raise UsageError(str(error).splitlines()[0] or f"{name_or_path} cannot be loaded") from None
     if splits:
-        unknown = sorted(set(splits) - set(loaded))
+        named = {split: next((name for name in loaded if same_split(split, name)), None) for split in splits}
+        unknown = [split for split, name in named.items() if name is None]
         if unknown:
             raise UsageError(f"{name_or_path} has no split {', '.join(unknown)}; it has: {', '.join(loaded)}")
-        loaded = {name: loaded[name] for name in splits}
+        loaded = {name: loaded[name] for name in named.values()}
     items, stamp, class_names = [], [], None
     for split_name, split in loaded.items():
         split_key = SPLIT_NAMES.get(split_name.lower(), split_name)

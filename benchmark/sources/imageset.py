@@ -48,6 +48,9 @@ class ImageSet:
     # ``datasets.Image`` (FlickrExif, PairCams, Hub datasets) applies it, torchvision folders do not.
     exif_orientation: bool = False
     layout: str = SPLITS  # SPLITS or STANDARD (see LAYOUTS)
+    # entries the source found but cannot use (a FIFO or a folder named like an image): name -> why
+    skipped: dict[str, str] = field(default_factory=dict, compare=False)
+    notes: tuple[str, ...] = ()  # what a user should know of how the set was read (printed, recorded)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -68,6 +71,29 @@ class ImageSet:
     def test_split(self) -> str:
         """The split results are measured on: ``test``, or ``validation`` in the standard layout."""
         return "validation" if self.layout == STANDARD else "test"
+
+    def summary(self) -> str:
+        """How the set was read, in a line: classes, images per split, layout, what was skipped."""
+        sizes = ", ".join(f"{split} {len(self.split(split))}" for split in self.splits)
+        if self.class_names is None:
+            classes = "no classes"
+        else:
+            shown = ", ".join(self.class_names[:6]) + (", ..." if len(self.class_names) > 6 else "")
+            classes = f"{len(self.class_names)} {'class' if len(self.class_names) == 1 else 'classes'} ({shown})"
+        text = f"{classes}; images: {sizes}" + ("; val is the test set" if self.layout == STANDARD else "")
+        if self.skipped:
+            text += f"; {len(self.skipped)} entries skipped ({next(iter(self.skipped))}: {next(iter(self.skipped.values()))})"
+        return "; ".join([text, *self.notes])
+
+
+def split_key(name: str) -> str:
+    """A split name as image sets key it: ``val``/``valid``/``validation`` are ``validation``."""
+    return SPLIT_NAMES.get(name.lower(), name)
+
+
+def same_split(a: str, b: str) -> bool:
+    """Whether two split names mean one split (``val`` and ``validation`` do)."""
+    return split_key(a) == split_key(b)
 
 
 def with_exif_orientation(image_set: ImageSet, choice: str) -> ImageSet:

@@ -206,6 +206,13 @@ class SourceOptions:
     config: str | None = None
     exif_orientation: ExifOrientation = ExifOrientation.AUTO
 
+    def __post_init__(self) -> None:
+        if any(not str(dataset).strip() for dataset in self.datasets):
+            raise UsageError("--dataset '' names nothing: give a folder, a Hub id or official:IMAGES:SPLITS")
+        object.__setattr__(
+            self, "exif_orientation", chosen(ExifOrientation, self.exif_orientation, "--exif-orientation")
+        )
+
     def detect(self, dataset: str) -> Detected:
         """``dataset`` (one of :attr:`datasets`) checked to name something, and its kind."""
         check_location(dataset)

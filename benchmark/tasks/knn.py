@@ -23,12 +23,16 @@ from benchmark.tasks.task import TaskResult, image_set_parameters
 def family_split(
     encoder, image_set: ImageSet, split: str, family: str, extractor: Extractor, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(embeddings [N, P, D], labels [N])`` of a split under every class of ``family``."""
+    """``(embeddings [N, P, D], labels [N])`` of a split under every class of ``family``: the images that
+    could be read under every class, in split order."""
     variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
     embeddings = extractor.embed(encoder, image_set, split, variants, seed)
     labels = {item.id: item.label for item in image_set.split(split)}
-    ids = embeddings[variants[0]].ids
-    return torch.stack([embeddings[v].vectors for v in variants], dim=1), torch.tensor([labels[i] for i in ids])
+    read = [set(embeddings[v].ids) for v in variants]
+    ids = [i for i in embeddings[variants[0]].ids if all(i in found for found in read)]
+    rows = [{i: row for row, i in enumerate(embeddings[v].ids)} for v in variants]
+    stacked = torch.stack([embeddings[v].vectors[[r[i] for i in ids]] for v, r in zip(variants, rows)], dim=1)
+    return stacked, torch.tensor([labels[i] for i in ids])
 
 
 def knn_influence(
@@ -47,7 +51,21 @@ def knn_influence(
     queries = family_split(encoder, image_set, image_set.test_split, family, extractor, seed)
     common = image_set_parameters(encoder, image_set, seed)
     common.update(database_split="train", query_split=image_set.test_split)
-    return knn_result(family, database, queries, ks, extractor.device, common, vote_ties)
+    return knn_result(family, database, queries, ks, extractor.device, common, vote_ties, image_set.class_names)
+
+
+def small_classes(labels: torch.Tensor, ks: Sequence[int], names: Sequence[str] | None = None) -> list[str]:
+    """A warning per k above the database size of some class: its queries cannot get a majority of
+    neighbours of their own class, so accuracy is bounded below 1 whatever the encoder."""
+    classes, counts = torch.unique(labels, return_counts=True)
+    warnings = []
+    for k in sorted(set(ks), reverse=True):
+        small = [(int(c), int(n)) for c, n in zip(classes, counts) if n < k]
+        if small:
+            shown = ", ".join(f"{names[c] if names else c} ({n})" for c, n in small[:5])
+            more = f" and {len(small) - 5} more" if len(small) > 5 else ""
+            warnings.append(f"k={k} is above the database size of {len(small)} classes: {shown}{more}")
+    return warnings
 
 
 def knn_result(
@@ -58,6 +76,7 @@ def knn_result(
     device: str | None,
     common: dict[str, Any],
     vote_ties: str = VoteTies.RELEASED,
+    class_names: Sequence[str] | None = None,
 ) -> TaskResult:
     """kNN influence on embeddings ([N, P, D] and labels per role), shared by image and embedding folders."""
     # float64 makes similarities exact (equal to the per-query reference); kNN streams the database
@@ -74,6 +93,7 @@ def knn_result(
         metrics=metrics,
         parameters={
             **common,
+            "warnings": small_classes(database[1], ks, class_names),
             "ks": list(ks),
             "classes": list(FAMILIES[family]),
             "similarity_dtype": str(dtype),

@@ -21,7 +21,6 @@ import torch
 
 from benchmark.choices import EraserMethod
 from benchmark.embeddings.extract import Extractor
-from benchmark.embeddings.variants import Variant
 from benchmark.errors import UsageError
 from benchmark.imaging.processing import FAMILIES
 from benchmark.protocols.erasers import INLP_ITERATIONS, Eraser, fit_eraser, save_eraser
@@ -30,7 +29,7 @@ from benchmark.protocols.retrieval import paircams_recall
 from benchmark.sources.imageset import ImageSet
 from benchmark.tasks.knn import family_split, knn_result
 from benchmark.tasks.probing import standard_probe_result
-from benchmark.tasks.retrieval import paircams_pairs
+from benchmark.tasks.retrieval import embedded_pairs
 from benchmark.tasks.task import Attachment, TaskOptions, TaskResult, image_set_parameters, probe_record
 
 FIT_SPLIT = "train"
@@ -210,19 +209,9 @@ def mitigation_result(
 
 
 def paircams_arrays(encoder, image_set: ImageSet, extractor: Extractor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(cameras [S, D], phones [S, D])`` of the PairCams subjects with one photo of each."""
-    pairs = paircams_pairs(image_set)
-    if len(pairs.subjects) < 4:
-        raise UsageError(
-            f"{image_set.name}: {len(pairs.subjects)} subjects with one smartphone and one camera photo; "
-            "mitigation needs at least 4"
-        )
-    vectors: dict[str, torch.Tensor] = {}
-    variant = Variant()
-    for split in image_set.splits:
-        found = extractor.embed(encoder, image_set, split, [variant], seed)[variant]
-        vectors.update(zip(found.ids, found.vectors))
-    return torch.stack([vectors[i] for i in pairs.cameras]), torch.stack([vectors[i] for i in pairs.phones])
+    """``(cameras [S, D], phones [S, D])`` of the PairCams subjects with one photo of each (at least 4)."""
+    _, phones, cameras = embedded_pairs(encoder, image_set, extractor, seed, at_least=4)
+    return cameras, phones
 
 
 def mitigation_task(

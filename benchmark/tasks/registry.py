@@ -25,8 +25,8 @@ def _family_targets(found: Detected, options: TaskOptions) -> list[tuple[str, st
 
 
 def _classified_family_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:
-    """Families, where the image set has classes (kNN and its mitigation classify)."""
-    return _family_targets(found, options) if found.loader()().has_labels else []
+    """Families, where the image set has two classes or more (kNN and its mitigation classify)."""
+    return _family_targets(found, options) if len(found.loader()().class_names or ()) >= 2 else []
 
 
 def _attribute_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:

@@ -48,22 +48,39 @@ def paircams_pairs(image_set: ImageSet) -> Pairs:
     )
 
 
-def paircams_retrieval(encoder, image_set: ImageSet, extractor: Extractor, *, seed: int = 0) -> TaskResult:
+def embedded_pairs(
+    encoder, image_set: ImageSet, extractor: Extractor, seed: int, at_least: int = 1
+) -> tuple[Pairs, torch.Tensor, torch.Tensor]:
+    """The pairs and their embeddings ``(pairs, phones [S, D], cameras [S, D])``; a subject whose photo
+    could not be read is left out (with why); fewer than ``at_least`` subjects is a UsageError."""
     pairs = paircams_pairs(image_set)
-    if not pairs.subjects:
-        raise UsageError(
-            f"{image_set.name}: no subject has one smartphone and one camera photo ({len(pairs.left_out)} left out)"
-        )
     variant = Variant()
     vectors: dict[str, torch.Tensor] = {}
     for split in image_set.splits:
         found = extractor.embed(encoder, image_set, split, [variant], seed)[variant]
         vectors.update(zip(found.ids, found.vectors))
-    result = paircams_recall(
-        torch.stack([vectors[i] for i in pairs.phones]),
-        torch.stack([vectors[i] for i in pairs.cameras]),
-        device=extractor.device,
+    kept = [
+        k
+        for k, (phone, camera) in enumerate(zip(pairs.phones, pairs.cameras))
+        if phone in vectors and camera in vectors
+    ]
+    left_out = dict(pairs.left_out)
+    for k in sorted(set(range(len(pairs.subjects))) - set(kept)):
+        left_out[str(pairs.subjects[k])] = "a photo of the pair could not be read"
+    pairs = Pairs(
+        [pairs.phones[k] for k in kept], [pairs.cameras[k] for k in kept], [pairs.subjects[k] for k in kept], left_out
     )
+    if len(pairs.subjects) < at_least:
+        raise UsageError(
+            f"{image_set.name}: {len(pairs.subjects)} subjects with one smartphone and one camera photo that can be read "
+            f"({len(left_out)} left out); this needs at least {at_least}"
+        )
+    return pairs, torch.stack([vectors[i] for i in pairs.phones]), torch.stack([vectors[i] for i in pairs.cameras])
+
+
+def paircams_retrieval(encoder, image_set: ImageSet, extractor: Extractor, *, seed: int = 0) -> TaskResult:
+    pairs, phones, cameras = embedded_pairs(encoder, image_set, extractor, seed)
+    result = paircams_recall(phones, cameras, device=extractor.device)
     return TaskResult(
         task="retrieval",
         target="paircams",

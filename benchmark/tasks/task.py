@@ -45,6 +45,8 @@ class TaskOptions:
     def __post_init__(self) -> None:
         if not self.seeds:
             object.__setattr__(self, "seeds", (0,))
+        if any(seed < 0 for seed in self.seeds):
+            raise UsageError(f"--seed must be >= 0 (numpy's generators take no negative seed), got {min(self.seeds)}")
         if self.families is not None:
             families = tuple(chosen(Family, f, "processing family").value for f in self.families)
             object.__setattr__(self, "families", families or None)
@@ -104,9 +106,12 @@ class Task:
     result_name: Callable[[TaskOptions], str] | None = None  # its name in result paths, when not ``name``
 
     def headline_metrics(self, result: dict[str, Any]) -> dict[str, float]:
-        """The headline numbers of one result JSON of this task."""
-        first_k = result.get("parameters", {}).get("ks", [10])[0]
-        return {column: result["metrics"][metric.format(k=first_k)] for column, metric in self.headline}
+        """The headline numbers of one result JSON of this task (those it holds)."""
+        parameters = result.get("parameters") if isinstance(result.get("parameters"), dict) else {}
+        ks = parameters.get("ks") or [10]
+        first_k = ks[0] if isinstance(ks, list) else 10
+        found = {column: result["metrics"].get(metric.format(k=first_k)) for column, metric in self.headline}
+        return {c: v for c, v in found.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
     def file_task(self, options: TaskOptions) -> str:
         """The task's name in result paths (mitigation: one per eraser method)."""

@@ -77,7 +77,10 @@ ERRORS: dict[str, ErrorReport] = {
 # errors are ``ValueError``s; in trace-bench everything the user can cause is a ``UsageError``, so a
 # ``ValueError`` there is a bug and keeps its traceback).
 TRACE_BENCH_ERRORS: dict[str, ErrorReport] = {
-    name: report for name, report in ERRORS.items() if name != "builtins.ValueError"
+    **{name: report for name, report in ERRORS.items() if name != "builtins.ValueError"},
+    # what a too large batch or model runs into: the machine, not a bug
+    "builtins.MemoryError": ErrorReport(heading="Out of memory:", hint="Lower --batch-size (and --workers)."),
+    "torch.OutOfMemoryError": ErrorReport(heading="Out of GPU memory:", hint="Lower --batch-size."),
 }
 BUG_HINT = (
     "{tool} stopped on an unexpected error, a bug: please report it with the command you ran and the traceback below."

@@ -45,14 +45,21 @@ def offline_mode(offline: bool = False) -> bool:
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """The raw contents of a ``.safetensors`` or torch file, on the CPU."""
+    """The raw contents of a ``.safetensors`` or torch file, on the CPU (tensors only: a pickle that
+    would run code is refused); a file that does not read is a UsageError naming it."""
     import torch
 
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    if not Path(path).is_file():
+        raise UsageError(f"weights file {path} is not a regular file")
+    try:
+        if Path(path).suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        return load_file(str(path), device="cpu")
-    return torch.load(path, map_location="cpu", weights_only=True)
+            return load_file(str(path), device="cpu")
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, not a checkpoint, a pickle of more than tensors
+        why = (str(error) or type(error).__name__).splitlines()[0]
+        raise UsageError(f"weights file {path} does not read as a state dict ({why})") from None
 
 
 def clean_state_dict(obj: Any) -> dict[str, torch.Tensor]:

@@ -1,4 +1,5 @@
-"""Images are prepared by threads (or loader processes) ahead of the forward pass, in order."""
+"""Images are prepared by threads (or loader processes) ahead of the forward pass, in order; an image
+that cannot be prepared is left out of its batch and named, the others go on."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.embeddings.batches import EmbedSettings, batches
+from benchmark.embeddings.batches import EmbedSettings, Prepared, batches
 
 
 class Numbers:
-    """Item i -> {"x": [i]}; item ``bad`` raises, as a corrupt image would."""
+    """Item i -> {"x": [i]}; item ``bad`` cannot be prepared, as a corrupt image."""
 
     def __init__(self, n: int, bad: int | None = None):
         self.n, self.bad = n, bad
@@ -18,10 +19,10 @@ class Numbers:
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+    def __getitem__(self, index: int) -> Prepared:
         if index == self.bad:
-            raise ValueError(f"item {index} is broken")
-        return {"x": np.array([index], dtype=np.uint8)}
+            return Prepared(index, None, f"item {index} is broken")
+        return Prepared(index, {"x": np.array([index], dtype=np.uint8)})
 
 
 def settings(workers: int, batch_size: int = 3) -> EmbedSettings:
@@ -33,15 +34,15 @@ def settings(workers: int, batch_size: int = 3) -> EmbedSettings:
 @pytest.mark.parametrize("threads", [1, 2])
 def test_thread_batches_come_in_order_and_equal_the_loader_ones(monkeypatch, threads):
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
-    threaded = [batch["x"].flatten().tolist() for batch in batches(Numbers(11), settings(workers=0))]
+    threaded = [batch.pixels["x"].flatten().tolist() for batch in batches(Numbers(11), settings(workers=0))]
     assert threaded == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10]]
-    loader = [batch["x"].flatten().tolist() for batch in batches(Numbers(11), settings(workers=1))]
+    loader = [batch.pixels["x"].flatten().tolist() for batch in batches(Numbers(11), settings(workers=1))]
     assert loader == threaded
 
 
-def test_a_failing_item_stops_the_batches_with_its_error():
-    found = batches(Numbers(11, bad=7), settings(workers=0))
-    assert next(found)["x"].flatten().tolist() == [0, 1, 2]
-    next(found)
-    with pytest.raises(ValueError, match="item 7 is broken"):
-        next(found)
+@pytest.mark.parametrize("workers", [0, 1])
+def test_an_item_that_cannot_be_prepared_is_left_out_and_named(workers):
+    found = list(batches(Numbers(11, bad=7), settings(workers=workers)))
+    assert [b.pixels["x"].flatten().tolist() for b in found] == [[0, 1, 2], [3, 4, 5], [6, 8], [9, 10]]
+    assert [b.kept for b in found][2] == [6, 8] and found[2].failed == {7: "item 7 is broken"}
+    assert all(not b.failed for i, b in enumerate(found) if i != 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -125,3 +126,70 @@ def test_extract_refuses_masked_variants_in_the_released_layout(tmp_path):
     args = ["extract", "--model", MODEL, "--dataset", str(images), "--cache", str(tmp_path / "c")]
     done = runner.invoke(app, [*args, "--mask-ratio", "0.5", "--layout", "released", "--out", str(tmp_path / "l")])
     assert done.exit_code == 2 and "masked variants" in done.output, done.output
+
+
+def _first_file(root):
+    return sorted(root.rglob("*.safetensors"))[0]
+
+
+def _fifo_in_place_of(path):
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _rewrite(root, **tensors):
+    from safetensors.torch import load_file, save_file
+
+    path = _first_file(root)
+    found = load_file(str(path))
+    save_file({**found, **tensors}, str(path))
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (
+            lambda root: _first_file(root).write_bytes(_first_file(root).read_bytes()[:60]),
+            "does not read as safetensors",
+        ),
+        (lambda root: _first_file(root).write_text("hello"), "does not read as safetensors"),
+        (lambda root: _fifo_in_place_of(_first_file(root)), "is not a regular file"),
+        (lambda root: _rewrite(root, image_embeddings=torch.full((120, 12), float("nan"))), "NaN or infinite"),
+        (
+            lambda root: _rewrite(root, label=torch.zeros(7, dtype=torch.long)),
+            "image_embeddings must be [N, D] and label [N]",
+        ),
+        (
+            lambda root: _rewrite(root, image_embeddings=torch.zeros(120, 5)),
+            "-dimensional embeddings, the other sharpening files",
+        ),
+        (lambda root: _rewrite(root, label=torch.zeros(120)), "label must hold integer classes"),
+    ],
+    ids=["truncated", "text", "fifo", "nan", "label-count", "dimension", "float-labels"],
+)
+def test_an_embedding_file_that_is_not_one_is_named_in_one_line(tmp_path, spoil, message):
+    folder, _ = planted_folder(tmp_path / "embeddings")
+    spoil(folder)
+    done = runner.invoke(app, ["knn", "--embeddings", str(folder), "--out", str(tmp_path / "out")])
+    assert done.exit_code == 2, done.output
+    lines = [line for line in done.output.splitlines() if message in line]
+    assert lines and "Traceback" not in done.output, done.output
+
+
+def test_a_label_of_fifty_million_is_one_class_among_the_others(tmp_path):
+    folder, (db, db_y, q, q_y) = planted_folder(tmp_path / "embeddings")
+    sparse = {0: 0, 1: 7, 2: 50_000_000, 3: 12}  # the same classes, named by far apart integers
+    for path in folder.rglob("*.safetensors"):
+        from safetensors.torch import load_file, save_file
+
+        found = load_file(str(path))
+        save_file({**found, "label": found["label"].apply_(lambda c: sparse[c])}, str(path))
+    out = tmp_path / "out"
+    done = runner.invoke(app, ["knn", "--embeddings", str(folder), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    dense = runner.invoke(
+        app, ["knn", "--embeddings", str(planted_folder(tmp_path / "again")[0]), "--out", str(tmp_path / "o2")]
+    )
+    assert dense.exit_code == 0
+    (sparse_result,), (dense_result,) = results(out).values(), results(tmp_path / "o2").values()
+    assert sparse_result["metrics"] == dense_result["metrics"]  # renumbered in order: the same votes

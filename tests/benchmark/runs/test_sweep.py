@@ -131,6 +131,7 @@ def test_an_unknown_target_of_the_official_layout_names_its_split_files(tmp_path
 
 def test_weights_file_with_a_sweep_is_refused(tmp_path, no_model):
     images = str(tiny_class_folder(tmp_path / "i"))
+    (tmp_path / "w.pt").write_bytes(b"")
     done = runner.invoke(
         app, ["run", "--model", "paper", "--dataset", images, "--weights", str(tmp_path / "w.pt"), "--out", "o"]
     )

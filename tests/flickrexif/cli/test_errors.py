@@ -192,6 +192,20 @@ def test_an_exit_decided_inside_a_nested_block_is_no_bug(capsys):
     assert capsys.readouterr().err.strip() == "one line"
 
 
+@pytest.mark.parametrize("name", sorted(set(TRACE_BENCH_ERRORS) - set(ERRORS)))
+def test_trace_bench_own_entries_are_importable_exception_classes(name):
+    cls = resolve(name)
+    assert isinstance(cls, type) and issubclass(cls, BaseException), name
+    assert lookup(cls.__new__(cls), TRACE_BENCH_ERRORS) is TRACE_BENCH_ERRORS[name]
+
+
+def test_running_out_of_memory_is_one_line_with_what_to_lower(capsys):
+    with pytest.raises(typer.Exit) as exit_info, reported_errors(table=TRACE_BENCH_ERRORS, bug_hint="BUG"):
+        raise MemoryError("cannot allocate 9 GiB")
+    assert exit_info.value.exit_code == 2
+    assert capsys.readouterr().err.strip() == "Out of memory: cannot allocate 9 GiB Lower --batch-size (and --workers)."
+
+
 def test_importing_the_map_stays_cheap():
     code = (
         "import sys, flickrexif.cli.errors; "
