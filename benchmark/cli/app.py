@@ -8,6 +8,7 @@ registered here with ``models`` and ``report``.  Nothing imports the CLI.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -35,6 +36,8 @@ def main(version: VersionOption = False) -> None:
 
     keep_freed_memory()  # CPU forward passes and kNN blocks reuse their memory (benchmark.runtime.host_memory)
     show_library_warnings()
+    # what libraries tell their own developers (torch.jit.script is deprecated, ...) is not for this user
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 @app.command("models")
@@ -51,9 +54,13 @@ def models_command(
     from benchmark.encoders import list_encoders
 
     specs = [s for s in list_encoders(pattern) if s.paper or not paper]
+    exact = [s for s in specs if pattern and pattern.strip() in (s.alias, s.key, *s.aliases)]
+    if exact and not as_json:
+        stderr.print(f"--model {pattern.strip()} runs {exact[0].alias} ({exact[0].key})", highlight=False)
     rows = [
         {
             "alias": s.alias or "",
+            "short": ", ".join(s.aliases),
             "key": s.key,
             "group": s.group or "",
             "paper": s.paper,
@@ -73,7 +80,7 @@ def models_command(
     )
     write_table(
         [{**row, "paper": "yes" if row["paper"] else ""} for row in rows],
-        {"alias": "alias", "key": "key", "group": "group", "paper": "paper", "weights": "weights"},
+        {"alias": "alias", "also": "short", "key": "key", "group": "group", "paper": "paper", "weights": "weights"},
         table_console(),
         title=f"{len(rows)} {which}",
     )

@@ -24,8 +24,8 @@ class Layout(StrEnum):
 
 
 @with_groups(
-    source=source_group(single("dataset", "Image folder, dataset folder (FlickrExif/PairCams release), cached Hub "
-                                          "id, or official:IMAGES_DIR:SPLITS_DIR.")),
+    source=source_group(single("dataset", "Image folder, dataset folder (FlickrExif/PairCams release), Hub id, "
+                                          "or `official:IMAGES:SPLITS`.")),
     encoder=encoder_group(single("model", "Encoder alias or key (see `trace-bench models`).")),
     extraction=extraction_group(),
 )  # fmt: skip
@@ -35,19 +35,25 @@ def extract_command(
         typer.Option(
             help="FAMILY/CLASS (e.g. jpeg/q75-420), FAMILY/all, or source; repeat for several (default: source).",
             rich_help_panel=DATA,
+            metavar="VARIANT",
         ),
     ] = None,
-    mask_ratio: Annotated[float, typer.Option(help="Centre mask ratio applied to every variant (0 = none).")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Seed of the random processing draws.")] = 0,
+    mask_ratio: Annotated[
+        float, typer.Option(help="Centre mask ratio applied to every variant (0 = none).", metavar="RATIO")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the random processing draws.", metavar="SEED")] = 0,
     layout: Annotated[
         Layout,
         typer.Option(
-            help="cache: the embedding cache only; released: also write OUT/PROCESSING/model=M_variant=V_"
-            "split=train|val.safetensors as the released code does (train -> train, test split -> val), "
-            "which `trace-bench knn|probe --embeddings OUT` and the released scripts read."
+            help="cache: the embedding cache only; released: also write OUT/PROCESSING/ holding "
+            "model=M_variant=V_split=S.safetensors (S: train or val) as the released code does (train -> train, test split -> val), "
+            "which `trace-bench knn|probe --embeddings OUT` and the released scripts read.",
+            metavar="LAYOUT",
         ),
     ] = Layout.CACHE,
-    out: Annotated[Optional[Path], typer.Option(help="Folder of the released layout (with --layout released).")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Folder of the released layout (with --layout released).", metavar="DIR")
+    ] = None,
     *,
     source,
     encoder,

@@ -48,18 +48,30 @@ class Option:
     flags: tuple[str, ...]
     help: str
     panel: str
+    metavar: str | None = None  # short, so the option names stay whole in an 80-column --help
+    show_default: bool = True
 
     @property
     def annotation(self) -> Any:
-        return Annotated[self.kind, typer.Option(*self.flags, help=self.help, rich_help_panel=self.panel)]
+        option = typer.Option(
+            *self.flags,
+            help=self.help,
+            rich_help_panel=self.panel,
+            metavar=self.metavar,
+            show_default=self.show_default,
+        )
+        return Annotated[self.kind, option]
 
     def parameter(self) -> inspect.Parameter:
         kind = inspect.Parameter.KEYWORD_ONLY
         return inspect.Parameter(self.name, kind, default=self.default, annotation=self.annotation)
 
 
-def _option(name: str, kind: Any, default: Any, *flags: str, help: str, panel: str) -> Option:
-    return Option(name, kind, default, flags, help, panel)
+def _option(
+    name: str, kind: Any, default: Any, *flags: str, help: str, panel: str, metavar: str | None = None
+) -> Option:
+    """An option; its metavar is the upper-case name unless given (a flag has none)."""
+    return Option(name, kind, default, flags, help, panel, None if kind is bool else metavar or name.upper())
 
 
 _MODELS_HELP = (
@@ -67,7 +79,7 @@ _MODELS_HELP = (
     "or a pattern such as 'siglip*'."
 )
 _DATASETS_HELP = (
-    "Image folder, dataset folder (FlickrExif/PairCams release), Hub id, or official:IMAGES_DIR:SPLITS_DIR; "
+    "Image folder, dataset folder (FlickrExif/PairCams release), Hub id, or `official:IMAGES:SPLITS`; "
     "repeat for several."
 )
 
@@ -82,6 +94,7 @@ OPTIONS: dict[str, Option] = {
             None,
             help="Hub dataset: the tag, branch or commit to load (e.g. v1.0.0).",
             panel=DATA,
+            metavar="REV",
         ),
         _option(
             "split",
@@ -106,6 +119,7 @@ OPTIONS: dict[str, Option] = {
             help="Exif orientation when decoding: auto (as the released loader of the dataset's kind: applied for "
             "FlickrExif, PairCams and Hub datasets, not for image folders), apply, or ignore.",
             panel=DATA,
+            metavar="MODE",
         ),
         # Encoder
         _option("model", list[str], ..., "--model", "-m", help=_MODELS_HELP, panel=ENCODER),
@@ -115,6 +129,7 @@ OPTIONS: dict[str, Option] = {
             None,
             help="Weights file (state dict / safetensors) for the model.",
             panel=ENCODER,
+            metavar="FILE",
         ),
         _option(
             "encoder_precision",
@@ -123,11 +138,13 @@ OPTIONS: dict[str, Option] = {
             help="Encoder arithmetic on a GPU (CPU: always float32): autocast (CUDA mixed precision), float32, "
             "or released (float16 weights for OpenAI CLIP as the released code's clip.load, float32 otherwise).",
             panel=ENCODER,
+            metavar="MODE",
         ),
         _option(
             "offline",
             bool,
             False,
+            "--offline",
             help="Use only the weights already in the caches (as HF_HUB_OFFLINE=1); default: download on first use.",
             panel=ENCODER,
         ),
@@ -139,9 +156,17 @@ OPTIONS: dict[str, Option] = {
             None,
             help="Images per batch (default: 256 on GPU, 32 on CPU).",
             panel=EXTRACTION,
+            metavar="N",
         ),
-        _option("workers", int, 0, help="Data-loading worker processes.", panel=EXTRACTION),
-        _option("cache", Optional[Path], None, help="Embedding cache folder (default: OUT/cache).", panel=EXTRACTION),
+        _option("workers", int, 0, help="Data-loading worker processes.", panel=EXTRACTION, metavar="N"),
+        _option(
+            "cache",
+            Optional[Path],
+            None,
+            help="Embedding cache folder (default: OUT/cache).",
+            panel=EXTRACTION,
+            metavar="DIR",
+        ),
         _option(
             "executor",
             Executor,
@@ -156,6 +181,7 @@ OPTIONS: dict[str, Option] = {
             None,
             help="Ray cluster to join (HOST:6379); default: a running or new local Ray.",
             panel=EXTRACTION,
+            metavar="HOST:PORT",
         ),
         _option(
             "ray_workers",
@@ -163,6 +189,7 @@ OPTIONS: dict[str, Option] = {
             None,
             help="Ray actors holding the encoder (default: one per GPU, else per CPU set).",
             panel=EXTRACTION,
+            metavar="N",
         ),
         # Tasks
         _option("seed", list[int], [0], "--seed", help="Seeds (repeat the option for several).", panel=TASKS),
@@ -173,9 +200,14 @@ OPTIONS: dict[str, Option] = {
             help="Masked share of the image area for acquisition probes "
             f"(paper {DEFAULT_MASK_RATIO}; the released code {RELEASED_CODE_MASK_RATIO}).",
             panel=TASKS,
+            metavar="RATIO",
         ),
         _option(
-            "family", Optional[list[Family]], None, help="Processing families (repeat; default: all).", panel=TASKS
+            "family",
+            Optional[list[Family]],
+            None,
+            help="Processing families: jpeg, sharpening, resizing, interpolation (repeat; default: all).",
+            panel=TASKS,
         ),
         _option("target", Optional[list[str]], None, help="FlickrExif attributes (repeat; default: all).", panel=TASKS),
         _option(
@@ -187,6 +219,7 @@ OPTIONS: dict[str, Option] = {
             "refit for 100 epochs; 10 is ~30x faster than the released sequential search on CPU and equal "
             "in accuracy on average (scripts/bench_probe.py, scripts/bench_probe_precision.py).",
             panel=TASKS,
+            metavar="EPOCHS",
         ),
         _option(
             "probe_precision",
@@ -195,6 +228,7 @@ OPTIONS: dict[str, Option] = {
             help="Probe matrix products: auto (bfloat16 where the device multiplies it natively: CUDA GPUs "
             "with bf16, CPUs with AVX512-BF16/AMX; else float32), float32, or bfloat16 (slow where emulated).",
             panel=TASKS,
+            metavar="MODE",
         ),
         _option(
             "probe_refits",
@@ -203,6 +237,7 @@ OPTIONS: dict[str, Option] = {
             help="Probe on a train/ + val/ folder (ImageNet layout): refits of the chosen point over re-drawn "
             "processing classes, reported as mean and std (released: 10).",
             panel=TASKS,
+            metavar="N",
         ),
         _option(
             "vote_ties",
@@ -212,6 +247,7 @@ OPTIONS: dict[str, Option] = {
             "depends on device and torch version), to the lower class index (lowest-class: the same on any "
             "device), or to the larger summed similarity (similarity).",
             panel=TASKS,
+            metavar="RULE",
         ),
         _option(
             "method",
@@ -221,21 +257,35 @@ OPTIONS: dict[str, Option] = {
             panel=TASKS,
         ),
         _option(
-            "rank", Optional[int], None, help="paired: directions projected out (default: classes - 1).", panel=TASKS
+            "rank",
+            Optional[int],
+            None,
+            help="paired: directions projected out (default: classes - 1).",
+            panel=TASKS,
+            metavar="N",
         ),
-        _option("iterations", int, 4, help="inlp: classifier-and-project rounds.", panel=TASKS),
+        _option("iterations", int, 4, help="inlp: classifier-and-project rounds.", panel=TASKS, metavar="N"),
         # Output
-        _option("out", Path, ..., "--out", "-o", help="Results folder (one JSON per result).", panel=OUTPUT),
-        _option("skip_existing", bool, False, help="Keep result files that already exist.", panel=OUTPUT),
+        _option(
+            "out", Path, ..., "--out", "-o", help="Results folder (one JSON per result).", panel=OUTPUT, metavar="DIR"
+        ),
+        _option(
+            "skip_existing", bool, False, "--skip-existing", help="Keep result files that already exist.", panel=OUTPUT
+        ),
         _option(
             "name_template",
             str,
             DEFAULT_TEMPLATE,
-            help="Result file name template (fields: encoder, dataset, task, target, seed).",
+            help="Result file names under --out, from the fields {encoder} {dataset} {task} {target} {seed} "
+            "(default: {encoder}/{dataset}/ then {task}-{target}-seed{seed}.json).",
             panel=OUTPUT,
+            metavar="TEMPLATE",
         ),
     )
 }
+
+
+OPTIONS["name_template"] = replace(OPTIONS["name_template"], show_default=False)  # its help says it
 
 
 def optional(name: str) -> Option:
@@ -255,7 +305,7 @@ EMBEDDINGS = Option(
     None,
     (),
     "Instead of --model/--dataset: a folder of embeddings in the released code's layout, "
-    "DIR/PROCESSING/model=M_variant=V_split=train|val.safetensors (train = database / probe "
+    "DIR/PROCESSING/ holding model=M_variant=V_split=S.safetensors (S: train = database / probe "
     "training, val = queries / test); every encoder and complete family in it is run.",
     DATA,
 )

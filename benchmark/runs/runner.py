@@ -109,6 +109,17 @@ def skipped_record(skipped: dict[str, str]) -> dict[str, object]:
     return {"count": len(skipped), "first": dict(sorted(skipped.items())[:SKIPPED_NAMED])}
 
 
+PER_CLASS_RECORDED = 100  # classes whose split sizes a result lists (more: the totals only)
+
+
+def split_record(image_set: ImageSet) -> dict[str, object]:
+    """How the images got their split, and how many each split (and each class, when few) holds."""
+    sizes = image_set.split_sizes()
+    if len(sizes) > PER_CLASS_RECORDED + 1:
+        sizes = {"all": sizes["all"]}
+    return {"rule": image_set.split_rule, "sizes": sizes}
+
+
 def run(
     encoder,
     found: Detected,
@@ -151,6 +162,7 @@ def run(
                 **how,
                 "skipped_images": skipped_record(image_set.skipped | extractor.take_skipped()),
                 "dataset_notes": list(image_set.notes),
+                "splits": split_record(image_set),
             }
             written.append(results.save(path, result, stamp, started))
     return written

@@ -1,7 +1,7 @@
 """An image folder: classes from sub-folder names, splits from top folders when present.
 
-``train/``, ``val``/``validation/``, ``test/`` top folders give splits, else a hashed 70/10/20 split by
-file name.  A folder of exactly ``train/`` and ``val/`` (ImageNet, iNaturalist as distributed) is in
+``train/``, ``val``/``validation/``, ``test/`` top folders give splits; without them each class is split
+70/10/20 on its own (:func:`per_class_splits`), so every class with three images or more is in every split.  A folder of exactly ``train/`` and ``val/`` (ImageNet, iNaturalist as distributed) is in
 the standard layout (:data:`benchmark.sources.imageset.STANDARD`).
 """
 
@@ -23,11 +23,32 @@ from benchmark.sources.imageset import (
     fingerprint,
 )
 
+SPLIT_SEED = 0
+SPLIT_RULE = (
+    f"per class 70/10/20, in the order of sha256('{SPLIT_SEED}:' + file name) (at least 1 per split from 3 images)"
+)
 
-def _hashed_split(name: str) -> str:
-    """70/10/20 by a hash of the file name: stable when files are added or removed."""
-    bucket = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 10
-    return "train" if bucket < 7 else "validation" if bucket == 7 else "test"
+
+def per_class_splits(names: list[str], labels: list[int | None]) -> tuple[list[str], list[str]]:
+    """``(split of each image, notes)``: each class (or the whole folder, without classes) cut 70/10/20
+    in the order of a seeded hash of the file names, validation and test at least one image each from
+    three images up; a class too small for every split is said in a note."""
+    members: dict[int | None, list[int]] = {}
+    for index, label in enumerate(labels):
+        members.setdefault(label, []).append(index)
+    splits = [""] * len(names)
+    small = []
+    for label, indices in members.items():
+        order = sorted(indices, key=lambda i: hashlib.sha256(f"{SPLIT_SEED}:{names[i]}".encode()).hexdigest())
+        n = len(order)
+        n_val = max(1, round(0.1 * n)) if n >= 3 else 0
+        n_test = max(1, round(0.2 * n)) if n >= 3 else min(1, n - 1)
+        for position, index in enumerate(order):
+            splits[index] = "validation" if position < n_val else "test" if position < n_val + n_test else "train"
+        if n < 3:
+            small.append(f"{n} image{'s' if n > 1 else ''}" if label is None else f"{label}")
+    notes = [f"{len(small)} classes have fewer than 3 images and are not in every split"] if small else []
+    return splits, notes
 
 
 def folder_layout(root: Path, splits: set[str]) -> str:
@@ -43,7 +64,7 @@ def folder_layout(root: Path, splits: set[str]) -> str:
     raise UsageError(
         f"{root}: split folders {sorted(splits)} hold no test images; use train/ + val/ (the ImageNet and "
         "iNaturalist layout: val is the test set, the tuning split is carved from train), train/ + val/ + "
-        "test/, or class folders without split folders (a hashed 70/10/20 split)"
+        "test/, or class folders without split folders (each class split 70/10/20)"
     )
 
 
@@ -89,15 +110,25 @@ def image_folder(root: str | Path) -> ImageSet:
             "class folder, or remove them"
         )
     class_names = tuple(sorted({parts[0] for parts in class_parts})) if not loose else None
-    items = []
-    for path, rel, parts in zip(files, relative, class_parts):
-        split = SPLIT_NAMES[rel.parts[0].lower()] if has_split_dirs else _hashed_split(str(rel))
-        label = class_names.index(parts[0]) if class_names else None
-        items.append(ImageItem(id=str(rel), split=split, read=file_reader(path), label=label))
+    labels = [class_names.index(parts[0]) if class_names else None for parts in class_parts]
+    notes: list[str] = []
+    if has_split_dirs:
+        splits = [SPLIT_NAMES[rel.parts[0].lower()] for rel in relative]
+    else:
+        splits, notes = per_class_splits([str(rel) for rel in relative], labels)
+    items = [
+        ImageItem(id=str(rel), split=split, read=file_reader(path), label=label)
+        for path, rel, split, label in zip(files, relative, splits, labels)
+    ]
     layout = folder_layout(root, {item.split for item in items}) if has_split_dirs else SPLITS
     if class_names and has_split_dirs:
         _check_classes_trained(root, items, class_names)
-    stamp = [f"{rel}:{path.stat().st_size}:{item.label}" for rel, path, item in zip(relative, files, items)]
+    # the split is part of what the cached embeddings of a split depend on
+    stamp = [
+        f"{rel}:{path.stat().st_size}:{item.label}:{item.split}" for rel, path, item in zip(relative, files, items)
+    ]
+    if len(class_names or ()) == 1:
+        notes.append("one class: kNN and mitigation need two or more and are not run")
     return ImageSet(
         name=root.name,
         items=tuple(items),
@@ -106,9 +137,8 @@ def image_folder(root: str | Path) -> ImageSet:
         fingerprint=fingerprint(stamp),
         layout=layout,
         skipped=skipped,
-        notes=("one class: kNN and mitigation need two or more and are not run",)
-        if len(class_names or ()) == 1
-        else (),
+        notes=tuple(notes),
+        split_rule="the split folders" if has_split_dirs else SPLIT_RULE,
     )
 
 

@@ -22,7 +22,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".
 SPLIT_NAMES = {"train": "train", "val": "validation", "valid": "validation", "validation": "validation", "test": "test"}
 
 # How an image set's splits are used (``ImageSet.layout``):
-SPLITS = "splits"  # its own train, validation and test splits (or a hashed 70/10/20)
+SPLITS = "splits"  # its own train, validation and test splits (or each class split 70/10/20)
 STANDARD = "standard"  # train + val only (ImageNet, iNaturalist): val is the test set, tuning carved from train
 LAYOUTS = (SPLITS, STANDARD)
 
@@ -51,6 +51,7 @@ class ImageSet:
     # entries the source found but cannot use (a FIFO or a folder named like an image): name -> why
     skipped: dict[str, str] = field(default_factory=dict, compare=False)
     notes: tuple[str, ...] = ()  # what a user should know of how the set was read (printed, recorded)
+    split_rule: str = "the dataset's own splits"  # how items got their split (recorded in every result)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -72,6 +73,14 @@ class ImageSet:
         """The split results are measured on: ``test``, or ``validation`` in the standard layout."""
         return "validation" if self.layout == STANDARD else "test"
 
+    def split_sizes(self) -> dict[str, dict[str, int]]:
+        """Images per split, and per class and split: ``{"all": {...}, class name: {...}}``."""
+        sizes: dict[str, dict[str, int]] = {"all": {split: len(self.split(split)) for split in self.splits}}
+        for item in self.items if self.class_names else ():
+            per_class = sizes.setdefault(self.class_names[item.label], dict.fromkeys(self.splits, 0))
+            per_class[item.split] += 1
+        return sizes
+
     def summary(self) -> str:
         """How the set was read, in a line: classes, images per split, layout, what was skipped."""
         sizes = ", ".join(f"{split} {len(self.split(split))}" for split in self.splits)
@@ -81,6 +90,10 @@ class ImageSet:
             shown = ", ".join(self.class_names[:6]) + (", ..." if len(self.class_names) > 6 else "")
             classes = f"{len(self.class_names)} {'class' if len(self.class_names) == 1 else 'classes'} ({shown})"
         text = f"{classes}; images: {sizes}" + ("; val is the test set" if self.layout == STANDARD else "")
+        per_class = {name: counts for name, counts in self.split_sizes().items() if name != "all"}
+        if 1 < len(per_class) <= 12:
+            shown = ", ".join(f"{name} {'/'.join(map(str, counts.values()))}" for name, counts in per_class.items())
+            text += f" (per class, {'/'.join(self.splits)}: {shown})"
         if self.skipped:
             text += f"; {len(self.skipped)} entries skipped ({next(iter(self.skipped))}: {next(iter(self.skipped.values()))})"
         return "; ".join([text, *self.notes])

@@ -94,6 +94,8 @@ def knn_result(
         parameters={
             **common,
             "warnings": small_classes(database[1], ks, class_names),
+            "n_database": len(database[1]),
+            "n_queries": len(queries[1]),
             "ks": list(ks),
             "classes": list(FAMILIES[family]),
             "similarity_dtype": str(dtype),

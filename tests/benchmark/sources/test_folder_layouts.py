@@ -49,7 +49,8 @@ def test_a_flat_folder_has_no_classes_and_a_class_folder_says_what_it_holds(tmp_
         image(tmp_path / "flat" / f"{i}.png")
     assert image_folder(tmp_path / "flat").class_names is None
     summary = image_folder(split_folder(tmp_path / "imagenet", per_class=(3, 2))).summary()
-    assert summary == "2 classes (n01, n02); images: train 6, validation 4; val is the test set"
+    expected = "2 classes (n01, n02); images: train 6, validation 4; val is the test set"
+    assert summary == expected + " (per class, train/validation: n01 3/2, n02 3/2)"
 
 
 def test_one_class_runs_the_processing_probes_and_says_why_knn_is_not_run(tmp_path):
@@ -88,3 +89,24 @@ def test_split_names_val_and_validation_are_one_split(tmp_path, split):
     assert "\nvalidation source " in done.output and "(4, 512)" in done.output
     missing = runner.invoke(app, [*args[:-2], "--split", "test", "--device", "cpu"])
     assert missing.exit_code == 2 and "has no test split; it has: train, validation" in missing.output
+
+
+def test_class_folders_are_split_per_class_so_every_class_is_in_every_split(tmp_path):
+    root = tiny_class_folder(tmp_path / "photos", classes=("a", "b", "c"), per_class=12)
+    found = image_folder(root)
+    sizes = found.split_sizes()
+    assert sizes["all"] == {"train": 27, "validation": 3, "test": 6}
+    assert all(sizes[name] == {"train": 9, "validation": 1, "test": 2} for name in ("a", "b", "c"))
+    assert found.split_rule.startswith("per class 70/10/20")
+    again = image_folder(root)
+    assert [i.split for i in again.items] == [i.split for i in found.items]  # seeded: the same split every time
+
+
+def test_a_class_too_small_for_every_split_is_said(tmp_path):
+    root = tiny_class_folder(tmp_path / "photos", classes=("a", "b"), per_class=6)
+    for extra in (root / "rare").glob("*"):
+        extra.unlink()
+    image(root / "rare" / "only.png")
+    found = image_folder(root)
+    assert found.split_sizes()["rare"] == {"train": 1, "validation": 0, "test": 0}
+    assert "1 classes have fewer than 3 images and are not in every split" in found.notes
