@@ -102,11 +102,15 @@ def report_command(
     """Write CSV and Markdown tables and PNG plots, and print the summary table."""
     with reported():
         require_bench_extra()
-        from benchmark.reporting.report import markdown_table, write_report
+        from benchmark.reporting.report import mitigation_markdown, mitigation_rows, results_table, write_report
 
         summary, files = write_report(results, out)
-    typer.echo(markdown_table(summary))
-    stderr.print("Wrote " + ", ".join(str(f) for f in files))
+        mitigation = mitigation_rows(results)
+    typer.echo(results_table(summary))
+    if mitigation:
+        typer.echo("Mitigation (before -> after):\n\n" + mitigation_markdown(mitigation))
+    folder = files[0].parent
+    stderr.print(f"Wrote {len(files)} files to {folder}: " + ", ".join(f.name for f in files))
     if summary.unread:
         first = "; ".join(f"{path}: {why}" for path, why in list(summary.unread.items())[:5])
         stderr.print(

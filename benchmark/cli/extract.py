@@ -104,9 +104,13 @@ def extract_command(
             )
         for split_name in splits:
             with progress_bar() as bar:
-                task = bar.add_task(split_name, total=len(image_set.split(split_name)) * len(variants))
-                on_batch = lambda n, task=task: bar.advance(task, n)  # noqa: E731
-                with_bar = replace(extractor, on_batch=on_batch)
+                task = bar.add_task(split_name, total=len(image_set.split(split_name)))
+
+                def on_step(step: str, total: int | None, task=task) -> None:
+                    if total is not None:  # no "measuring" step here: extract only embeds
+                        bar.update(task, description=f"{image_set.name}: {step}", total=total, completed=0)
+
+                with_bar = replace(extractor, on_batch=lambda n, task=task: bar.advance(task, n), on_step=on_step)
                 found_embeddings = with_bar.embed(loaded, image_set, split_name, variants, seed)
             labels = {item.id: -1 if item.label is None else item.label for item in image_set.split(split_name)}
             for item_variant, embeddings in found_embeddings.items():

@@ -50,18 +50,33 @@ def show_library_warnings() -> None:
         logger.setLevel(logging.WARNING)
 
 
+def percent(value: float, metric: str) -> str:
+    """A metric as the paper shows it: accuracies and recalls in %, differences (SPD) in points."""
+    return f"{100 * value:+.1f} pp" if metric.lower().startswith("spd") else f"{100 * value:.1f}%"
+
+
 def result_line(result: dict[str, Any]) -> str:
-    """One result in a line: its headline numbers, or a mitigation's before -> after."""
+    """One result in a line, naming encoder and dataset: its headline numbers (a mitigation's before ->
+    after), each beside the chance it is measured against."""
+    from benchmark.tasks.registry import TASKS
+
+    who = f"{result.get('encoder', '?')} on {result.get('dataset', '?')}: {result['task']} {result['target']}"
+    who += f" seed {result.get('seed', 0)}"
     if "before" in result and "after" in result:
         before, after = result["before"], result["after"]
-        shown = ["probe_accuracy", "spd_p@k10", "all-same@k10", "spd_a", "recall_same_as_query"]
-        numbers = ", ".join(f"{m} {before[m]:.3f} -> {after[m]:.3f}" for m in shown if m in after)
-        return (
-            f"mitigate {result['method']:6} {result['target']:14} seed {result['seed']} "
-            f"rank {result['parameters']['rank']}: {numbers} (chance {after['chance']:.3f})"
-        )
-    headline = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if isinstance(v, float))
-    return f"{result['task']:18} {result['target']:14} seed {result['seed']}: {headline}"
+        chances = {"probe_accuracy": after.get("chance"), "all-same@k10": after.get("knn_chance")}
+        shown = []
+        for metric in ("probe_accuracy", "spd_p@k10", "all-same@k10", "spd_a", "recall_same_as_query"):
+            if metric in after:
+                text = f"{metric} {percent(before[metric], metric)} -> {percent(after[metric], metric)}"
+                chance = chances.get(metric)
+                shown.append(text + (f" (chance {percent(chance, metric)})" if chance else ""))
+        return f"{who} ({result['method']}, rank {result['parameters']['rank']}): " + ", ".join(shown)
+    task = TASKS.get(result["task"])
+    headline = task.headline_metrics(result) if task else {}
+    chance = result["metrics"].get("chance")
+    numbers = ", ".join(f"{column} {percent(value, column)}" for column, value in headline.items())
+    return f"{who}: {numbers}" + (f" (chance {percent(chance, 'chance')})" if chance else "")
 
 
 def print_results(written: list[Path], out: Path) -> None:
@@ -117,12 +132,22 @@ class ConsoleReporter:
 
         with progress_bar() as bar:
             self.bar = bar
-            images = bar.add_task("images", total=None)
+            images = bar.add_task(label, total=None)
+            now = {"task": ""}
+
+            def on_task(name: str) -> None:
+                now["task"] = name
+                bar.update(images, description=f"{label}: {name}")
+
+            def on_step(step: str, total: int | None) -> None:
+                description = f"{label}: {now['task']}: {step}"
+                if total is None:  # no count of its own: the bar stays where the embedding left it
+                    bar.update(images, description=description)
+                else:
+                    bar.update(images, description=description, total=total, completed=0)
+
             try:
-                yield Progress(
-                    on_batch=lambda n: bar.advance(images, n),
-                    on_task=lambda name: bar.update(images, description=f"{label}: {name}"),
-                )
+                yield Progress(on_batch=lambda n: bar.advance(images, n), on_task=on_task, on_step=on_step)
             finally:
                 self.bar = None
 

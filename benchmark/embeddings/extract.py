@@ -64,11 +64,14 @@ def extract(
     on_batch: Callable[[int], None] | None = None,
     precision: str = EncoderPrecision.AUTOCAST,
     executor: ChunkExecutor | None = None,
+    on_step: Callable[[str, int], None] | None = None,
 ) -> dict[Variant, Embeddings]:
     """Embeddings of one split under every variant, from the cache or computed (then cached).
 
     ``precision`` is an :class:`~benchmark.runtime.device.EncoderPrecision`, resolved for the device.
     ``executor`` computes the missing chunks (default: this process; :mod:`.ray_executor`: Ray).
+    ``on_step(what, images)`` says what happens next (embedding, or reading the cache) before
+    ``on_batch`` counts the images done.
     """
     executor = executor or LocalExecutor()
     device = device or executor.default_device()
@@ -81,6 +84,12 @@ def extract(
     keys = {variant: cache.key(description, image_set, split, variant, seed, precision) for variant in variants}
     results = {variant: cache.load(key) for variant, key in keys.items()}
     missing = [variant for variant, found in results.items() if found is None]
+    if on_step:
+        variants_text = f"{len(missing)} variant{'s' if len(missing) > 1 else ''}"
+        what = f"embedding {split} under {variants_text}" if missing else f"{split} from the cache"
+        on_step(what, len(items))
+    if not missing and on_batch:
+        on_batch(len(items))
     if missing:
         settings = EmbedSettings(seed, batch_size, device, workers, precision, image_set.exif_orientation)
         with _locked(cache.path(keys[v]) for v in missing):  # another run on this cache waits, then reuses
@@ -197,6 +206,7 @@ class ExtractionOptions:
         default_cache: Path,
         executor: ChunkExecutor | None = None,
         on_batch: Callable[[int], None] | None = None,
+        on_step: Callable[[str, int | None], None] | None = None,
     ) -> Extractor:
         """The :class:`Extractor` of these options on ``device`` (``--cache``, else ``default_cache``)."""
         return Extractor(
@@ -207,6 +217,7 @@ class ExtractionOptions:
             precision=precision,
             executor=executor or LocalExecutor(),
             on_batch=on_batch,
+            on_step=on_step,
         )
 
 
@@ -221,6 +232,7 @@ class Extractor:
     precision: EncoderPrecision = EncoderPrecision.AUTOCAST  # on a GPU only; recorded in every result
     executor: ChunkExecutor = field(default_factory=LocalExecutor)
     on_batch: Callable[[int], None] | None = None
+    on_step: Callable[[str, int | None], None] | None = None  # what happens now, and its images (None: unknown)
     # images left out since the last take_skipped() (id -> why): what a task's result records
     skipped: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -247,9 +259,12 @@ class Extractor:
             on_batch=self.on_batch,
             precision=self.precision,
             executor=self.executor,
+            on_step=self.on_step,
         )
         for embeddings in found.values():
             self.skipped.update(embeddings.failed)
+        if self.on_step:
+            self.on_step("measuring", None)  # the task computes on what it embedded, until it embeds again
         return found
 
     def encoder_precision(self, encoder: Any) -> str:

@@ -12,10 +12,13 @@ figures use matplotlib's object API (no pyplot, no backend switch): nothing glob
 * :func:`retrieval_figure`: one per (retrieval target, dataset): PairCams recall@1 with distractors
   of the query's vs the target's camera type, one point per encoder, the y = x line (no acquisition
   bias), error bars over seeds, and square axis limits that hold every point and error bar.
+* :func:`knn_figure`: one per (kNN family, dataset): semantic kNN accuracy (%) per encoder under each
+  setup (all-same, all-diff, pos-same, neg-same, uniform) at k = 10 (else the first k), error bars
+  over seeds, the chance line: the paper's view of how processing steers the neighbours.
 * :func:`mitigation_figure`: each mitigation row's trace and semantics before -> after.
 
-File stems: ``<task>-<target>`` (``probe-acquisition-Make``, ``retrieval-paircams``), with
-``-<dataset>`` appended when that task and target were run on several datasets.
+File stems: ``<task>-<target>-<dataset>`` (``probe-acquisition-Make-FlickrExif-v1.0.0``): a second
+dataset adds figures and renames none.
 """
 
 from __future__ import annotations
@@ -183,21 +186,58 @@ def retrieval_figure(rows: list[dict[str, Any]], target: str, dataset: str) -> F
     return figure
 
 
+KNN_SETUPS = ("all-same", "all-diff", "pos-same", "neg-same", "uniform")
+
+
+def knn_figure(rows: list[dict[str, Any]], target: str, dataset: str) -> Figure:
+    """kNN accuracy (%) per encoder and setup at k = 10 (else the smallest k recorded), with the chance line."""
+    encoders = _by_encoder(rows)
+    ks = sorted({int(r["metric"].rsplit("@k", 1)[1]) for r in rows if "@k" in r["metric"]})
+    k = 10 if 10 in ks else ks[0]
+    figure = Figure(figsize=(max(4.5, 0.9 * len(encoders) + 2.5), 3.6))
+    axes = figure.add_subplot()
+    width = 0.8 / len(KNN_SETUPS)
+    shades = ("#4c72b0", "#8c8c8c", "#55a868", "#c44e52", "#dd8452")
+    for i, (setup, shade) in enumerate(zip(KNN_SETUPS, shades)):
+        metric = f"{setup}@k{k}"
+        present = [(x, m) for x, m in enumerate(encoders.values()) if metric in m]
+        if not present:
+            continue
+        xs = [x - 0.4 + (i + 0.5) * width for x, _ in present]
+        means = [100 * m[metric]["mean"] for _, m in present]
+        errors = [100 * _error(m, metric)[0] for _, m in present]
+        axes.bar(xs, means, width=width, color=shade, label=setup, zorder=2)
+        if any(errors):
+            axes.errorbar(xs, means, yerr=errors, fmt="none", ecolor="black", capsize=2, linewidth=0.8, zorder=3)
+    chances = [m["chance"]["mean"] for m in encoders.values() if "chance" in m]
+    if chances:
+        chance = 100 * sum(chances) / len(chances)
+        axes.axhline(chance, color="black", linestyle="--", linewidth=1, zorder=4, label=f"chance ({chance:.1f}%)")
+    axes.set_xticks(range(len(encoders)), [encoder for encoder, _ in encoders], rotation=45, ha="right", fontsize=7)
+    axes.set_ylim(0, 100)
+    axes.set_ylabel(f"SP: kNN accuracy at k={k} (%)", fontsize=8)
+    axes.grid(axis="y", linewidth=0.4, alpha=0.5, zorder=0)
+    sizes = [next(iter(m.values())).get("n_test") for m in encoders.values()]
+    seeds = [next(iter(m.values()))["seeds"] for m in encoders.values()]
+    axes.set_title(_title("knn", target, dataset, sizes, seeds, "query"), fontsize=9)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    figure.tight_layout()
+    return figure
+
+
 def report_figures(long_rows: list[dict[str, Any]]) -> list[tuple[str, Figure]]:
-    """(file stem, figure) for every probe and retrieval (task, target, dataset) in the long rows."""
-    wanted = [r for r in long_rows if r["task"].startswith("probe") or r["task"] == "retrieval"]
+    """(file stem, figure) for every probe, kNN and retrieval (task, target, dataset) in the long rows."""
     by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in wanted:
+    for row in long_rows:
         by_key[(row["task"], row["target"], row["dataset"])].append(row)
-    datasets: dict[tuple[str, str], int] = defaultdict(int)
-    for task, target, _ in by_key:
-        datasets[(task, target)] += 1
     figures = []
     for (task, target, dataset), rows in sorted(by_key.items()):
-        stem = f"{slug(task)}-{slug(target)}" + (f"-{slug(dataset)}" if datasets[(task, target)] > 1 else "")
+        stem = f"{slug(task)}-{slug(target)}-{slug(dataset)}"
         if task == "retrieval":
             figure = retrieval_figure(rows, target, dataset)
-        elif any(r["metric"] == "accuracy" for r in rows):
+        elif task == "knn" and any("@k" in r["metric"] for r in rows):
+            figure = knn_figure(rows, target, dataset)
+        elif task.startswith("probe") and any(r["metric"] == "accuracy" for r in rows):
             figure = probe_figure(rows, task, target, dataset)
         else:
             continue

@@ -154,6 +154,39 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def results_table(summary: Summary) -> str:
+    """The summary a person reads (what ``trace-bench report`` prints): one row per (encoder, dataset,
+    task, target) with its headline numbers in percent (SPD in points, ± the std over seeds or refits)
+    beside its chance and its test samples."""
+    facts: dict[tuple, dict[str, Any]] = {}
+    for row in summary.long_rows:
+        key = (row["encoder"], row["dataset"], row["task"], row["target"])
+        found = facts.setdefault(key, {"n": row["n_test"]})
+        if row["metric"] == "chance":
+            found["chance"] = row["mean"]
+    cells: dict[tuple, list[str]] = defaultdict(list)
+    for row in summary.headline_rows:
+        key = (row["encoder"], row["dataset"], row["task"], row["target"])
+        spread = f" ± {100 * row['std']:.1f}" if row["std"] else ""
+        value = (
+            f"{100 * row['mean']:+.1f}{spread} pp"
+            if row["column"].startswith("SPD")
+            else f"{100 * row['mean']:.1f}{spread}%"
+        )
+        cells[key].append(f"{row['column']} {value}")
+    header = ["encoder", "dataset", "task", "target", "result", "chance", "n"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for key, shown in cells.items():
+        chance = facts.get(key, {}).get("chance")
+        n = facts.get(key, {}).get("n")
+        lines.append(
+            "| "
+            + " | ".join([*map(str, key), ", ".join(shown), f"{100 * chance:.1f}%" if chance else "", str(n or "")])
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def markdown_table(summary: Summary) -> str:
     header = ["encoder", "group", "dataset", *summary.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -315,7 +348,23 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
         with files[2].open("a") as summary_md:
             summary_md.write("\n## Mitigation\n\n" + section)
         files += save(mitigation_figure(mitigation), out, "mitigation")
+    _forget_stale(out, files)
     return summary, files
+
+
+MANIFEST = ".trace-bench-report"  # the files the last report wrote: a new report removes those it no longer writes
+
+
+def _forget_stale(out: Path, files: list[Path]) -> None:
+    """Remove what the previous report here wrote and this one did not (a figure of a renamed dataset);
+    files the report never wrote are left alone."""
+    manifest = out / MANIFEST
+    written = {path.name for path in files}
+    if manifest.is_file():
+        for name in manifest.read_text().split("\n"):
+            if name and name not in written and "/" not in name:
+                (out / name).unlink(missing_ok=True)
+    manifest.write_text("\n".join(sorted(written)) + "\n")
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str] | None = None) -> None:

@@ -47,14 +47,16 @@ class Sweep:
     tasks: TaskOptions
     results: ResultStore
 
-    def extractor(self, on_batch: Callable[[int], None] | None = None, executor=None) -> Extractor:
+    def extractor(self, progress: Progress | None = None, executor=None) -> Extractor:
         """The run's :class:`Extractor` (default cache: ``OUT/cache``; default executor: this process)."""
+        progress = progress or Progress()
         return self.extraction.extractor(
             device=self.encoder.device,
             precision=self.encoder.precision,
             default_cache=self.results.root / "cache",
             executor=executor,
-            on_batch=on_batch,
+            on_batch=progress.on_batch,
+            on_step=progress.on_step,
         )
 
 
@@ -74,6 +76,7 @@ class Progress:
 
     on_batch: Callable[[int], None] | None = None  # images embedded
     on_task: Callable[[str], None] | None = None  # the task starting
+    on_step: Callable[[str, int | None], None] | None = None  # a step of it (embedding a split ...), its images
 
 
 class SweepReporter(Protocol):
@@ -203,7 +206,7 @@ def _run_one(
 ) -> tuple[list[Path], str | None]:
     """One encoder on one dataset; in a sweep an out-of-memory error is returned, not raised."""
     with reporter.progress(f"{encoder.spec.key} on {detected.label}") as progress:
-        extractor = sweep.extractor(progress.on_batch, executor)
+        extractor = sweep.extractor(progress, executor)
         try:
             return run(encoder, detected, extractor, sweep.tasks, sweep.results, progress.on_task), None
         except Exception as error:

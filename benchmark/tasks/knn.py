@@ -87,6 +87,7 @@ def knn_result(
         k_used = min(k, len(database[1]))
         found = knn_all_setups(*database, *queries, k_used, device, dtype=dtype, vote_ties=vote_ties)
         metrics.update({f"{setup}@k{k}": value for setup, value in found.items()})
+    metrics["chance"] = 1 / len(torch.unique(database[1]))  # a vote drawn at random among the classes
     return TaskResult(
         task="knn",
         target=family,

@@ -88,8 +88,9 @@ def processing_metrics(
         "probe_accuracy": found["accuracy"],
         "probe_accuracy_std": found["accuracy_std"],
         "probe_mean_per_class_accuracy": found["mean_per_class_accuracy"],
-        "chance": found["chance"],
-        **metrics,
+        "chance": found["chance"],  # of the probe
+        **{name: value for name, value in metrics.items() if name != "chance"},
+        "knn_chance": metrics["chance"],
     }
 
 

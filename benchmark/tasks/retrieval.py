@@ -88,6 +88,7 @@ def paircams_retrieval(encoder, image_set: ImageSet, extractor: Extractor, *, se
             "recall_same_as_query": result.recall_same_as_query,
             "recall_same_as_target": result.recall_same_as_target,
             "spd_a": result.spd_a,
+            "chance": 1 / len(pairs.subjects),  # the target ranked first among the subjects' photos at random
         },
         parameters={
             "encoder": encoder.describe(),

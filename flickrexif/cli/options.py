@@ -19,6 +19,7 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.text import Text
 
@@ -45,7 +46,7 @@ def new_app(help_text: str) -> typer.Typer:
 
 
 def progress_bar(*extra: ProgressColumn, transient: bool = True) -> Progress:
-    """The commands' progress bar on stderr: description, bar, done/total, ``extra`` columns, elapsed.
+    """The commands' progress bar on stderr: description, bar, done/total, ``extra`` columns, elapsed, ETA.
 
     Transient by default: it vanishes when done, leaving the command's own summary lines.  When
     stderr is not a terminal (a log file, a pipe, CI), where rich's live display prints nothing,
@@ -59,6 +60,7 @@ def progress_bar(*extra: ProgressColumn, transient: bool = True) -> Progress:
         MofNCompleteColumn(),
         *extra,
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=stderr,
         transient=transient,
     )

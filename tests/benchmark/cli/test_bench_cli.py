@@ -115,9 +115,16 @@ def test_run_then_report_end_to_end(tmp_path):
 
     report = runner.invoke(app, ["report", str(out)])
     assert report.exit_code == 0, report.output
-    assert "probe-processing:jpeg MP" in report.stdout and MODEL in report.stdout
+    row = next(line for line in report.stdout.splitlines() if "| probe-processing | jpeg |" in line)
+    assert row.startswith(f"| {MODEL} | images |") and "| MP " in row and "% | 16.7% |" in row  # percent, chance
     written = {p.name for p in (out / "report").iterdir()}
-    assert {"summary.csv", "summary.md", "metrics.csv", "probe-processing-jpeg.png"} <= written
+    assert {
+        "summary.csv",
+        "summary.md",
+        "metrics.csv",
+        "probe-processing-jpeg-images.png",
+        "knn-jpeg-images.png",
+    } <= written
 
 
 def test_run_on_a_folder_without_classes_does_the_processing_probes_only(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import statistics
 from pathlib import Path
 
@@ -80,15 +81,24 @@ def test_two_datasets_in_one_folder_give_two_rows_per_encoder(tmp_path):
     assert not (report / "probe-processing-jpeg.png").exists()
 
 
-def test_one_dataset_keeps_the_plain_file_names(tmp_path):
+def test_figure_names_hold_the_dataset_and_a_new_dataset_renames_none(tmp_path):
     probe(tmp_path, "enc-a", "SUP", "FlickrExif", [0.5], task="probe-acquisition", target="Make", chance=0.1)
     retrieval(tmp_path, "enc-a", "SUP", "PairCams", 0.5, 0.7)
     _, files = write_report(tmp_path)
-    names = {p.name for p in files}
-    assert {f"{stem}.{ext}" for stem in ("probe-acquisition-Make", "retrieval-paircams") for ext in FORMATS} <= names
+    stems = ("probe-acquisition-Make-FlickrExif", "retrieval-paircams-PairCams")
+    assert {f"{stem}.{ext}" for stem in stems for ext in FORMATS} <= {p.name for p in files}
     summary_md = (tmp_path / "report" / "summary.md").read_text()
     assert summary_md.startswith("| encoder | group |")
     assert "probe-acquisition:Make MP" in summary_md and "retrieval:paircams SPD_a" in summary_md
+    probe(tmp_path, "enc-a", "SUP", "FlickrExif-v2", [0.6], task="probe-acquisition", target="Make", chance=0.1)
+    _, again = write_report(tmp_path)
+    assert {p.name for p in files} <= {p.name for p in again}  # nothing renamed
+    (tmp_path / "report" / "mine.txt").write_text("a note of the user's")
+    shutil.rmtree(tmp_path / "enc-a" / "FlickrExif-v2")  # its results are gone: its figures go at the next report
+    _, third = write_report(tmp_path)
+    left = {p.name for p in (tmp_path / "report").iterdir()}
+    assert not any("FlickrExif-v2" in name for name in left) and "mine.txt" in left
+    assert {p.name for p in third} <= left
 
 
 def _figure(root: Path, stem: str):
@@ -99,7 +109,7 @@ def test_probe_figure_has_chance_line_error_bars_group_legend_and_title(tmp_path
     probe(tmp_path, "enc-cvl", "CVL", "photos", [0.70, 0.74])
     probe(tmp_path, "enc-sup", "SUP", "photos", [0.50, 0.56])
     probe(tmp_path, "enc-none", None, "photos", [0.30, 0.30])
-    axes = _figure(tmp_path, "probe-processing-jpeg").axes[0]
+    axes = _figure(tmp_path, "probe-processing-jpeg-photos").axes[0]
     chance = [line for line in axes.get_lines() if line.get_label().startswith("chance")]
     assert len(chance) == 1 and list(chance[0].get_ydata()) == [25.0, 25.0]
     # Bars in group order (SUP, CVL, then no group), each with one std over seeds as error bar.

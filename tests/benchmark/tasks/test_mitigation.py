@@ -69,7 +69,7 @@ def test_mitigate_command_on_a_released_folder_writes_before_after_and_the_erase
             app, ["mitigate", "--embeddings", str(folder), "--out", str(out), "--method", method, *FAST_OPTIONS]
         )
         assert done.exit_code == 0, done.output
-        assert f"mitigate {method}" in done.stdout
+        assert f"mitigate sharpening seed 0 ({method}, rank" in done.stdout
     written = sorted(p.name for p in out.rglob("*") if p.is_file())
     assert written == [f"mitigate-{m}-{FAMILY}-seed0.{s}" for m in ("leace", "paired") for s in ("json", "safetensors")]
     result = json.loads(next(out.rglob("mitigate-leace-*.json")).read_text())
