@@ -22,9 +22,9 @@ from benchmark.tasks.task import TaskResult, image_set_parameters
 
 def family_split(
     encoder, image_set: ImageSet, split: str, family: str, extractor: Extractor, seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(embeddings [N, P, D], labels [N])`` of a split under every class of ``family``: the images that
-    could be read under every class, in split order."""
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """``(embeddings [N, P, D], labels [N], ids)`` of a split under every class of ``family``: the images
+    that could be read under every class, in split order."""
     variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
     embeddings = extractor.embed(encoder, image_set, split, variants, seed)
     labels = {item.id: item.label for item in image_set.split(split)}
@@ -32,7 +32,7 @@ def family_split(
     ids = [i for i in embeddings[variants[0]].ids if all(i in found for found in read)]
     rows = [{i: row for row, i in enumerate(embeddings[v].ids)} for v in variants]
     stacked = torch.stack([embeddings[v].vectors[[r[i] for i in ids]] for v, r in zip(variants, rows)], dim=1)
-    return stacked, torch.tensor([labels[i] for i in ids])
+    return stacked, torch.tensor([labels[i] for i in ids]), ids
 
 
 def knn_influence(
@@ -47,8 +47,8 @@ def knn_influence(
 ) -> TaskResult:
     if not image_set.has_labels:
         raise UsageError(f"{image_set.name} has no classes: kNN needs labelled images")
-    database = family_split(encoder, image_set, "train", family, extractor, seed)
-    queries = family_split(encoder, image_set, image_set.test_split, family, extractor, seed)
+    database = family_split(encoder, image_set, "train", family, extractor, seed)[:2]
+    queries = family_split(encoder, image_set, image_set.test_split, family, extractor, seed)[:2]
     common = image_set_parameters(encoder, image_set, seed)
     common.update(database_split="train", query_split=image_set.test_split)
     return knn_result(family, database, queries, ks, extractor.device, common, vote_ties, image_set.class_names)

@@ -12,7 +12,7 @@ written beside it (``.safetensors``, :func:`benchmark.protocols.erasers.load_era
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,11 @@ import torch
 from benchmark.choices import EraserMethod
 from benchmark.embeddings.extract import Extractor
 from benchmark.errors import UsageError
-from benchmark.imaging.processing import FAMILIES
+from benchmark.imaging.processing import FAMILIES, assign_train_classes
 from benchmark.protocols.erasers import INLP_ITERATIONS, Eraser, fit_eraser, save_eraser
 from benchmark.protocols.probe import ProbeConfig, linear_probe
 from benchmark.protocols.retrieval import paircams_recall
-from benchmark.sources.imageset import ImageSet
+from benchmark.sources.imageset import STANDARD, ImageSet
 from benchmark.tasks.knn import family_split, knn_result
 from benchmark.tasks.probing import standard_probe_result
 from benchmark.tasks.retrieval import embedded_pairs
@@ -65,6 +65,26 @@ class Mitigation:
         )
 
 
+@dataclass(frozen=True)
+class Assigned:
+    """The probe protocol of a set with its own validation split (what ``run``'s processing probe does
+    there): each train and validation image under the one class drawn for it, every test image under
+    every class; ``train_classes`` and ``validation_classes`` are those draws (class indices)."""
+
+    validation: torch.Tensor  # [N_val, P, D]
+    train_classes: torch.Tensor  # [N_train]
+    validation_classes: torch.Tensor  # [N_val]
+
+    @staticmethod
+    def drawn(family: str, ids: Sequence[str], seed: int) -> torch.Tensor:
+        """The class each image gets, as ``trace-bench run`` draws it (:func:`assign_train_classes`)."""
+        names = FAMILIES[family]
+        return torch.tensor([names.index(name) for name in assign_train_classes(list(ids), family, seed)])
+
+    def erased(self, eraser: Eraser) -> Assigned:
+        return replace(self, validation=eraser(self.validation))
+
+
 def processing_metrics(
     family: str,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -75,18 +95,38 @@ def processing_metrics(
     refits: int,
     device: str | None,
     seed: int,
+    assigned: Assigned | None = None,
 ) -> dict[str, float]:
-    """Processing probe (MP, chance) and kNN influence of ``[N, P, D]`` train / val, as the tasks compute them."""
+    """Processing probe (MP, chance) and kNN influence of ``[N, P, D]`` train / val, as the tasks compute
+    them: the probe of the train/val layout (refits), or, with ``assigned``, that of a layout with its own
+    validation split."""
     (database, database_labels), (queries, query_labels) = train, val
     common = {"seed": seed}
     metrics = knn_result(family, (database, database_labels), (queries, query_labels), ks, device, common).metrics
     classes = queries.shape[1]
     test_x = queries.transpose(0, 1).reshape(-1, queries.shape[2])  # class-major, as the probe task
     test_y = torch.arange(classes).repeat_interleave(queries.shape[0])
-    found = standard_probe_result(family, list(database.unbind(1)), test_x, test_y, probe, refits, common).metrics
+    if assigned is None:
+        found = standard_probe_result(family, list(database.unbind(1)), test_x, test_y, probe, refits, common).metrics
+    else:
+        rows, val_rows = torch.arange(len(database)), torch.arange(len(assigned.validation))
+        fitted = linear_probe(
+            database[rows, assigned.train_classes],
+            assigned.train_classes,
+            assigned.validation[val_rows, assigned.validation_classes],
+            assigned.validation_classes,
+            test_x,
+            test_y,
+            replace(probe, seed=seed),
+        )
+        found = {
+            "accuracy": fitted.test_accuracy,
+            "mean_per_class_accuracy": fitted.test_mean_per_class_accuracy,
+            "chance": 1 / classes,
+        }
     return {
         "probe_accuracy": found["accuracy"],
-        "probe_accuracy_std": found["accuracy_std"],
+        **({"probe_accuracy_std": found["accuracy_std"]} if "accuracy_std" in found else {}),
         "probe_mean_per_class_accuracy": found["mean_per_class_accuracy"],
         "chance": found["chance"],  # of the probe
         **{name: value for name, value in metrics.items() if name != "chance"},
@@ -107,12 +147,14 @@ def mitigate_processing(
     refits: int = 10,
     device: str | None = None,
     seed: int = 0,
+    assigned: Assigned | None = None,
 ) -> Mitigation:
-    """Fit on train's variants ``[N, P, D]`` only, erase train and val, measure both times."""
+    """Fit on train's variants ``[N, P, D]`` only, erase train and val (and validation), measure both times."""
     eraser = fit_eraser(method, train[0], rank=rank, iterations=iterations)
     measure = dict(ks=ks, probe=probe, refits=refits, device=device, seed=seed)
-    before = processing_metrics(family, train, val, **measure)
-    after = processing_metrics(family, (eraser(train[0]), train[1]), (eraser(val[0]), val[1]), **measure)
+    before = processing_metrics(family, train, val, **measure, assigned=assigned)
+    erased = (eraser(train[0]), train[1]), (eraser(val[0]), val[1])
+    after = processing_metrics(family, *erased, **measure, assigned=assigned.erased(eraser) if assigned else None)
     return Mitigation(eraser, before, after)
 
 
@@ -196,8 +238,11 @@ def mitigation_result(
             subject_split="numpy default_rng(seed).permutation, first half fits the eraser and the probe",
         )
     else:
-        train, val = arrays
-        mitigation = mitigate_processing(target, train, val, eraser.method, ks=KS, refits=options.refits, **fit)
+        train, val, *more = arrays
+        assigned = more[0] if more else None
+        mitigation = mitigate_processing(
+            target, train, val, eraser.method, ks=KS, refits=options.refits, assigned=assigned, **fit
+        )
         record.update(concept="processing class", classes=list(FAMILIES[target]), ks=list(KS), refits=options.refits)
         record.update(n_fit=int(train[0].shape[0] * train[0].shape[1]))
 
@@ -228,6 +273,18 @@ def mitigation_task(
                 f"{image_set.name} has no classes: the semantic kNN before and after needs labelled images"
             )
         common.update(database_split="train", query_split=image_set.test_split)
-        splits = ("train", image_set.test_split)
-        arrays = tuple(family_split(encoder, image_set, split, target, extractor, seed) for split in splits)
+        train, test = (
+            family_split(encoder, image_set, split, target, extractor, seed)
+            for split in ("train", image_set.test_split)
+        )
+        arrays = (train[:2], test[:2])
+        if image_set.layout != STANDARD:  # the probe of run on a set with its own validation split
+            validation = family_split(encoder, image_set, "validation", target, extractor, seed)
+            assigned = Assigned(
+                validation[0], Assigned.drawn(target, train[2], seed), Assigned.drawn(target, validation[2], seed)
+            )
+            arrays = (*arrays, assigned)
+            common.update(
+                probe_protocol="the assigned classes of run's processing probe (train, validation), every class of test"
+            )
     return mitigation_result(target, arrays, common, options, extractor.device)

@@ -176,3 +176,20 @@ def test_mitigate_offers_every_option_of_run():
     assert {"--offline", "--executor", "--revision", "--split", "--config"} <= options("mitigate")
     shared = options("run") - {"--mask-ratio", "--target", "--vote-ties"}  # the paper's tasks, not mitigation's
     assert shared <= options("mitigate"), shared - options("mitigate")
+
+
+def test_mitigate_before_is_runs_numbers_on_a_class_folder(tmp_path):
+    """A class folder (its own validation split): mitigate measures 'before' with run's own protocol."""
+    folder = make_folder(tmp_path / "images", per_class=12)
+    out, cache = tmp_path / "results", tmp_path / "cache"
+    common = ["--model", MODEL, "--dataset", str(folder), "--out", str(out), "--cache", str(cache), "--family", "jpeg"]
+    common += ["--device", "cpu", "--probe-tune-epochs", "3", "--probe-precision", "float32"]
+    assert runner.invoke(app, ["run", *common]).exit_code == 0
+    done = runner.invoke(app, ["mitigate", *common])
+    assert done.exit_code == 0, done.output
+    found = {p.name: json.loads(p.read_text()) for p in out.rglob("*-seed0.json")}
+    probe, knn, mitigated = (found[f"{task}-jpeg-seed0.json"] for task in ("probe-processing", "knn", "mitigate-leace"))
+    before = mitigated["before"]
+    assert before["probe_accuracy"] == probe["metrics"]["accuracy"]
+    assert before["spd_p@k10"] == knn["metrics"]["spd_p@k10"] and before["knn_chance"] == knn["metrics"]["chance"]
+    assert "assigned classes of run's processing probe" in mitigated["parameters"]["probe_protocol"]
