@@ -39,10 +39,27 @@ VersionOption = version_option("flickrexif")
 # Header → row key of the `exif` table (jsonl and csv carry every field).
 EXIF_TABLE_COLUMNS = {
     "file": "file", "make": "make", "model": "model", "phone": "is_smartphone",
-    "exposure": "label_exposure", "aperture": "label_aperture", "ISO": "label_iso",
-    "focal": "label_focal_length", "flash": "label_flash", "year": "label_year",
+    "exposure → class": "shown_exposure", "aperture → class": "shown_aperture", "ISO → class": "shown_iso",
+    "focal → class": "shown_focal_length", "flash": "label_flash", "year": "label_year",
     "JPEG q": "jpeg_quality", "chroma": "chroma_subsampling", "error": "error",
 }  # fmt: skip
+# (value of the photo, its FlickrExif class): the table shows both where they differ
+BINNED = {
+    "exposure": ("exposure_time", "{}"),
+    "aperture": ("f_number", "f/{:g}"),
+    "iso": ("iso", "{}"),
+    "focal_length": ("focal_length_mm", "{:g} mm"),
+}
+
+
+def _value_and_class(row: dict) -> dict:
+    """``1/391 → 1/400``: the value the photo records and the 1/3-stop class FlickrExif bins it into."""
+    labels = row.get("labels") or {}
+    for label, (field, shape) in BINNED.items():
+        value, binned = row.get(field), labels.get(label)
+        shown = shape.format(value) if value is not None else ""
+        row[f"shown_{label}"] = f"{shown} → {binned}" if binned and shown and shown != binned else binned or shown
+    return row
 
 
 @app.callback()
@@ -92,8 +109,13 @@ def exif_command(
             root = os.path.commonpath([os.path.realpath(p.parent) for p in files])  # realpath: no error on link loops
             for row in collected:
                 row["file"] = os.path.relpath(os.path.realpath(row["path"]), root)
+                _value_and_class(row)
             write_table(
                 collected, EXIF_TABLE_COLUMNS, table_console(), title=f"Exif of {len(collected)} files under {root}"
+            )
+            stderr.print(
+                "value → class: what the photo records, and the FlickrExif class (1/3-stop series) it falls in; "
+                "--format csv or jsonl gives both in full"
             )
     stderr.print(f"{len(files)} files read, {errors} with errors (see the error column)")
 

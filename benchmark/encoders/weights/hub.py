@@ -13,7 +13,11 @@ huggingface_hub is imported inside the functions.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
     from benchmark.encoders.registry import EncoderSpec
 
 _DEFAULT_ENDPOINT = "https://huggingface.co"
+logger = logging.getLogger(__name__)
 # what may follow a family's "name:" besides its own names (see model_source)
 SOURCE_PATTERN = r"hf-hub:[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+(@[A-Za-z0-9_.\-/]+)?|local-dir:\S.*"
 _TRANSPORT_MODULES = ("httpx", "httpcore", "h11", "requests", "urllib3", "ssl")  # and httpx2, httpcore2...
@@ -45,6 +50,12 @@ def hub_file(
         if found := find_in_hf_cache(repo_id, filenames, cache, revision):
             return found
         raise MissingWeightsError(missing_weights_message(spec, repo_id, filenames, cache))
+    endpoint = hub_endpoint()
+    if (why := unreachable_hub(endpoint)) is not None:  # one quick look, instead of five retries per file
+        if found := find_in_hf_cache(repo_id, filenames, cache, revision):
+            return found
+        reason = f"{endpoint} cannot be reached: {why}"
+        raise MissingWeightsError(missing_weights_message(spec, repo_id, filenames, cache, reason=reason))
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -54,7 +65,6 @@ def hub_file(
         RevisionNotFoundError,
     )
 
-    endpoint = hub_endpoint()
     unreachable: BaseException | None = None
     for filename in filenames:
         try:
@@ -95,6 +105,32 @@ def hub_file(
     )
 
 
+REACH_TIMEOUT_S = 5.0
+
+
+@functools.cache
+def unreachable_hub(endpoint: str) -> str | None:
+    """Why ``endpoint`` cannot be reached (no route, no name, a timeout), or None when it answers at all.
+
+    Checked once per process with a short timeout and said once: without it huggingface_hub retries
+    each file five times over half a minute before the cache is read.
+    """
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=REACH_TIMEOUT_S).close()
+    except urllib.error.HTTPError:
+        return None  # it answered (even 404 or 401): the Hub is there
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        why = _reason(error)
+        logger.warning(
+            "The Hugging Face Hub at %s cannot be reached (%s): only the local cache is read. --offline or "
+            "HF_HUB_OFFLINE=1 skips this check.",
+            endpoint,
+            why,
+        )
+        return why
+    return None
+
+
 def hub_endpoint() -> str:
     """``HF_ENDPOINT``, read from the environment now (huggingface_hub reads it once, at import)."""
     return (os.environ.get("HF_ENDPOINT") or _DEFAULT_ENDPOINT).rstrip("/")
@@ -125,7 +161,7 @@ def missing_weights_message(
     """How to bring ``repo_id``'s weights file into ``cache``: offline (no ``reason``), or after a
     download failed for ``reason``."""
     alternatives = (
-        f" (or {', '.join(filenames[1:])} where the repository has no {filenames[0]})" if len(filenames) > 1 else ""
+        f"(where the repository has no {filenames[0]}, use {' or '.join(filenames[1:])}) " if len(filenames) > 1 else ""
     )
     why = (
         f"could not be downloaded ({reason})"
@@ -136,10 +172,9 @@ def missing_weights_message(
         f"No local weights for {_name(spec)}: {repo_id}/{filenames[0]} {why}; the cache is {cache}.\n"
         f"{'Check the connection and HF_ENDPOINT, or' if reason else 'Run online to download it, or'} "
         f"on a machine with internet run\n"
-        f"    hf download {repo_id} {filenames[0]}{alternatives}\n"
-        f"(or: python -c \"from huggingface_hub import hf_hub_download; hf_hub_download('{repo_id}', '{filenames[0]}')\"),\n"
-        f"then copy its folder ~/.cache/huggingface/hub/{_repo_dir(repo_id, Path()).name} into {cache} "
-        f"(or point HF_HUB_CACHE at a copied cache), or pass a state dict file with weights=FILE (--weights FILE)."
+        f"    hf download {repo_id} {filenames[0]}\n"
+        f"{alternatives}then copy its folder ~/.cache/huggingface/hub/{_repo_dir(repo_id, Path()).name} into "
+        f"{cache} (or point HF_HUB_CACHE at a copied cache), or pass a state dict file with --weights FILE."
     )
 
 

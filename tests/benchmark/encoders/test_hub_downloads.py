@@ -11,7 +11,6 @@ import json
 import socket
 import urllib.error
 import urllib.request
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -241,21 +240,29 @@ def test_the_stand_in_answers_model_files_as_the_hub_does(hub):
     assert fetch(f"/{TIMM_REPO}/resolve/main/model.safetensors", Authorization=f"Bearer {TOKEN}")[0] == 200
 
 
-def test_an_unreachable_hub_or_a_missing_repo_is_one_message(env, monkeypatch):
-    import huggingface_hub.utils._http
+def test_an_unreachable_hub_or_a_missing_repo_is_one_message(env, monkeypatch, caplog):
+    import huggingface_hub
 
-    monkeypatch.setattr(
-        huggingface_hub.utils._http, "time", SimpleNamespace(sleep=lambda _: None)
-    )  # its retries' waits
+    from benchmark.encoders.weights.hub import unreachable_hub
+
+    def never(*args, **kwargs):
+        raise AssertionError("an unreachable Hub is not asked again (five retries per file)")
+
+    real = huggingface_hub.hf_hub_download
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", never)
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")  # nothing listens there
-    with pytest.raises(MissingWeightsError) as raised:
+    unreachable_hub.cache_clear()
+    with pytest.raises(MissingWeightsError) as raised, caplog.at_level("WARNING", logger="benchmark"):
         load_encoder("siglip")
     message = str(raised.value)
-    assert f"could not be downloaded (from http://127.0.0.1:{port}:" in message
-    assert "hf download timm/vit_base_patch16_siglip_256.webli model.safetensors" in message
+    assert f"could not be downloaded (http://127.0.0.1:{port} cannot be reached:" in message
+    command = "    hf download timm/vit_base_patch16_siglip_256.webli model.safetensors\n"
+    assert command in message, "the command stands alone on its line: it pastes as is"
+    assert "only the local cache is read. --offline or HF_HUB_OFFLINE=1 skips this check" in caplog.text
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", real)
     with HubStandin(token=TOKEN) as standin:
         monkeypatch.setenv("HF_ENDPOINT", standin.url)
         with pytest.raises(

@@ -150,3 +150,18 @@ def test_table_renders_with_a_symbolic_link_loop(tmp_path):
         raise result.exception
     assert result.exit_code == 0, result.output
     assert "loop.jpg" in result.stdout and "symbolic link loop" in result.stdout
+
+
+def test_the_table_shows_each_binned_value_beside_its_class():
+    from flickrexif.cli.app import _value_and_class
+
+    row = {
+        "exposure_time": "1/1493",
+        "f_number": 2.4,
+        "iso": 100,
+        "focal_length_mm": None,
+        "labels": {"exposure": "1/1600", "aperture": "f/2.5", "iso": "100", "focal_length": None},
+    }
+    shown = _value_and_class(row)
+    assert shown["shown_exposure"] == "1/1493 → 1/1600" and shown["shown_aperture"] == "f/2.4 → f/2.5"
+    assert shown["shown_iso"] == "100" and shown["shown_focal_length"] == ""  # equal: once; absent: empty
