@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,8 +178,7 @@ def knn_inputs(db, db_labels, queries, query_labels, k: int, uniform_seeds, dtyp
         )
     if db_t.shape[1] < 2:
         raise UsageError("kNN setups need at least 2 processing classes (P >= 2)")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(db_t):
-        raise UsageError(f"k must be an integer in [1, {len(db_t)}] (the database size), got {k!r}")
+    knn_inputs_k_check(k, len(db_t))
     db_y, q_y = dense_labels(
         _class_labels(db_labels, "db_labels", len(db_t)), _class_labels(query_labels, "query_labels", len(q_t))
     )
@@ -191,6 +191,11 @@ def knn_inputs(db, db_labels, queries, query_labels, k: int, uniform_seeds, dtyp
         db_classes=1 + int(db_y.max()),
         uniform=uniform_draws(len(db_t), db_t.shape[1], tuple(uniform_seeds)),
     )
+
+
+def knn_inputs_k_check(k, n_db: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_db:
+        raise UsageError(f"k must be an integer in [1, {n_db}] (the database size), got {k!r}")
 
 
 def checked_setups(setups) -> list[str]:
@@ -259,16 +264,19 @@ def _vote(
 
 
 def _correct_counts(
-    inp: KnnInputs, runs: list[Run], k: int, chunk_size: int | None, db_block_size: int | None, ties: str
-) -> list[int]:
-    """Correct predictions of every run, over all queries.
+    inp: KnnInputs, runs: list[Run], ks: Sequence[int], chunk_size: int | None, db_block_size: int | None, ties: str
+) -> dict[int, list[int]]:
+    """Correct predictions of every run, over all queries, for every k of ``ks``: one search.
 
-    Each database block is read once.  Device memory: one block and its gallery (the block's rows in
+    The running top-k is kept for the largest k; under the tie rule (similarity, then the lower
+    database index) the k' nearest of the K nearest are the k' nearest, so each smaller k is read off
+    it.  Each database block is read once.  Device memory: one block and its gallery (the block's rows in
     every slot the runs use), one similarity chunk, the queries and the running top-k of every
     (run, query), which starts as -inf placeholders (index -1) that the first k database images replace.
     """
     if any(n is not None and n < 1 for n in (chunk_size, db_block_size)):
         raise ValueError(f"chunk_size and db_block_size must be positive, got {chunk_size}, {db_block_size}")
+    k = max(ks)
     n_db, n_proc, dim = inp.db.shape
     n_q, device, size = len(inp.queries), inp.queries.device, inp.queries.element_size()
     slots = sorted({slot for run in runs for slot in (run.positives, run.negatives)})
@@ -291,10 +299,15 @@ def _correct_counts(
                     pos, neg = slots.index(run.positives), slots.index(run.negatives)
                     s = torch.where(same_class, sims[:, pos], sims[:, neg])
                     kept[i, q], kept_idx[i, q] = _merge(kept[i, q], kept_idx[i, q], s, start)
-    correct = [0] * len(runs)
+    correct = {each: [0] * len(runs) for each in ks}
     for i, q in itertools.product(range(len(runs)), chunks):
-        predicted = _vote(kept[i, q], kept_idx[i, q], inp.db_labels, inp.n_classes, ties, inp.db_classes)
-        correct[i] += int((predicted == inp.query_labels[q]).sum())
+        for each in ks:
+            sims, neighbours = kept[i, q], kept_idx[i, q]
+            if each < k:
+                columns = _top_k(sims, each)
+                sims, neighbours = sims.gather(1, columns), neighbours.gather(1, columns)
+            predicted = _vote(sims, neighbours, inp.db_labels, inp.n_classes, ties, inp.db_classes)
+            correct[each][i] += int((predicted == inp.query_labels[q]).sum())
     return correct
 
 
@@ -358,16 +371,56 @@ def knn_all_setups(
     ``dtype=torch.float32`` halves time and memory but is not exact: near-ties and duplicated
     images may then depend on block and chunk sizes and differ from :func:`benchmark.testing.knn.knn_accuracy_loop`.
     """
+    return knn_all_ks(
+        db,
+        db_labels,
+        queries,
+        query_labels,
+        [k],
+        device,
+        setups=setups,
+        uniform_seeds=uniform_seeds,
+        vote_ties=vote_ties,
+        chunk_size=chunk_size,
+        db_block_size=db_block_size,
+        dtype=dtype,
+    )[k]
+
+
+def knn_all_ks(
+    db,
+    db_labels,
+    queries,
+    query_labels,
+    ks: Sequence[int],
+    device=None,
+    *,
+    setups=SETUPS,
+    uniform_seeds=UNIFORM_SEEDS,
+    vote_ties: str = VoteTies.RELEASED,
+    chunk_size: int | None = None,
+    db_block_size: int | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> dict[int, dict[str, float]]:
+    """:func:`knn_all_setups` for every k of ``ks`` from one search (the neighbours of the largest k):
+    each k's numbers are those :func:`knn_all_setups` gives for it alone."""
     setups = checked_setups(setups)
     vote_ties = chosen(VoteTies, vote_ties, "vote tie rule")
+    ks = sorted(set(ks), reverse=True)
     with torch.no_grad():
-        inp = knn_inputs(db, db_labels, queries, query_labels, k, uniform_seeds, dtype, resolve_device(device))
+        inp = knn_inputs(db, db_labels, queries, query_labels, ks[0], uniform_seeds, dtype, resolve_device(device))
+        for k in ks:  # every k checked as the largest is
+            knn_inputs_k_check(k, len(inp.db))
+        ks = [int(k) for k in ks]
         runs = knn_runs(setups, inp.queries.shape[1], len(inp.uniform))
-        correct = _correct_counts(inp, runs, int(k), chunk_size, db_block_size, vote_ties)
-    result = {}
-    for setup in setups:
-        counts = [n for run, n in zip(runs, correct) if run.setup == setup]
-        result[setup] = sum(counts) / (len(counts) * len(inp.queries))
-    if "pos-same" in result and "neg-same" in result:
-        result["spd_p"] = result["pos-same"] - result["neg-same"]
-    return result
+        correct = _correct_counts(inp, runs, ks, chunk_size, db_block_size, vote_ties)
+    found = {}
+    for k in ks:
+        result = {}
+        for setup in setups:
+            counts = [n for run, n in zip(runs, correct[k]) if run.setup == setup]
+            result[setup] = sum(counts) / (len(counts) * len(inp.queries))
+        if "pos-same" in result and "neg-same" in result:
+            result["spd_p"] = result["pos-same"] - result["neg-same"]
+        found[k] = result
+    return found

@@ -15,7 +15,7 @@ from benchmark.embeddings.extract import Extractor
 from benchmark.embeddings.variants import Variant
 from benchmark.errors import UsageError
 from benchmark.imaging.processing import FAMILIES
-from benchmark.protocols.knn import UNIFORM_SEEDS, knn_all_setups
+from benchmark.protocols.knn import UNIFORM_SEEDS, knn_all_ks
 from benchmark.sources.imageset import ImageSet
 from benchmark.tasks.task import TaskResult, image_set_parameters
 
@@ -82,11 +82,9 @@ def knn_result(
     # float64 makes similarities exact (equal to the per-query reference); kNN streams the database
     # in blocks, so device memory stays bounded at any database size.
     dtype = torch.float64
-    metrics = {}
-    for k in ks:
-        k_used = min(k, len(database[1]))
-        found = knn_all_setups(*database, *queries, k_used, device, dtype=dtype, vote_ties=vote_ties)
-        metrics.update({f"{setup}@k{k}": value for setup, value in found.items()})
+    used = {k: min(k, len(database[1])) for k in ks}  # a k above the database: all of it
+    found = knn_all_ks(*database, *queries, sorted(set(used.values())), device, dtype=dtype, vote_ties=vote_ties)
+    metrics = {f"{setup}@k{k}": value for k in ks for setup, value in found[used[k]].items()}
     metrics["chance"] = 1 / len(torch.unique(database[1]))  # a vote drawn at random among the classes
     return TaskResult(
         task="knn",

@@ -92,6 +92,17 @@ def test_any_database_block_size_gives_the_loop_result(k, block):
     assert {s: fast[s] for s in SETUPS} == loop_accuracies(k)
 
 
+@pytest.mark.parametrize("ties", list(VoteTies))
+@pytest.mark.parametrize("block", [3, None])
+def test_one_search_serves_every_k_with_the_numbers_of_each_k_alone(ties, block):
+    """The k' nearest of the K nearest are the k' nearest (the tie rule included): one search, every k."""
+    data = duplicated_rows()  # ties at the k-th neighbour are frequent here
+    together = knn.knn_all_ks(*data, [1, 4, 10, 50], device="cpu", vote_ties=ties, db_block_size=block, chunk_size=9)
+    for k in (1, 4, 10, 50):
+        alone = knn_all_setups(*data, k, device="cpu", vote_ties=ties, db_block_size=block, chunk_size=9)
+        assert together[k] == alone, k
+
+
 def test_a_small_byte_budget_streams_the_database_in_blocks(monkeypatch):
     data = duplicated_rows()
     read, db_rows = [], knn.KnnInputs.db_rows

@@ -114,13 +114,13 @@ def test_processing_probe_with_a_test_split_runs_as_before(tmp_path, encoder):
 def test_knn_on_the_standard_layout_queries_val_against_train(imagenet, encoder, monkeypatch):
     image_set = image_folder(imagenet[0])
     seen = []
-    real = benchmark.tasks.knn.knn_all_setups
+    real = benchmark.tasks.knn.knn_all_ks
 
     def spy(db, db_y, queries, queries_y, *args, **kwargs):
         seen.append((tuple(db.shape[:2]), queries_y.tolist()))
         return real(db, db_y, queries, queries_y, *args, **kwargs)
 
-    monkeypatch.setattr(benchmark.tasks.knn, "knn_all_setups", spy)
+    monkeypatch.setattr(benchmark.tasks.knn, "knn_all_ks", spy)
     options = Extractor(cache=imagenet[1], device="cpu")
     result = knn_influence(encoder, image_set, "sharpening", options, ks=(3,))
     val_labels = [item.label for item in image_set.split("validation")]
