@@ -17,7 +17,17 @@ from benchmark.errors import UsageError
 from benchmark.imaging.processing import FAMILIES
 from benchmark.protocols.knn import UNIFORM_SEEDS, knn_all_ks
 from benchmark.sources.imageset import ImageSet
-from benchmark.tasks.task import TaskResult, image_set_parameters
+from benchmark.tasks.task import Inputs, TaskResult, image_set_parameters
+
+
+def family_variants(family: str) -> tuple[Variant, ...]:
+    """Every class of ``family``, in label order."""
+    return tuple(Variant(family=family, class_name=name) for name in FAMILIES[family])
+
+
+def knn_inputs(image_set: ImageSet, family: str) -> list[Inputs]:
+    """What kNN embeds: the database (train) and the queries (the test split) under every class."""
+    return [Inputs(split, family_variants(family)) for split in ("train", image_set.test_split)]
 
 
 def family_split(
@@ -25,7 +35,7 @@ def family_split(
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """``(embeddings [N, P, D], labels [N], ids)`` of a split under every class of ``family``: the images
     that could be read under every class, in split order."""
-    variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
+    variants = list(family_variants(family))
     embeddings = extractor.embed(encoder, image_set, split, variants, seed)
     labels = {item.id: item.label for item in image_set.split(split)}
     read = [set(embeddings[v].ids) for v in variants]
@@ -47,8 +57,10 @@ def knn_influence(
 ) -> TaskResult:
     if not image_set.has_labels:
         raise UsageError(f"{image_set.name} has no classes: kNN needs labelled images")
-    database = family_split(encoder, image_set, "train", family, extractor, seed)[:2]
-    queries = family_split(encoder, image_set, image_set.test_split, family, extractor, seed)[:2]
+    database, queries = (
+        family_split(encoder, image_set, inputs.split, family, extractor, seed)[:2]
+        for inputs in knn_inputs(image_set, family)
+    )
     common = image_set_parameters(encoder, image_set, seed)
     common.update(database_split="train", query_split=image_set.test_split)
     return knn_result(family, database, queries, ks, extractor.device, common, vote_ties, image_set.class_names)

@@ -27,10 +27,10 @@ from benchmark.protocols.erasers import INLP_ITERATIONS, Eraser, fit_eraser, sav
 from benchmark.protocols.probe import ProbeConfig, linear_probe
 from benchmark.protocols.retrieval import paircams_recall
 from benchmark.sources.imageset import STANDARD, ImageSet
-from benchmark.tasks.knn import family_split, knn_result
+from benchmark.tasks.knn import family_split, family_variants, knn_inputs, knn_result
 from benchmark.tasks.probing import standard_probe_result
-from benchmark.tasks.retrieval import embedded_pairs
-from benchmark.tasks.task import Attachment, TaskOptions, TaskResult, image_set_parameters, probe_record
+from benchmark.tasks.retrieval import embedded_pairs, retrieval_inputs
+from benchmark.tasks.task import Attachment, Inputs, TaskOptions, TaskResult, image_set_parameters, probe_record
 
 FIT_SPLIT = "train"
 VALIDATION_SHARE = 0.2  # of the training subjects: the camera-type probe's tuning split
@@ -260,6 +260,15 @@ def paircams_arrays(encoder, image_set: ImageSet, extractor: Extractor, seed: in
     return cameras, phones
 
 
+def mitigation_inputs(image_set: ImageSet, target: str) -> list[Inputs]:
+    """What the mitigation embeds: retrieval's photos on PairCams; else kNN's splits (and, on a set with its
+    own validation split, that split too: the probe's) under every class of the family."""
+    if target == PAIRCAMS_TARGET:
+        return retrieval_inputs(image_set)
+    validation = [Inputs("validation", family_variants(target))] if image_set.layout != STANDARD else []
+    return knn_inputs(image_set, target) + validation
+
+
 def mitigation_task(
     encoder, image_set: ImageSet, target: str, extractor: Extractor, seed: int, options: TaskOptions
 ) -> TaskResult:
@@ -274,8 +283,8 @@ def mitigation_task(
             )
         common.update(database_split="train", query_split=image_set.test_split)
         train, test = (
-            family_split(encoder, image_set, split, target, extractor, seed)
-            for split in ("train", image_set.test_split)
+            family_split(encoder, image_set, inputs.split, target, extractor, seed)
+            for inputs in knn_inputs(image_set, target)
         )
         arrays = (train[:2], test[:2])
         if image_set.layout != STANDARD:  # the probe of run on a set with its own validation split

@@ -27,7 +27,7 @@ from benchmark.imaging.processing import FAMILIES
 from benchmark.protocols.probe import ProbeConfig, linear_probe
 from benchmark.protocols.refit import REFITS, TUNING_SHARE, TUNING_STREAM, refit_probe
 from benchmark.sources.imageset import STANDARD, ImageSet
-from benchmark.tasks.task import TaskResult, image_set_parameters, probe_record
+from benchmark.tasks.task import Inputs, TaskResult, image_set_parameters, probe_record
 
 # The released MASK_95: resize, centre crop, JPEG q95 4:4:4 of the crop, then the mask.
 ACQUISITION_CROP_ENCODING = "q95-444"
@@ -38,6 +38,16 @@ def _every_class(embedded: dict, variants: list) -> tuple[torch.Tensor, torch.Te
     x = torch.cat([embedded[v].vectors for v in variants])
     y = torch.cat([torch.full((len(embedded[v].ids),), i) for i, v in enumerate(variants)])
     return x, y
+
+
+def processing_probe_inputs(image_set: ImageSet, family: str) -> list[Inputs]:
+    """What the processing probe embeds: training (and validation) images each under its assigned class,
+    test images under every class; on a standard layout, train and val under every class."""
+    every = tuple(Variant(family=family, class_name=name) for name in FAMILIES[family])
+    if image_set.layout == STANDARD:
+        return [Inputs("train", every), Inputs(image_set.test_split, every)]
+    assigned = (Variant(family=family, assigned=True),)
+    return [Inputs("train", assigned), Inputs("validation", assigned), Inputs("test", every)]
 
 
 def processing_probe(
@@ -53,13 +63,14 @@ def processing_probe(
     if image_set.layout == STANDARD:
         return _standard_processing_probe(encoder, image_set, family, extractor, seed, probe_config, refits)
     classes = FAMILIES[family]
+    *trained, tested = processing_probe_inputs(image_set, family)
     data = {}
-    for split in ("train", "validation"):
-        assigned = Variant(family=family, assigned=True)
-        embeddings = extractor.embed(encoder, image_set, split, [assigned], seed)[assigned]
+    for inputs in trained:
+        (assigned,) = inputs.variants
+        embeddings = extractor.embed(encoder, image_set, inputs.split, inputs.variants, seed)[assigned]
         labels = [classes.index(assigned.class_for(i, seed)) for i in embeddings.ids]
-        data[split] = (embeddings.vectors, torch.tensor(labels))
-    test_variants = [Variant(family=family, class_name=name) for name in classes]
+        data[inputs.split] = (embeddings.vectors, torch.tensor(labels))
+    test_variants = list(tested.variants)
     test_x, test_y = _every_class(extractor.embed(encoder, image_set, "test", test_variants, seed), test_variants)
     result = linear_probe(*data["train"], *data["validation"], test_x, test_y, replace(probe_config, seed=seed))
     return TaskResult(
@@ -83,9 +94,10 @@ def _standard_processing_probe(
     encoder, image_set: ImageSet, family: str, extractor: Extractor, seed: int, config: ProbeConfig, refits: int
 ) -> TaskResult:
     """The released protocol on train + val (:mod:`benchmark.protocols.refit`): every image under every class."""
-    variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
-    train = extractor.embed(encoder, image_set, "train", variants, seed)
-    test_x, test_y = _every_class(extractor.embed(encoder, image_set, image_set.test_split, variants, seed), variants)
+    trained, tested = processing_probe_inputs(image_set, family)
+    variants = list(trained.variants)
+    train = extractor.embed(encoder, image_set, trained.split, variants, seed)
+    test_x, test_y = _every_class(extractor.embed(encoder, image_set, tested.split, variants, seed), variants)
     common = image_set_parameters(encoder, image_set, seed)
     return standard_probe_result(family, [train[v].vectors for v in variants], test_x, test_y, config, refits, common)
 
@@ -127,6 +139,13 @@ def standard_probe_result(
     )
 
 
+def acquisition_probe_inputs(image_set: ImageSet, mask_ratio: float) -> list[Inputs]:
+    """What the acquisition probe embeds: every split as the released ``MASK_95`` input (resize, centre crop,
+    JPEG q95 4:4:4 of the crop, mask)."""
+    variant = (Variant(mask_ratio=mask_ratio, crop_encoding=ACQUISITION_CROP_ENCODING),)
+    return [Inputs(split, variant) for split in ("train", "validation", "test")]
+
+
 def acquisition_probe(
     encoder,
     image_set: ImageSet,
@@ -138,9 +157,9 @@ def acquisition_probe(
 ) -> TaskResult:
     if not image_set.has_labels:
         raise UsageError(f"{image_set.name} has no labels: acquisition probes need a FlickrExif configuration")
-    variant = Variant(mask_ratio=mask_ratio, crop_encoding=ACQUISITION_CROP_ENCODING)
     data = {}
-    for split in ("train", "validation", "test"):
+    for inputs in acquisition_probe_inputs(image_set, mask_ratio):
+        split, (variant,) = inputs.split, inputs.variants
         embeddings = extractor.embed(encoder, image_set, split, [variant], seed)[variant]
         labels = {item.id: item.label for item in image_set.split(split)}
         data[split] = (embeddings.vectors, torch.tensor([labels[i] for i in embeddings.ids]))

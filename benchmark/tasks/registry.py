@@ -10,10 +10,15 @@ from __future__ import annotations
 from benchmark.errors import UsageError
 from benchmark.imaging.processing import FAMILIES
 from benchmark.sources.kinds import Detected
-from benchmark.tasks.knn import knn_influence
-from benchmark.tasks.mitigation import PAIRCAMS_TARGET, mitigation_task
-from benchmark.tasks.probing import acquisition_probe, processing_probe
-from benchmark.tasks.retrieval import paircams_retrieval
+from benchmark.tasks.knn import knn_influence, knn_inputs
+from benchmark.tasks.mitigation import PAIRCAMS_TARGET, mitigation_inputs, mitigation_task
+from benchmark.tasks.probing import (
+    acquisition_probe,
+    acquisition_probe_inputs,
+    processing_probe,
+    processing_probe_inputs,
+)
+from benchmark.tasks.retrieval import paircams_retrieval, retrieval_inputs
 from benchmark.tasks.task import Task, TaskOptions
 
 CLASS_KINDS = ("image-folder", "hf-dataset")  # image sets whose labels, when they have some, are classes
@@ -50,6 +55,7 @@ TASKS: dict[str, Task] = {
             kinds=CLASS_KINDS,
             targets=_family_targets,
             headline=(("MP", "accuracy"),),
+            inputs=lambda images, target, options: processing_probe_inputs(images, target),
         ),
         Task(
             "probe-acquisition",
@@ -59,6 +65,7 @@ TASKS: dict[str, Task] = {
             kinds=ACQUISITION_KINDS,
             targets=_attribute_targets,
             headline=(("MP", "accuracy"),),
+            inputs=lambda images, target, options: acquisition_probe_inputs(images, options.mask_ratio),
         ),
         Task(
             "knn",
@@ -68,6 +75,7 @@ TASKS: dict[str, Task] = {
             kinds=CLASS_KINDS,
             targets=_classified_family_targets,
             headline=(("SP", "all-same@k{k}"), ("SPD_p", "spd_p@k{k}")),
+            inputs=lambda images, target, options: knn_inputs(images, target),
         ),
         Task(
             "retrieval",
@@ -81,6 +89,7 @@ TASKS: dict[str, Task] = {
                 ("R@1 target-type", "recall_same_as_target"),
                 ("SPD_a", "spd_a"),
             ),
+            inputs=lambda images, target, options: retrieval_inputs(images),
         ),
         Task(
             "mitigate",
@@ -89,6 +98,7 @@ TASKS: dict[str, Task] = {
             targets=_mitigation_targets,
             headline=(),
             result_name=lambda options: f"mitigate-{options.eraser.method}",
+            inputs=lambda images, target, options: mitigation_inputs(images, target),
         ),
     )
 }

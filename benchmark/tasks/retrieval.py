@@ -13,7 +13,7 @@ from benchmark.embeddings.variants import Variant
 from benchmark.errors import UsageError
 from benchmark.protocols.retrieval import paircams_recall
 from benchmark.sources.imageset import ImageSet
-from benchmark.tasks.task import TaskResult
+from benchmark.tasks.task import Inputs, TaskResult
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,21 @@ def paircams_pairs(image_set: ImageSet) -> Pairs:
     )
 
 
+def retrieval_inputs(image_set: ImageSet) -> list[Inputs]:
+    """What retrieval embeds: every photo of every split as it is."""
+    return [Inputs(split, (Variant(),)) for split in image_set.splits]
+
+
 def embedded_pairs(
     encoder, image_set: ImageSet, extractor: Extractor, seed: int, at_least: int = 1
 ) -> tuple[Pairs, torch.Tensor, torch.Tensor]:
     """The pairs and their embeddings ``(pairs, phones [S, D], cameras [S, D])``; a subject whose photo
     could not be read is left out (with why); fewer than ``at_least`` subjects is a UsageError."""
     pairs = paircams_pairs(image_set)
-    variant = Variant()
     vectors: dict[str, torch.Tensor] = {}
-    for split in image_set.splits:
-        found = extractor.embed(encoder, image_set, split, [variant], seed)[variant]
+    for inputs in retrieval_inputs(image_set):
+        (variant,) = inputs.variants
+        found = extractor.embed(encoder, image_set, inputs.split, [variant], seed)[variant]
         vectors.update(zip(found.ids, found.vectors))
     kept = [
         k

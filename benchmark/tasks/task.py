@@ -22,6 +22,7 @@ from benchmark.protocols.refit import REFITS
 
 if TYPE_CHECKING:
     from benchmark.embeddings.extract import Extractor
+    from benchmark.embeddings.variants import Variant
     from benchmark.sources.imageset import ImageSet
     from benchmark.sources.kinds import Detected
 
@@ -87,16 +88,28 @@ class TaskResult:
         return result | self.extra
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What a task embeds of one split of its image set: ``variants``, with the run's seed."""
+
+    split: str
+    variants: tuple[Variant, ...]
+
+
 # (encoder, image set, target, extractor, seed, task options) -> result
 TaskRun = Callable[[Any, "ImageSet", str, "Extractor", int, "TaskOptions"], TaskResult]
 # (detected dataset, task options) -> [(target, configuration to open)]
 TaskTargets = Callable[["Detected", "TaskOptions"], list[tuple[str, str | None]]]
+# (image set, target, task options) -> what the task embeds
+TaskInputs = Callable[["ImageSet", str, "TaskOptions"], list[Inputs]]
 
 
 @dataclass(frozen=True)
 class Task:
-    """One task: its name, what runs it, which dataset kinds it applies to and with which targets, and
-    the columns it gets in the report's summary table."""
+    """One task: its name, what runs it, which dataset kinds it applies to and with which targets, the
+    columns it gets in the report's summary table, and what it embeds (``inputs``: a sweep prepares that for
+    all the encoders it holds before the task runs; without it the task embeds as it goes, encoder by
+    encoder, and ``run --plan`` cannot count it)."""
 
     name: str
     run: TaskRun
@@ -104,6 +117,7 @@ class Task:
     targets: TaskTargets
     headline: tuple[tuple[str, str], ...]  # (column, metric); "{k}" in a metric is the result's first k
     result_name: Callable[[TaskOptions], str] | None = None  # its name in result paths, when not ``name``
+    inputs: TaskInputs | None = None
 
     def headline_metrics(self, result: dict[str, Any]) -> dict[str, float]:
         """The headline numbers of one result JSON of this task (those it holds)."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -98,22 +99,50 @@ def tiny_class_folder(root, classes=("red", "blue"), per_class=3):
     return root
 
 
-def official_layout(tmp_path, attributes=("Make", "Flash")):
+def official_layout(tmp_path, attributes=("Make", "Flash"), per_split=1):
+    """The paper's FlickrExif layout: photos named by id and a split file per attribute; with ``per_split``
+    photos in each split, labelled A and B in turn (one photo: train A, validation B, test A)."""
     images, splits = tmp_path / "images", tmp_path / "splits"
     images.mkdir()
     splits.mkdir()
     pixels = np.random.default_rng(0).integers(0, 255, (8, 8, 3), dtype=np.uint8)
-    for photo_id in (11, 12, 13):
+    ids = {split: [11 + 3 * k + n for k in range(per_split)] for n, split in enumerate(("train", "val", "test"))}
+    for photo_id in sorted(i for split_ids in ids.values() for i in split_ids):
         Image.fromarray(pixels).save(images / f"{photo_id}.jpg")
     for attribute in attributes:
         spec = {
-            "train_ids": [11],
-            "encoded_train_labels": [0],
-            "val_ids": [12],
-            "encoded_val_labels": [1],
-            "test_ids": [13],
-            "encoded_test_labels": [0],
+            **{f"{split}_ids": split_ids for split, split_ids in ids.items()},
+            **{f"encoded_{split}_labels": [(i - 11) % 2 for i in split_ids] for split, split_ids in ids.items()},
             "label_encoder_classes": ["A", "B"],
         }
         (splits / f"split_data_target_attribute={attribute}.json").write_text(json.dumps(spec))
     return f"official:{images}:{splits}"
+
+
+def paircams_release(folder, subjects=10, size=48):
+    """A PairCams release folder (a Parquet split and its card): per subject one smartphone and one camera
+    photo, the phones brighter."""
+    import datasets
+
+    rng = np.random.default_rng(0)
+
+    def photo(subject: int, phone: bool) -> dict:
+        pixels = rng.normal(120 + 10 * subject, 30, (size, size, 3)) + (40 if phone else 0)
+        buffer = io.BytesIO()
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, format="PNG")
+        return {"bytes": buffer.getvalue(), "path": None}
+
+    rows = [(s, phone) for s in range(subjects) for phone in (True, False)]
+    table = datasets.Dataset.from_dict(
+        {
+            "image": [photo(s, phone) for s, phone in rows],
+            "subject_idx": [s for s, _ in rows],
+            "camera_type": ["smartphone" if phone else "camera" for _, phone in rows],
+        }
+    ).cast_column("image", datasets.Image())
+    (folder / "data").mkdir(parents=True)
+    table.to_parquet(str(folder / "data" / "train-00000-of-00001.parquet"))
+    card = "pretty_name: PairCams\ndataset_info:\n  features:\n  - name: image\n    dtype: image\n"
+    card += "  - name: subject_idx\n    dtype: int64\n  - name: camera_type\n    dtype: string\n"
+    (folder / "README.md").write_text(f"---\n{card}---\n")
+    return folder

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 
-import datasets
-import numpy as np
 import pytest
 import torch
 import typer
-from PIL import Image
 from typer.testing import CliRunner
 
 from benchmark.cli.app import app
@@ -19,7 +15,7 @@ from benchmark.protocols.erasers import load_eraser
 from benchmark.protocols.probe import ProbeConfig
 from benchmark.reporting.report import write_report
 from benchmark.tasks.mitigation import mitigate_acquisition, mitigate_processing, processing_metrics
-from benchmark.testing.datasets import make_folder
+from benchmark.testing.datasets import make_folder, paircams_release
 from benchmark.testing.embeddings import FAMILY, planted_folder, random_embeddings
 
 MODEL = "random:resnet10t"
@@ -118,28 +114,7 @@ def test_mitigate_command_with_a_model_on_an_image_folder(tmp_path):
 
 
 def test_mitigate_command_with_a_model_on_paircams(tmp_path, offline):
-    rng = np.random.default_rng(0)
-
-    def photo(subject: int, phone: bool) -> dict:
-        pixels = rng.normal(120 + 10 * subject, 30, (48, 48, 3)) + (40 if phone else 0)
-        buffer = io.BytesIO()
-        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, format="PNG")
-        return {"bytes": buffer.getvalue(), "path": None}
-
-    rows = [(s, phone) for s in range(10) for phone in (True, False)]
-    table = datasets.Dataset.from_dict(
-        {
-            "image": [photo(s, phone) for s, phone in rows],
-            "subject_idx": [s for s, _ in rows],
-            "camera_type": ["smartphone" if phone else "camera" for _, phone in rows],
-        }
-    ).cast_column("image", datasets.Image())
-    folder = tmp_path / "paircams"
-    (folder / "data").mkdir(parents=True)
-    table.to_parquet(str(folder / "data" / "train-00000-of-00001.parquet"))
-    card = "pretty_name: PairCams\ndataset_info:\n  features:\n  - name: image\n    dtype: image\n"
-    card += "  - name: subject_idx\n    dtype: int64\n  - name: camera_type\n    dtype: string\n"
-    (folder / "README.md").write_text(f"---\n{card}---\n")
+    folder = paircams_release(tmp_path / "paircams")
     out = tmp_path / "results"
     args = ["mitigate", "--model", MODEL, "--dataset", str(folder), "--out", str(out), "--method", "paired"]
     done = runner.invoke(app, [*args, *FAST_OPTIONS])
