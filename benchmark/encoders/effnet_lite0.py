@@ -39,8 +39,8 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
-from benchmark.encoders.registry import EncoderSpec, register_family
+from benchmark.encoders.factory import Built, LoadRequest, Shape, parameter_bytes, preprocess_overrides
+from benchmark.encoders.registry import EncoderSpec, register_family, register_shape
 from benchmark.encoders.weights.files import MissingWeightsError
 from benchmark.errors import UsageError
 
@@ -171,6 +171,18 @@ def _load_effnet_lite0(spec: EncoderSpec, request: LoadRequest) -> Built:
         raise MissingWeightsError(str(error)) from error
     preprocess = Preprocess.from_timm_config(PRETRAINED_CFG, **preprocess_overrides(spec))
     return Built(model, preprocess, EMBED_DIM, weights)
+
+
+@register_shape("effnet-lite0")
+def _effnet_lite0_shape(spec: EncoderSpec) -> Shape:
+    import timm
+
+    from benchmark.imaging.preprocess import Preprocess
+
+    model = timm.create_model(TIMM_ARCHITECTURE, pretrained=False, num_classes=0)
+    return Shape(
+        Preprocess.from_timm_config(PRETRAINED_CFG, **preprocess_overrides(spec)), EMBED_DIM, parameter_bytes(model)
+    )
 
 
 def _install_hint() -> str:

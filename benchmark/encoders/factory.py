@@ -127,6 +127,40 @@ def load_encoder(
     )
 
 
+@dataclass(frozen=True)
+class Shape:
+    """An encoder without its weights: its eval transform, embedding width and parameter bytes (float32).
+
+    Families build the architecture on the meta device (no weights read, no memory) or read its
+    configuration: what ``trace-bench run --plan`` and a sweep's cohorts need before any model loads.
+    """
+
+    preprocess: Preprocess
+    embed_dim: int
+    parameter_bytes: int
+
+
+def parameter_bytes(model: Any) -> int:
+    """The bytes of a model's parameters and buffers."""
+    return sum(tensor.numel() * tensor.element_size() for tensor in [*model.parameters(), *model.buffers()])
+
+
+def encoder_shape(name: str | EncoderSpec) -> Shape | None:
+    """The :class:`Shape` of an encoder, or None where its family cannot tell without its files (an
+    ``hf-hub:`` or ``local-dir:`` model, an unknown architecture)."""
+    import torch
+
+    spec = name if isinstance(name, EncoderSpec) else resolve(name)
+    family = FAMILIES.get(spec.family)
+    if family is None or family.shape is None:
+        return None
+    try:
+        with torch.device("meta"):
+            return family.shape(spec)
+    except UsageError:
+        return None
+
+
 def preprocess_overrides(spec: EncoderSpec) -> dict[str, Any]:
     """The spec's changes to its model's eval transform (``input_size`` and the row's ``preprocess``)."""
     overrides: dict[str, Any] = {"crop_size": spec.input_size} if spec.input_size else {}

@@ -20,8 +20,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
-from benchmark.encoders.registry import EncoderSpec, register_family, suggest
+from benchmark.encoders.factory import Built, LoadRequest, Shape, parameter_bytes, preprocess_overrides
+from benchmark.encoders.registry import EncoderSpec, register_family, register_shape, suggest
 from benchmark.encoders.weights.files import MissingWeightsError, clean_state_dict, file_provenance, read_state_dict
 from benchmark.encoders.weights.hub import SOURCE_PATTERN, folder_file, hub_file, model_source
 from benchmark.errors import UsageError
@@ -86,9 +86,7 @@ def _load_open_clip(spec: EncoderSpec, request: LoadRequest) -> Built:
         checkpoint, provenance = _find_open_clip_weights(spec, pretrained_cfg, request)
     options = {
         "force_quick_gelu": bool(pretrained_cfg.get("quick_gelu", False)),  # OpenAI weights were trained with QuickGELU
-        "force_preprocess_cfg": {
-            k: v for k, v in pretrained_cfg.items() if k in ("mean", "std", "interpolation", "resize_mode")
-        },
+        "force_preprocess_cfg": _forced_preprocess(pretrained_cfg),
     }
     # pretrained_text=False: never fetch a Hugging Face text tower; the checkpoint holds every weight.
     with _quiet_random_init_warning():  # the weights are loaded right below
@@ -96,6 +94,32 @@ def _load_open_clip(spec: EncoderSpec, request: LoadRequest) -> Built:
     _load_checkpoint(spec, model, checkpoint, tower_only=request.weights is not None)
     embed_dim = int(open_clip.get_model_config(model_name)["embed_dim"])
     return _built(spec, model, embed_dim, provenance)
+
+
+def _forced_preprocess(pretrained_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The eval transform settings a pretrained tag fixes (open_clip's ``force_preprocess_cfg``)."""
+    return {k: v for k, v in pretrained_cfg.items() if k in ("mean", "std", "interpolation", "resize_mode")}
+
+
+@register_shape("open_clip")
+def _open_clip_shape(spec: EncoderSpec) -> Shape | None:
+    """The image tower built without weights; the eval transform from the model and tag configurations."""
+    import open_clip
+    from open_clip.model import _build_vision_tower
+
+    from benchmark.imaging.preprocess import Preprocess
+
+    model_name, _, tag = spec.name.partition("/")
+    config = None if model_source(spec.name)[0] else open_clip.get_model_config(model_name)
+    if not config:
+        return None  # a folder's architecture is in its open_clip_config.json
+    pretrained_cfg = (open_clip.get_pretrained_cfg(model_name, tag) or {}) if tag else {}
+    tower = _build_vision_tower(
+        config["embed_dim"], config["vision_cfg"], quick_gelu=bool(pretrained_cfg.get("quick_gelu", False))
+    )
+    settings = {"size": config["vision_cfg"]["image_size"], **_forced_preprocess(pretrained_cfg)}
+    preprocess = Preprocess.from_open_clip(settings, **preprocess_overrides(spec))
+    return Shape(preprocess, int(config["embed_dim"]), parameter_bytes(tower))
 
 
 def _load_open_clip_folder(spec: EncoderSpec, request: LoadRequest) -> Built:

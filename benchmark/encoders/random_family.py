@@ -6,8 +6,15 @@ For tests and quick starts; its provenance is the seed (``random:seed=N``).
 from __future__ import annotations
 
 from benchmark.encoders.factory import Built, LoadRequest
-from benchmark.encoders.registry import EncoderSpec, register_family
-from benchmark.encoders.timm_family import TIMM_EXPECTED, TIMM_NAME, check_timm_name, timm_embed_dim, timm_preprocess
+from benchmark.encoders.registry import EncoderSpec, register_family, register_shape
+from benchmark.encoders.timm_family import (
+    TIMM_EXPECTED,
+    TIMM_NAME,
+    check_timm_name,
+    timm_embed_dim,
+    timm_preprocess,
+    timm_shape,
+)
 from benchmark.errors import UsageError
 
 
@@ -20,3 +27,6 @@ def _load_random(spec: EncoderSpec, request: LoadRequest) -> Built:
     check_timm_name(spec.name)
     model = timm.create_model(spec.name, pretrained=False, num_classes=0)  # seeded by load_encoder
     return Built(model, timm_preprocess(model, spec), timm_embed_dim(model), f"random:seed={request.seed}")
+
+
+register_shape("random")(timm_shape)  # the same architecture as timm's, randomly initialised

@@ -12,6 +12,7 @@ Short aliases for the paper's encoders are rows of ``benchmark/data/encoders.jso
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import functools
@@ -68,6 +69,8 @@ class Family:
     name_pattern: re.Pattern[str] = _ANY_NAME  # what may follow "name:"
     expected: str = "a name"  # what the malformed-key message says comes after "name:"
     bare: bool = False  # the key is the family name alone (e.g. "effnet-lite0"); "name:..." is no key
+    # (spec) -> factory.Shape | None: the encoder without its weights (register_shape); None: not known
+    shape: Callable[[EncoderSpec], Any] | None = None
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -102,6 +105,17 @@ def register_family(
             name=name, loader=loader, key_form=form, name_pattern=pattern, expected=expected, bare=bare
         )
         return loader
+
+    return register
+
+
+def register_shape(name: str) -> Callable[[Callable[[EncoderSpec], Any]], Callable[[EncoderSpec], Any]]:
+    """Decorator registering ``shape(spec) -> factory.Shape | None`` for family ``name`` (registered before):
+    what a sweep's plan knows of an encoder before its weights are at hand."""
+
+    def register(shape: Callable[[EncoderSpec], Any]) -> Callable[[EncoderSpec], Any]:
+        _FAMILIES[name] = dataclasses.replace(_FAMILIES[name], shape=shape)
+        return shape
 
     return register
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
-from benchmark.encoders.registry import EncoderSpec, register_family, suggest
+from benchmark.encoders.factory import Built, LoadRequest, Shape, parameter_bytes, preprocess_overrides
+from benchmark.encoders.registry import EncoderSpec, register_family, register_shape, suggest
 from benchmark.encoders.weights.files import MissingWeightsError, file_provenance, load_file_into
 from benchmark.encoders.weights.hub import SOURCE_PATTERN, folder_file, hub_file, model_source
 from benchmark.encoders.weights.urls import checkpoints_dir, url_file
@@ -42,11 +42,7 @@ def _load_timm(spec: EncoderSpec, request: LoadRequest) -> Built:
     import timm
     from timm.models import get_pretrained_cfg
 
-    kwargs: dict[str, Any] = {"num_classes": 0}
-    overlay: dict[str, Any] = {}
-    if spec.input_size:
-        kwargs["img_size"] = spec.input_size
-        overlay["input_size"] = (3, spec.input_size, spec.input_size)
+    kwargs, overlay = _arguments(spec)
     if model_source(spec.name)[0]:
         model, provenance = _load_timm_folder(spec, request, overlay, kwargs)
     elif request.weights is not None:
@@ -66,6 +62,29 @@ def _load_timm(spec: EncoderSpec, request: LoadRequest) -> Built:
             spec.name, pretrained=True, pretrained_cfg_overlay={**overlay, "file": str(path)}, **kwargs
         )
     return Built(model, timm_preprocess(model, spec), timm_embed_dim(model), provenance)
+
+
+def _arguments(spec: EncoderSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``timm.create_model``'s keywords and pretrained-config overlay for ``spec``: no classifier, its input size."""
+    kwargs: dict[str, Any] = {"num_classes": 0}
+    overlay: dict[str, Any] = {}
+    if spec.input_size:
+        kwargs["img_size"] = spec.input_size
+        overlay["input_size"] = (3, spec.input_size, spec.input_size)
+    return kwargs, overlay
+
+
+@register_shape("timm")
+def timm_shape(spec: EncoderSpec) -> Shape | None:
+    """The architecture built without weights (the pretrained config of its tag, as the loader's)."""
+    import timm
+
+    if model_source(spec.name)[0]:
+        return None  # the architecture is in the folder's config.json
+    check_timm_name(spec.name)
+    kwargs, overlay = _arguments(spec)
+    model = timm.create_model(spec.name, pretrained=False, pretrained_cfg_overlay=overlay or None, **kwargs)
+    return Shape(timm_preprocess(model, spec), timm_embed_dim(model), parameter_bytes(model))
 
 
 def _load_timm_folder(

@@ -24,14 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.encoders.factory import Built, LoadRequest, preprocess_overrides
-from benchmark.encoders.registry import EncoderSpec, register_family
+from benchmark.encoders.factory import Built, LoadRequest, Shape, parameter_bytes, preprocess_overrides
+from benchmark.encoders.registry import EncoderSpec, register_family, register_shape
 from benchmark.encoders.weights.files import clean_state_dict, few_keys, file_provenance, read_state_dict
 from benchmark.encoders.weights.urls import checkpoints_dir, url_file
 from benchmark.errors import UsageError
 
 if TYPE_CHECKING:
     import torch
+
+    from benchmark.imaging.preprocess import Preprocess
 
 _FILES = "https://dl.fbaipublicfiles.com"
 
@@ -70,8 +72,6 @@ def checkpoint_path(checkpoint: Checkpoint) -> Path:
 
 
 def _load(spec: EncoderSpec, request: LoadRequest) -> Built:
-    from benchmark.imaging.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
-
     checkpoint = CHECKPOINTS[spec.family][spec.name]
     if request.weights is not None:
         path, provenance = request.weights, file_provenance(request.weights)
@@ -90,9 +90,20 @@ def _load(spec: EncoderSpec, request: LoadRequest) -> Built:
         result, problems = None, (lines[1:] or lines or ["shapes differ"])[0]
     if result is None or result.missing_keys or result.unexpected_keys:
         raise UsageError(f"{path} does not fit {spec.key}: {problems}")
+    return Built(model, _preprocess(spec, checkpoint), checkpoint.embed_dim, provenance)
+
+
+def _preprocess(spec: EncoderSpec, checkpoint: Checkpoint) -> Preprocess:
+    """The release's eval transform: ImageNet statistics at 224 px, its interpolation; the spec's overrides."""
+    from benchmark.imaging.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+
     preprocess = Preprocess(crop_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, interpolation=checkpoint.interpolation)
-    preprocess = Preprocess(**{**preprocess.describe(), **preprocess_overrides(spec)})
-    return Built(model, preprocess, checkpoint.embed_dim, provenance)
+    return Preprocess(**{**preprocess.describe(), **preprocess_overrides(spec)})
+
+
+def _shape(spec: EncoderSpec) -> Shape:
+    checkpoint = CHECKPOINTS[spec.family][spec.name]
+    return Shape(_preprocess(spec, checkpoint), checkpoint.embed_dim, parameter_bytes(_build(checkpoint)))
 
 
 def _build(checkpoint: Checkpoint) -> torch.nn.Module:
@@ -125,3 +136,4 @@ for _family, _checkpoints in CHECKPOINTS.items():
         name_pattern=f"^({'|'.join(_checkpoints)})$",
         expected=f"one of {', '.join(_checkpoints)}",
     )(_load)
+    register_shape(_family)(_shape)

@@ -82,6 +82,12 @@ class Preprocess:
         """The size the shorter side is resized to."""
         return self.resize_size or self.crop_size
 
+    @property
+    def geometry(self) -> tuple[int, int, str, bool]:
+        """What decides the uint8 crop (:meth:`pixels`): encoders whose geometry is equal see the same crop of
+        an image, whatever their normalisation, so a sweep prepares it once for all of them."""
+        return self.shorter_side, self.crop_size, self.interpolation, self.exif_transpose
+
     def resized_size(self, width: int, height: int) -> tuple[int, int]:
         """``(width, height)`` after the shorter-side resize (torchvision's rounding)."""
         short, long = (width, height) if width <= height else (height, width)
