@@ -172,7 +172,8 @@ OPTIONS: dict[str, Option] = {
             Executor,
             Executor.LOCAL,
             help="local, or ray: extraction on Ray actors holding the encoder (pip install '.[ray]'), same "
-            "embeddings and cache; a sweep of several encoders runs one Ray task per (encoder, dataset).",
+            "embeddings and cache; a sweep of several encoders runs one Ray task per (encoders of one input "
+            "geometry, dataset).",
             panel=EXTRACTION,
         ),
         _option(

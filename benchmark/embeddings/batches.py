@@ -1,6 +1,11 @@
-"""From images to embeddings, batch by batch: decode each source once for all variants, prepare the
-next batches beside the forward pass, and run the model (:func:`embed_chunk`, the unit that the local
-loop and Ray workers both run, so their numbers are equal)."""
+"""From images to embeddings, batch by batch: decode each source once for all variants, and for all the
+encoders of a cohort, prepare the next batches beside the forward pass, and run the models
+(:func:`embed_chunk`, the unit that the local loop and Ray workers both run, so their numbers are equal).
+
+A sweep holds several encoders together (a cohort): each source is decoded and each of its processings
+(JPEG re-encodes, sharpening, resizing of the full image) made once for all of them, each uint8 crop once
+per input geometry (:attr:`~benchmark.imaging.preprocess.Preprocess.geometry`), and every encoder of that
+geometry gets the same batch of it; only the normalisation and the forward pass are per encoder."""
 
 from __future__ import annotations
 
@@ -24,7 +29,8 @@ BATCHES_AHEAD = 2  # batches of images prepared ahead of the forward pass (witho
 
 
 class VariantImages(torch.utils.data.Dataset):
-    """Item i → {variant name: uint8 crop}, decoding the source once for all variants.
+    """Item i → {input number: uint8 crop} for every ``(preprocess, variant)`` of ``inputs``, decoding the
+    source once and making each processing once for all of them (the crop is the preprocess's geometry's).
 
     Pillow and numpy work only (no torch), so threads can prepare items beside the forward pass.
     """
@@ -32,12 +38,11 @@ class VariantImages(torch.utils.data.Dataset):
     def __init__(
         self,
         items: Sequence[ImageItem],
-        variants: Sequence[Variant],
-        preprocess: Preprocess,
+        inputs: Sequence[tuple[Preprocess, Variant]],
         seed: int,
         exif_transpose: bool = False,
     ):
-        self.items, self.variants, self.preprocess, self.seed = list(items), list(variants), preprocess, seed
+        self.items, self.inputs, self.seed = list(items), list(inputs), seed
         self.exif_transpose = exif_transpose  # the image set's decoding rule (ImageSet.exif_orientation)
 
     def __len__(self) -> int:
@@ -47,15 +52,15 @@ class VariantImages(torch.utils.data.Dataset):
         item = self.items[index]
         try:
             source = open_rgb(item.read(), exif_transpose=self.exif_transpose)
-            classes = {variant: variant.class_for(item.id, self.seed) for variant in self.variants}
+            classes = {variant: variant.class_for(item.id, self.seed) for _, variant in self.inputs}
             processed = process_many(
                 source, {(v.family, c) for v, c in classes.items() if v.family}, rng_key=(self.seed, item.id)
             )
             pixels = {
-                variant.name: variant.encoder_pixels(
-                    processed[(variant.family, name)] if variant.family else source, self.preprocess
+                number: variant.encoder_pixels(
+                    processed[(variant.family, classes[variant])] if variant.family else source, preprocess
                 )
-                for variant, name in classes.items()
+                for number, (preprocess, variant) in enumerate(self.inputs)
             }
         except Exception as error:  # one image that cannot be read or processed is recorded, not fatal
             return Prepared(index, None, failure(error))
@@ -64,10 +69,10 @@ class VariantImages(torch.utils.data.Dataset):
 
 @dataclass(frozen=True)
 class Prepared:
-    """Item ``index`` ready for the encoder (``pixels``: variant name -> uint8 crop), or why it is not."""
+    """Item ``index`` ready for the encoders (``pixels``: input -> uint8 crop), or why it is not."""
 
     index: int
-    pixels: dict[str, np.ndarray] | None
+    pixels: dict[Any, np.ndarray] | None
     error: str | None = None
 
 
@@ -86,7 +91,7 @@ class Batch:
     """Items of a batch: the crops of those that could be prepared (``kept``, item indices in order)
     and why the others could not (``failed``: item index -> reason)."""
 
-    pixels: dict[str, torch.Tensor]
+    pixels: dict[Any, torch.Tensor]
     kept: list[int]
     failed: dict[int, str]
 
@@ -99,7 +104,7 @@ def collate(prepared: Sequence[Prepared]) -> Batch:
 
 def batches(dataset: VariantImages, settings: EmbedSettings) -> Iterator[Batch]:
     """The dataset's items in batches, in order: each a :class:`Batch` of uint8 crops (B, H, W, 3) per
-    variant name.
+    input.
 
     From ``settings.workers`` data-loading processes, or else from threads of this process that
     prepare the next batches while the current one runs through the model: decoding, processing and
@@ -134,29 +139,42 @@ def batches(dataset: VariantImages, settings: EmbedSettings) -> Iterator[Batch]:
 
 @dataclass(frozen=True)
 class EmbedSettings:
-    """How a chunk is embedded, resolved once by :func:`extract`: the same for the local loop and a Ray worker."""
+    """How a chunk is embedded, resolved once by :func:`~benchmark.embeddings.extract.extract`: the same for
+    the local loop and a Ray worker."""
 
     seed: int
     batch_size: int
     device: str
     workers: int  # data-loading processes
-    precision: str  # resolved for the device (benchmark.runtime.device.encoder_precision)
+    precisions: tuple[str, ...]  # per encoder of the cohort, resolved for the device (runtime.device.encoder_precision)
     exif_transpose: bool
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return torch.float16 if self.precision == "float16" else torch.float32  # float16: as clip.load
+
+def dtype_of(precision: str) -> torch.dtype:
+    return torch.float16 if precision == "float16" else torch.float32  # float16: as clip.load
 
 
-def prepared_model(encoder: Any, settings: EmbedSettings) -> torch.nn.Module:
-    """The encoder's model on the device in the settings' dtype, in eval mode."""
-    return encoder.model.to(settings.device, settings.dtype).eval()
+@dataclass(frozen=True)
+class Member:
+    """An encoder of a cohort ready to embed: its model on the device in its dtype, its eval transform."""
+
+    model: torch.nn.Module
+    preprocess: Preprocess
+    precision: str  # float32, autocast or float16
+
+
+def members(encoders: Sequence[Any], settings: EmbedSettings) -> list[Member]:
+    """The encoders' models on the device in their dtypes, in eval mode."""
+    return [
+        Member(encoder.model.to(settings.device, dtype_of(precision)).eval(), encoder.preprocess, precision)
+        for encoder, precision in zip(encoders, settings.precisions, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
 class ChunkEmbeddings:
-    """What :func:`embed_chunk` gives: embeddings of the chunk's items that could be read, per variant
-    name (rows in the order of ``kept``, chunk positions), and why the others could not (``failed``)."""
+    """What :func:`embed_chunk` gives an encoder: embeddings of the chunk's items that could be read, per
+    variant name (rows in the order of ``kept``, chunk positions), and why the others could not (``failed``)."""
 
     vectors: dict[str, torch.Tensor]
     kept: list[int]
@@ -164,40 +182,65 @@ class ChunkEmbeddings:
 
 
 def embed_chunk(
-    model: torch.nn.Module,
-    preprocess: Preprocess,
+    cohort: Sequence[Member],
     items: Sequence[ImageItem],
-    variants: Sequence[Variant],
+    variants: Sequence[Sequence[Variant]],
     settings: EmbedSettings,
     on_batch: Callable[[int], None] | None = None,
-) -> ChunkEmbeddings:
-    """The embeddings of one chunk of images under every variant.
+) -> list[ChunkEmbeddings]:
+    """The embeddings of one chunk of images under ``variants[i]`` for encoder ``cohort[i]``.
 
-    Local and Ray runs both call this, with the same chunks and batches, so their numbers are equal
-    bit for bit on CPU (a convolution's result depends on the batch it is computed in).  An image that
-    cannot be read or processed is left out of every variant and its reason kept.
+    Each distinct input (geometry, pixels) is prepared once and its batch given to every encoder that
+    needs it; an encoder embeds each distinct input of its variants once (a family's ``none`` is
+    ``jpeg/q95-444``).  Local and Ray runs both call this, with the same chunks and batches, so their
+    numbers are equal bit for bit on CPU (a convolution's result depends on the batch it is computed in),
+    and equal to each encoder's run alone.  An image that cannot be read or processed is left out of
+    every variant and its reason kept.
     """
     keep_freed_memory()  # a Ray worker has no CLI to do it; 3x the CPU forward pass (benchmark.runtime.host_memory)
-    same_input: dict[tuple, list[Variant]] = {}  # embedded once, by the first of each list
-    for variant in variants:
-        same_input.setdefault(variant.input_key(), []).append(variant)
-    embedded = [group[0] for group in same_input.values()]
-    dataset = VariantImages(items, embedded, preprocess, settings.seed, settings.exif_transpose)
-    outputs: dict[str, list[torch.Tensor]] = {v.name: [] for v in embedded}
+    numbers: dict[tuple, int] = {}  # (geometry, input key) -> input number
+    inputs: list[tuple[Preprocess, Variant]] = []  # what each input number is made with
+    uses: list[dict[int, list[str]]] = []  # per encoder: input number -> the names of the variants it embeds
+    for member, wanted in zip(cohort, variants, strict=True):
+        own: dict[int, list[str]] = {}
+        for variant in wanted:
+            key = (member.preprocess.geometry, variant.input_key())
+            if key not in numbers:
+                numbers[key] = len(inputs)
+                inputs.append((member.preprocess, variant))
+            own.setdefault(numbers[key], []).append(variant.name)
+        uses.append(own)
+    dataset = VariantImages(items, inputs, settings.seed, settings.exif_transpose)
+    outputs: list[dict[int, list[torch.Tensor]]] = [{number: [] for number in own} for own in uses]
     kept: list[int] = []
     failed: dict[int, str] = {}
-    for batch in batches(dataset, settings):
-        with torch.inference_mode(), torch.autocast(device_type="cuda", enabled=settings.precision == "autocast"):
-            for name, pixels in batch.pixels.items():
-                inputs = preprocess.normalise_batch(pixels.to(settings.device, non_blocking=True))  # uint8 travels
-                outputs[name].append(model(inputs.to(settings.dtype)).float().cpu())
-        kept += batch.kept
-        failed |= batch.failed
-        if on_batch:
-            on_batch(len(batch.kept) + len(batch.failed))
-    vectors = {
-        v.name: torch.cat(outputs[group[0].name]) if outputs[group[0].name] else torch.zeros(0, 0)
-        for group in same_input.values()
-        for v in group
-    }
-    return ChunkEmbeddings(vectors, kept, failed)
+    with torch.inference_mode():
+        for batch in batches(dataset, settings):
+            for number, pixels in batch.pixels.items():
+                pixels = pixels.to(settings.device, non_blocking=True)  # uint8 travels, once for every encoder
+                for member, own, out in zip(cohort, uses, outputs):
+                    if number in own:
+                        out[number].append(forward_batch(member, pixels, settings.device))
+            kept += batch.kept
+            failed |= batch.failed
+            if on_batch:
+                on_batch(len(batch.kept) + len(batch.failed))
+    return [
+        ChunkEmbeddings(
+            {
+                name: torch.cat(out[number]) if out[number] else torch.zeros(0, 0)
+                for number in own
+                for name in own[number]
+            },
+            kept,
+            failed,
+        )
+        for own, out in zip(uses, outputs)
+    ]
+
+
+def forward_batch(member: Member, pixels: torch.Tensor, device: str) -> torch.Tensor:
+    """One encoder on a batch of uint8 crops: normalised on the device, embedded, float32 on the CPU."""
+    with torch.autocast(device_type="cuda", enabled=member.precision == "autocast"):
+        inputs = member.preprocess.normalise_batch(pixels)
+        return member.model(inputs.to(dtype_of(member.precision))).float().cpu()

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import torch
 
 from benchmark.choices import Executor
-from benchmark.embeddings.batches import ChunkEmbeddings, EmbedSettings, embed_chunk, prepared_model
+from benchmark.embeddings.batches import ChunkEmbeddings, EmbedSettings, embed_chunk, members
 from benchmark.embeddings.variants import Variant
 from benchmark.errors import UsageError
 from benchmark.runtime.device import resolve_device
@@ -20,16 +20,18 @@ from benchmark.sources.imageset import ImageItem
 
 @dataclass(frozen=True)
 class Chunk:
-    """Images ``start:stop`` of a split (chunk number ``index``) still to embed under ``variants``."""
+    """Images ``start:stop`` of a split (chunk number ``index``) still to embed under ``variants[i]`` by
+    encoder ``i`` of the cohort (none: that encoder has the chunk already)."""
 
     index: int
     start: int
     stop: int
-    variants: tuple[Variant, ...]
+    variants: tuple[tuple[Variant, ...], ...]
 
 
 class ChunkExecutor(Protocol):
-    """Computes the missing chunks of a split and hands each to ``write`` (the local loop, or Ray)."""
+    """Computes the missing chunks of a split for a cohort of encoders and hands each to ``write`` (with one
+    :class:`ChunkEmbeddings` per encoder): the local loop, or Ray."""
 
     name: str
 
@@ -39,11 +41,11 @@ class ChunkExecutor(Protocol):
 
     def __call__(
         self,
-        encoder: Any,
+        encoders: Sequence[Any],
         items: Sequence[ImageItem],
         chunks: Sequence[Chunk],
         settings: EmbedSettings,
-        write: Callable[[Chunk, ChunkEmbeddings], None],
+        write: Callable[[Chunk, list[ChunkEmbeddings]], None],
         on_batch: Callable[[int], None] | None,
     ) -> None: ...
 
@@ -68,15 +70,10 @@ class LocalExecutor:
             "data_workers": data_workers,
         }
 
-    def __call__(self, encoder, items, chunks, settings, write, on_batch) -> None:
-        model = prepared_model(encoder, settings)
+    def __call__(self, encoders, items, chunks, settings, write, on_batch) -> None:
+        cohort = members(encoders, settings)
         for chunk in chunks:
-            write(
-                chunk,
-                embed_chunk(
-                    model, encoder.preprocess, items[chunk.start : chunk.stop], chunk.variants, settings, on_batch
-                ),
-            )
+            write(chunk, embed_chunk(cohort, items[chunk.start : chunk.stop], chunk.variants, settings, on_batch))
 
 
 def executor_for(executor: str, address: str | None = None, workers: int | None = None) -> ChunkExecutor:

@@ -56,6 +56,19 @@ def extract(
     split: str,
     variants: Sequence[Variant],
     cache: EmbeddingCache,
+    **how: Any,
+) -> dict[Variant, Embeddings]:
+    """Embeddings of one split under every variant, from the cache or computed (then cached): the cohort
+    of one encoder of :func:`extract_cohort`, which takes the same keywords."""
+    return extract_cohort([encoder], image_set, split, [variants], cache, **how)[0]  # type: ignore[return-value]
+
+
+def extract_cohort(
+    encoders: Sequence[Any],
+    image_set: ImageSet,
+    split: str,
+    variants: Sequence[Sequence[Variant]],
+    cache: EmbeddingCache,
     *,
     seed: int = 0,
     batch_size: int | None = None,
@@ -65,39 +78,59 @@ def extract(
     precision: str = EncoderPrecision.AUTOCAST,
     executor: ChunkExecutor | None = None,
     on_step: Callable[[str, int], None] | None = None,
-) -> dict[Variant, Embeddings]:
-    """Embeddings of one split under every variant, from the cache or computed (then cached).
+    keep: bool = True,
+) -> list[dict[Variant, Embeddings] | None]:
+    """Embeddings of one split under ``variants[i]`` for each encoder ``encoders[i]``, from the cache or
+    computed together (each source decoded and processed once for all, each crop once per geometry) and
+    then cached: each encoder's are those it gets alone.
 
-    ``precision`` is an :class:`~benchmark.runtime.device.EncoderPrecision`, resolved for the device.
-    ``executor`` computes the missing chunks (default: this process; :mod:`.ray_executor`: Ray).
+    ``precision`` is an :class:`~benchmark.runtime.device.EncoderPrecision`, resolved per encoder for the
+    device.  ``executor`` computes the missing chunks (default: this process; :mod:`.ray_executor`: Ray).
     ``on_step(what, images)`` says what happens next (embedding, or reading the cache) before
-    ``on_batch`` counts the images done.
+    ``on_batch`` counts the images done.  ``keep=False`` only fills the cache (cached files are not
+    read, the computed ones not kept in memory) and returns None per encoder.
     """
     executor = executor or LocalExecutor()
     device = device or executor.default_device()
-    precision = encoder_precision(precision, device, encoder.spec.released)
+    precisions = tuple(encoder_precision(precision, device, encoder.spec.released) for encoder in encoders)
     batch_size = batch_size or default_batch_size(device)
     items = image_set.split(split)
     if not items:
         raise UsageError(f"{image_set.name} has no {split} images")
-    description = encoder.describe()
-    keys = {variant: cache.key(description, image_set, split, variant, seed, precision) for variant in variants}
-    results = {variant: cache.load(key) for variant, key in keys.items()}
-    missing = [variant for variant, found in results.items() if found is None]
+    keys = [
+        {variant: cache.key(encoder.describe(), image_set, split, variant, seed, used) for variant in wanted}
+        for encoder, wanted, used in zip(encoders, variants, precisions, strict=True)
+    ]
+    found = [{variant: _cached(cache, key, keep) for variant, key in own.items()} for own in keys]
+    missing = [[variant for variant, done in own.items() if done is None] for own in found]
     if on_step:
-        variants_text = f"{len(missing)} variant{'s' if len(missing) > 1 else ''}"
-        what = f"embedding {split} under {variants_text}" if missing else f"{split} from the cache"
-        on_step(what, len(items))
-    if not missing and on_batch:
+        count = sum(map(len, missing))
+        who = f" for {len(encoders)} encoders" if len(encoders) > 1 else ""
+        variants_text = f"{count} variant{'s' if count > 1 else ''}{who}"
+        on_step(f"embedding {split} under {variants_text}" if count else f"{split} from the cache", len(items))
+    if not any(missing) and on_batch:
         on_batch(len(items))
-    if missing:
-        settings = EmbedSettings(seed, batch_size, device, workers, precision, image_set.exif_orientation)
-        with _locked(cache.path(keys[v]) for v in missing):  # another run on this cache waits, then reuses
-            results.update({v: cache.load(keys[v]) for v in missing})
-            missing = [variant for variant in missing if results[variant] is None]
-            if missing:
-                results.update(_compute(encoder, items, missing, keys, cache, settings, on_batch, executor))
-    return _all_read(results, image_set, split)  # type: ignore[arg-type]
+    if any(missing):
+        settings = EmbedSettings(seed, batch_size, device, workers, precisions, image_set.exif_orientation)
+        paths = [cache.path(own[v]) for own, wanted in zip(keys, missing) for v in wanted]
+        with _locked(paths):  # another run on this cache waits, then reuses
+            for own, done, wanted in zip(keys, found, missing):
+                done.update({v: _cached(cache, own[v], keep) for v in wanted})
+                wanted[:] = [variant for variant in wanted if done[variant] is None]
+            if any(missing):
+                computed = _compute(encoders, items, missing, keys, cache, settings, on_batch, executor, keep)
+                for done, new in zip(found, computed):
+                    done.update(new)
+    if not keep:
+        return [None] * len(encoders)
+    return [_all_read(done, image_set, split) for done in found]  # type: ignore[arg-type]
+
+
+def _cached(cache: EmbeddingCache, key: dict, keep: bool) -> Embeddings | bool | None:
+    """The cached embeddings of ``key`` (``keep``), or only whether they are there (True), else None."""
+    if keep:
+        return cache.load(key)
+    return True if cache.path(key).is_file() else None
 
 
 @contextlib.contextmanager
@@ -135,44 +168,59 @@ def _chunk_done(path: Path) -> bool:
     return True
 
 
-def _compute(encoder, items, variants, keys, cache, settings, on_batch, executor) -> dict[Variant, Embeddings]:
+def _compute(
+    encoders, items, variants, keys, cache, settings, on_batch, executor, keep
+) -> list[dict[Variant, Embeddings | bool]]:
     """The missing chunks (by ``executor``), each kept as a partial file, then one file per variant."""
     ids = [item.id for item in items]
     count = math.ceil(len(items) / CHUNK_IMAGES)
     chunks = []
     for index in range(count):
         start, stop = index * CHUNK_IMAGES, min((index + 1) * CHUNK_IMAGES, len(items))
-        todo = tuple(v for v in variants if not _chunk_done(chunk_path(cache, keys[v], index)))
-        if todo:
+        todo = tuple(
+            tuple(v for v in wanted if not _chunk_done(chunk_path(cache, own[v], index)))
+            for own, wanted in zip(keys, variants)
+        )
+        if any(todo):
             chunks.append(Chunk(index, start, stop, todo))
         elif on_batch:
             on_batch(stop - start)
 
-    def write(chunk: Chunk, found: ChunkEmbeddings) -> None:
-        kept = [ids[chunk.start + k] for k in found.kept]
-        failed = {ids[chunk.start + k]: why for k, why in found.failed.items()}
-        for variant in chunk.variants:
-            path = chunk_path(cache, keys[variant], chunk.index)
-            write_embeddings(path, kept, found.vectors[variant.name], {"failed": failed})
+    def write(chunk: Chunk, found: list[ChunkEmbeddings]) -> None:
+        for own, wanted, embedded in zip(keys, chunk.variants, found):
+            kept = [ids[chunk.start + k] for k in embedded.kept]
+            failed = {ids[chunk.start + k]: why for k, why in embedded.failed.items()}
+            for variant in wanted:
+                write_embeddings(
+                    chunk_path(cache, own[variant], chunk.index),
+                    kept,
+                    embedded.vectors[variant.name],
+                    {"failed": failed},
+                )
 
     if chunks:
-        executor(encoder, items, chunks, settings, write, on_batch)
-    results = {}
-    for variant in variants:
-        partial = cache.partial_dir(keys[variant])
-        parts = [read_embeddings(chunk_path(cache, keys[variant], index)) for index in range(count)]
-        kept = [part for part in parts if part.ids]
-        vectors = torch.cat([part.vectors for part in kept]) if kept else torch.zeros(0, 0)
-        read = [i for part in parts for i in part.ids]
-        failed = {i: why for part in parts for i, why in part.failed.items()}
-        provenance = {**keys[variant], "n_images": len(ids)} | ({"failed": failed} if failed else {})
-        write_embeddings(cache.path(keys[variant]), read, vectors, provenance)
-        for file in partial.glob("chunk-*.safetensors"):
-            file.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):  # not empty: another run's temporary file; it removes it
-            partial.rmdir()
-        results[variant] = Embeddings(ids=read, vectors=vectors, provenance=provenance)
-    return results
+        executor(encoders, items, chunks, settings, write, on_batch)
+    return [
+        {variant: _assemble(cache, own[variant], ids, count, keep) for variant in wanted}
+        for own, wanted in zip(keys, variants)
+    ]
+
+
+def _assemble(cache: EmbeddingCache, key: dict, ids: list[str], count: int, keep: bool) -> Embeddings | bool:
+    """The file of one variant from its chunks (which are then removed): its embeddings, or True (``keep=False``)."""
+    partial = cache.partial_dir(key)
+    parts = [read_embeddings(chunk_path(cache, key, index)) for index in range(count)]
+    kept = [part for part in parts if part.ids]
+    vectors = torch.cat([part.vectors for part in kept]) if kept else torch.zeros(0, 0)
+    read = [i for part in parts for i in part.ids]
+    failed = {i: why for part in parts for i, why in part.failed.items()}
+    provenance = {**key, "n_images": len(ids)} | ({"failed": failed} if failed else {})
+    write_embeddings(cache.path(key), read, vectors, provenance)
+    for file in partial.glob("chunk-*.safetensors"):
+        file.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: another run's temporary file; it removes it
+        partial.rmdir()
+    return Embeddings(ids=read, vectors=vectors, provenance=provenance) if keep else True
 
 
 @dataclass(frozen=True)
@@ -246,26 +294,30 @@ class Extractor:
         self, encoder: Any, image_set: ImageSet, split: str, variants: Sequence[Variant], seed: int = 0
     ) -> dict[Variant, Embeddings]:
         """:func:`extract` with these settings (the images it had to leave out are kept in ``skipped``)."""
-        found = extract(
-            encoder,
-            image_set,
-            split,
-            variants,
-            self.cache,
-            seed=seed,
-            batch_size=self.batch_size,
-            device=self.device,
-            workers=self.workers,
-            on_batch=self.on_batch,
-            precision=self.precision,
-            executor=self.executor,
-            on_step=self.on_step,
-        )
+        found = extract(encoder, image_set, split, variants, self.cache, seed=seed, **self._how())
         for embeddings in found.values():
             self.skipped.update(embeddings.failed)
         if self.on_step:
             self.on_step("measuring", None)  # the task computes on what it embedded, until it embeds again
         return found
+
+    def fill(
+        self, encoders: Sequence[Any], image_set: ImageSet, split: str, variants: Sequence[Sequence[Variant]], seed: int
+    ) -> None:
+        """Fill the cache with the embeddings of a cohort (:func:`extract_cohort`, ``keep=False``): what its
+        tasks then read."""
+        extract_cohort(encoders, image_set, split, variants, self.cache, seed=seed, keep=False, **self._how())
+
+    def _how(self) -> dict[str, Any]:
+        return {
+            "batch_size": self.batch_size,
+            "device": self.device,
+            "workers": self.workers,
+            "on_batch": self.on_batch,
+            "precision": self.precision,
+            "executor": self.executor,
+            "on_step": self.on_step,
+        }
 
     def encoder_precision(self, encoder: Any) -> str:
         """The arithmetic ``encoder`` gets here (``float32``, ``autocast`` or ``float16``), as results record it."""

@@ -3,15 +3,15 @@
 A convolution's output depends on the batch it is computed in, so Ray workers compute the very
 chunks and batches of the local loop (:func:`benchmark.embeddings.batches.embed_chunk`) with the driver's
 number of torch threads (a CPU convolution's sums depend on it too): the embeddings are equal bit
-for bit on CPU.  Each worker is a Ray actor holding the encoder (pickled once into the object store;
+for bit on CPU.  Each worker is a Ray actor holding the encoders of the cohort (pickled once into the object store;
 one actor per GPU when the cluster has GPUs, else one per that many CPUs); it decodes and processes
 its chunk's images itself (with ``--workers`` loader processes) and runs the model.  The driver
 writes each finished chunk into the cache's ``.partial`` folder as it arrives, so an interrupted
 run resumes, a later local run reuses the cache, and the cache needs no filesystem shared with
 the workers (the images do).  A worker that dies is restarted and its chunk retried.
 
-Sweeps fan out with :func:`fan_out`: one Ray task per (encoder, dataset), each running its tasks
-(and their probes, kNN and retrieval) where its embeddings are.
+Sweeps fan out with :func:`fan_out`: one Ray task per (cohort of encoders, dataset), each running its
+tasks (and their probes, kNN and retrieval) where its embeddings are.
 
 ``ray`` is an optional extra, imported only when asked for.
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from benchmark.embeddings.batches import EmbedSettings, embed_chunk, prepared_model
+from benchmark.embeddings.batches import EmbedSettings, dtype_of, embed_chunk, members
 from benchmark.errors import UsageError
 
 INSTALL_HINT = "pip install '.[ray]'"
@@ -70,7 +70,7 @@ def _nodes(address: str | None) -> list[dict[str, float]]:
 
 @dataclass(frozen=True)
 class RayExecutor:
-    """Chunks on a pool of Ray actors holding the encoder.
+    """Chunks on a pool of Ray actors holding the cohort's encoders.
 
     ``workers``: the pool size (default and most: what the cluster fits).  ``threads``: torch threads
     of a worker, and CPUs it reserves on a CPU cluster (default: this process's, as a local run).
@@ -113,9 +113,9 @@ class RayExecutor:
             "data_workers": data_workers,
         }
 
-    def __call__(self, encoder, items, chunks, settings, write, on_batch) -> None:
+    def __call__(self, encoders, items, chunks, settings, write, on_batch) -> None:
         ray = connect(self.address)
-        actors = _pool(ray, encoder, self, settings.device, min(self.pool_size(settings.device), len(chunks)))
+        actors = _pool(ray, tuple(encoders), self, settings.device, min(self.pool_size(settings.device), len(chunks)))
         queue, running = deque(chunks), {}
 
         def submit(actor) -> None:
@@ -139,14 +139,14 @@ class RayExecutor:
 
 
 class _Worker:
-    """A Ray actor: the encoder, loaded once, embedding chunk after chunk."""
+    """A Ray actor: the cohort's encoders, loaded once, embedding chunk after chunk."""
 
-    def __init__(self, encoder: Any, threads: int, crash_marker: str | None = None):
+    def __init__(self, encoders: tuple, threads: int, crash_marker: str | None = None):
         import torch
 
         torch.set_num_threads(threads)  # as the driver: the same sums, so the same bits
-        self.encoder, self.crash_marker = encoder, crash_marker
-        self.model, self.model_for = None, None
+        self.encoders, self.crash_marker = encoders, crash_marker
+        self.cohort, self.cohort_for = None, None
 
     def embed(self, items, variants, settings: EmbedSettings):
         if self.crash_marker and not Path(self.crash_marker).exists():
@@ -154,39 +154,44 @@ class _Worker:
             os._exit(1)  # a dying worker, as a test asks (see CRASH_ONCE_ENV)
         if settings.device.startswith("cuda"):
             settings = replace(settings, device="cuda")  # the GPU Ray gave this actor
-        if self.model_for != (settings.device, settings.dtype):
-            self.model, self.model_for = prepared_model(self.encoder, settings), (settings.device, settings.dtype)
-        return embed_chunk(self.model, self.encoder.preprocess, items, variants, settings)
+        wanted = (settings.device, tuple(dtype_of(precision) for precision in settings.precisions))
+        if self.cohort_for != wanted:
+            self.cohort, self.cohort_for = members(self.encoders, settings), wanted
+        return embed_chunk(self.cohort, items, variants, settings)
 
 
 @dataclass
 class _Pool:
-    owner: weakref.ref
+    owners: tuple[weakref.ref, ...]  # the cohort's encoders
     job: str
     device: str
     threads: int
     actors: list
-    shared: list  # the encoder in the object store, kept while its actors live (a restart reads it again)
+    shared: list  # the encoders in the object store, kept while their actors live (a restart reads them again)
+
+    def holds(self, encoders: tuple) -> bool:
+        return len(self.owners) == len(encoders) and all(o() is e for o, e in zip(self.owners, encoders))
 
 
-_POOL: _Pool | None = None  # the actors of the last encoder; a run calls extract once per split and task
+_POOL: _Pool | None = None  # the actors of the last cohort; a run calls extract once per split and task
 
 
-def _pool(ray, encoder, executor: RayExecutor, device: str, size: int) -> list:
-    """At least ``size`` actors holding ``encoder``: kept across calls, replaced for another encoder."""
+def _pool(ray, encoders: tuple, executor: RayExecutor, device: str, size: int) -> list:
+    """At least ``size`` actors holding ``encoders``: kept across calls, replaced for another cohort."""
     global _POOL
     job = ray.get_runtime_context().get_job_id()
     threads = executor.worker_threads()
     if _POOL is not None and (
-        _POOL.owner() is not encoder or (_POOL.job, _POOL.device, _POOL.threads) != (job, device, threads)
+        not _POOL.holds(encoders) or (_POOL.job, _POOL.device, _POOL.threads) != (job, device, threads)
     ):
         shutdown_pool()
     if _POOL is None:
-        _POOL = _Pool(weakref.ref(encoder), job, device, threads, [], [])
+        _POOL = _Pool(tuple(weakref.ref(e) for e in encoders), job, device, threads, [], [])
     missing = size - len(_POOL.actors)
     if missing > 0:
-        encoder.model.to("cpu")  # pickled for the workers, which move it to their device
-        shared = ray.put(encoder)
+        for encoder in encoders:
+            encoder.model.to("cpu")  # pickled for the workers, which move it to their device
+        shared = ray.put(encoders)
         _POOL.shared.append(shared)
         actor_class = ray.remote(_Worker).options(
             **executor.worker_resources(device), max_restarts=RETRIES, max_task_retries=RETRIES
@@ -196,7 +201,7 @@ def _pool(ray, encoder, executor: RayExecutor, device: str, size: int) -> list:
 
 
 def shutdown_pool() -> None:
-    """Free the workers (and their copies of the encoder); the next Ray extraction starts new ones."""
+    """Free the workers (and their copies of the encoders); the next Ray extraction starts new ones."""
     global _POOL
     if _POOL is None:
         return
@@ -221,7 +226,7 @@ def fan_out(
 ) -> list[Any]:
     """``function(*args)`` for every ``args`` in ``calls``, each as a Ray task; results in call order.
 
-    A sweep's unit: one call per (encoder, dataset), writing its own result files (the output folder
+    A sweep's unit: one call per (cohort, dataset), writing its own result files (the output folder
     must be shared by the nodes).  ``function`` must be importable on the workers (a module-level
     function of an installed module).  Default ``gpus_per_call``: 1 when the cluster has GPUs.
     A task whose worker dies is retried; an exception ``function`` raises is raised here.

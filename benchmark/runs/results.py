@@ -77,13 +77,14 @@ class ResultStore:
                 )
             seen[path] = run
 
-    def done(self, path: Path) -> bool:
+    def done(self, path: Path, warn: bool = True) -> bool:
         """Whether ``path`` is kept as it is: ``--skip-existing`` and a result that reads is there (one
-        that does not read is computed again)."""
+        that does not read is computed again, said once when ``warn``)."""
         if not (self.skip_existing and path.is_file()):
             return False
         if read_result(path) is None:
-            logger.warning("result %s does not read: computed again", path)
+            if warn:
+                logger.warning("result %s does not read: computed again", path)
             return False
         return True
 

@@ -120,6 +120,15 @@ def split_record(image_set: ImageSet) -> dict[str, object]:
     return {"rule": image_set.split_rule, "sizes": sizes}
 
 
+def result_path(
+    results: ResultStore, encoder: str, found: Detected, task: PlannedTask, seed: int, options: TaskOptions
+) -> Path:
+    """The result file of ``task`` for ``seed`` and the encoder keyed ``encoder``."""
+    return results.path(
+        encoder=encoder, dataset=found.label, task=TASKS[task.task].file_task(options), target=task.target, seed=seed
+    )
+
+
 def run(
     encoder,
     found: Detected,
@@ -137,13 +146,7 @@ def run(
     how = {"execution": extractor.execution(), "encoder_precision": extractor.encoder_precision(encoder)}
     for task in planned:
         for seed in options.seeds:
-            path = results.path(
-                encoder=encoder.spec.key,
-                dataset=found.label,
-                task=TASKS[task.task].file_task(options),
-                target=task.target,
-                seed=seed,
-            )
+            path = result_path(results, encoder.spec.key, found, task, seed, options)
             if results.done(path):
                 written.append(path)
                 continue

@@ -3,9 +3,11 @@
 Every dataset is resolved and checked before any encoder loads, so a typo costs no model download.
 Each encoder is then loaded once and run on every dataset.  With several encoders (a sweep, as in
 CLIP_benchmark: ``--model a --model b``, ``--model paper`` for the released 47, or a pattern such as
-``'siglip*'``) an encoder that cannot be loaded or runs out of memory is recorded (``OUT/sweep.json``)
-and the sweep goes on; a single encoder fails as it is, for the command line to report.  With
-``--executor ray`` a sweep runs one Ray task per (encoder, dataset), each extracting where it runs.
+``'siglip*'``) the encoders are held together in cohorts (:mod:`.cohort`) whose images are decoded and
+processed once for all of them; an encoder that cannot be loaded or runs out of memory is recorded
+(``OUT/sweep.json``) and the sweep goes on; a single encoder fails as it is, for the command line to
+report.  With ``--executor ray`` a sweep runs one Ray task per (cohort of one input geometry, dataset),
+each extracting where it runs.
 
 The command line sees the sweep through a :class:`SweepReporter` (its progress bars and messages);
 nothing here prints.
@@ -16,18 +18,21 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from benchmark.choices import Executor
+from benchmark.embeddings.executors import LocalExecutor
 from benchmark.embeddings.extract import ExtractionOptions, Extractor
-from benchmark.encoders.factory import EncoderOptions
+from benchmark.encoders.factory import EncoderOptions, encoder_shape
 from benchmark.encoders.registry import resolve
 from benchmark.errors import UsageError
+from benchmark.runs.cohort import plan_cohorts, prepare
 from benchmark.runs.results import ResultStore, now
 from benchmark.runs.runner import checked_datasets, plan, planned_results, run
+from benchmark.runtime.device import encoder_memory_budget
 from benchmark.runtime.files import writable_folder
 from benchmark.sources.imageset import ImageSet
 from benchmark.sources.kinds import Detected, SourceOptions
@@ -173,19 +178,59 @@ def run_sweep(sweep: Sweep, reporter: SweepReporter | None = None) -> SweepResul
     outcome = SweepResult(swept=len(names) > 1)
     if outcome.swept and sweep.extraction.executor == Executor.RAY:
         return _fan_out(sweep, names, found, outcome)
-    for name in names:
-        encoder, why = _load(sweep.encoder, name, reporter, outcome.swept)
-        if encoder is None:
-            outcome.outcomes += [Outcome(name, d.label, 0, why) for d in found]
-            continue
-        reporter.loaded(encoder)
-        for detected in found:
-            files, error = _run_one(encoder, detected, sweep, executor, reporter, outcome.swept)
-            outcome.written += files
-            outcome.outcomes.append(Outcome(encoder.spec.key, detected.label, len(files), error))
-        del encoder
-        _free_memory()
+    _run_cohorts(sweep, names, found, executor, reporter, outcome)
     return outcome
+
+
+def sweep_cohorts(names: Sequence[str], device: str | None, by_geometry: bool = False) -> list[list[int]]:
+    """The positions of ``names`` in the cohorts a sweep runs (:func:`.cohort.plan_cohorts`, within the
+    device's :func:`~benchmark.runtime.device.encoder_memory_budget`); one encoder is a cohort of one."""
+    if len(names) == 1:
+        return [[0]]
+    shapes = [encoder_shape(name) for name in names]
+    return plan_cohorts(shapes, encoder_memory_budget(device), by_geometry)
+
+
+def _run_cohorts(sweep: Sweep, names: list[str], found: list[Detected], executor, reporter, outcome) -> None:
+    """The encoders in cohorts (:mod:`.cohort`): per dataset, what the cohort's tasks embed is prepared
+    once for all of them, then each encoder's tasks run on it; outcomes in the order of ``names``."""
+    by_position: dict[int, list[Outcome]] = {}
+    for positions in sweep_cohorts(names, sweep.encoder.device):
+        cohort = []
+        for position in positions:
+            encoder, why = _load(sweep.encoder, names[position], reporter, outcome.swept)
+            if encoder is None:
+                by_position[position] = [Outcome(names[position], d.label, 0, why) for d in found]
+                continue
+            reporter.loaded(encoder)
+            cohort.append((position, encoder))
+        encoders = [encoder for _, encoder in cohort]
+        for detected in found:
+            if len(encoders) > 1:
+                _prepare(encoders, detected, sweep, executor, reporter)
+            for position, encoder in cohort:
+                files, error = _run_one(encoder, detected, sweep, executor, reporter, outcome.swept)
+                outcome.written += files
+                by_position.setdefault(position, []).append(
+                    Outcome(encoder.spec.key, detected.label, len(files), error)
+                )
+        del cohort, encoders
+        _free_memory()
+    outcome.outcomes += [one for position in sorted(by_position) for one in by_position[position]]
+
+
+def _prepare(encoders: list[Any], detected: Detected, sweep: Sweep, executor, reporter) -> None:
+    """What the cohort's tasks embed on ``detected``, prepared once for all (:func:`.cohort.prepare`); out of
+    memory, each encoder prepares its own (:func:`_run_one`)."""
+    with reporter.progress(f"{len(encoders)} encoders on {detected.label}") as progress:
+        try:
+            prepare(encoders, detected, sweep.tasks, sweep.results, sweep.extractor(progress, executor))
+            return
+        except Exception as error:
+            if not out_of_memory(error):
+                raise
+            why = f"out of memory: {_first_line(error)}"
+    reporter.not_run(f"{len(encoders)} encoders together on {detected.label}", f"{why}; each runs alone")
 
 
 def _load(options: EncoderOptions, name: str, reporter: SweepReporter, swept: bool) -> tuple[Any, str | None]:
@@ -204,10 +249,12 @@ def _load(options: EncoderOptions, name: str, reporter: SweepReporter, swept: bo
 def _run_one(
     encoder, detected: Detected, sweep: Sweep, executor, reporter, swept: bool
 ) -> tuple[list[Path], str | None]:
-    """One encoder on one dataset; in a sweep an out-of-memory error is returned, not raised."""
+    """One encoder on one dataset (what its tasks embed prepared first, unless its cohort did); in a sweep
+    an out-of-memory error is returned, not raised."""
     with reporter.progress(f"{encoder.spec.key} on {detected.label}") as progress:
         extractor = sweep.extractor(progress, executor)
         try:
+            prepare([encoder], detected, sweep.tasks, sweep.results, extractor)
             return run(encoder, detected, extractor, sweep.tasks, sweep.results, progress.on_task), None
         except Exception as error:
             if not swept or not out_of_memory(error):
@@ -227,39 +274,36 @@ def _free_memory() -> None:
 
 
 def _fan_out(sweep: Sweep, names: list[str], found: list[Detected], outcome: SweepResult) -> SweepResult:
+    """One Ray task per (cohort of one input geometry, dataset): every GPU of the cluster gets work, and the
+    encoders of a geometry still share their preparation where they run."""
     import torch
 
     from benchmark.embeddings.ray_executor import fan_out
 
     # a task's torch threads are the CPUs it reserves: as many as here, so its numbers are this run's
     threads = torch.get_num_threads()
-    calls = [(name, detected.dataset, sweep, threads) for name in names for detected in found]
+    groups = [[names[p] for p in cohort] for cohort in sweep_cohorts(names, sweep.encoder.device, by_geometry=True)]
+    calls = [(group, detected.dataset, sweep, threads) for group in groups for detected in found]
     address = sweep.extraction.ray_address
-    for files, one in fan_out(sweep_task, calls, address=address, cpus_per_call=threads):
+    order = {name: position for position, name in enumerate(names)} | {resolve(n).key: p for p, n in enumerate(names)}
+    labels = {detected.label: position for position, detected in enumerate(found)}
+    done: list[Outcome] = []
+    for files, outcomes in fan_out(sweep_task, calls, address=address, cpus_per_call=threads):
         outcome.written += [Path(f) for f in files]
-        outcome.outcomes.append(one)
+        done += outcomes
+    outcome.outcomes += sorted(done, key=lambda one: (order[one.encoder], labels[one.dataset]))
     return outcome
 
 
-def sweep_task(name: str, dataset: str, sweep: Sweep, threads: int) -> tuple[list[str], Outcome]:
-    """One (encoder, dataset) of a sweep on a Ray worker: load, check, run; failures come back recorded."""
+def sweep_task(names: list[str], dataset: str, sweep: Sweep, threads: int) -> tuple[list[str], list[Outcome]]:
+    """A cohort of a sweep on one dataset on a Ray worker, as a local sweep runs it there (cohorts within
+    the worker's device memory): load, prepare, run; failures come back recorded."""
     import torch
 
     torch.set_num_threads(threads)  # the driver's: the same last bits as a local run
-    detected = sweep.source.detect(dataset)
-    try:
-        encoder = sweep.encoder.load(name)
-    except Exception as error:
-        if not _recorded(error):
-            raise
-        return [], Outcome(name, detected.label, 0, str(error) or type(error).__name__)
-    try:
-        files = run(encoder, detected, sweep.extractor(), sweep.tasks, sweep.results)
-    except Exception as error:
-        if not out_of_memory(error):
-            raise
-        return [], Outcome(encoder.spec.key, detected.label, 0, f"out of memory: {error}")
-    return [str(f) for f in files], Outcome(encoder.spec.key, detected.label, len(files))
+    done = SweepResult(swept=True)
+    _run_cohorts(sweep, names, [sweep.source.detect(dataset)], LocalExecutor(), SilentReporter(), done)
+    return [str(f) for f in done.written], done.outcomes
 
 
 def write_sweep_record(outcomes: list[Outcome], out: Path) -> Path:

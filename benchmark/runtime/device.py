@@ -7,6 +7,7 @@ bfloat16 natively (it is emulated, hence slower than float32, elsewhere), so it 
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import torch
@@ -88,3 +89,29 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
     if precision != ProbePrecision.AUTO:
         return precision.value
     return "bfloat16" if has_fast_bfloat16(device) else "float32"
+
+
+COHORT_MEMORY_SHARE = 0.5  # of the device's memory, for the parameters of the encoders a sweep holds together
+
+
+def encoder_memory_budget(device: str | torch.device | None = None) -> int:
+    """Bytes of encoder parameters a sweep may hold at once: half of the GPU's memory (and of the host's free
+    memory, where the encoders load first), or on a CPU half of the free host memory; the rest is for
+    activations, the prepared batches and the tasks."""
+    device = resolve_device(device)
+    free_host = available_host_memory()
+    if device.type == "cuda":
+        index = torch.cuda.current_device() if device.index is None else device.index
+        return int(COHORT_MEMORY_SHARE * min(torch.cuda.get_device_properties(index).total_memory, free_host))
+    return int(COHORT_MEMORY_SHARE * free_host)
+
+
+def available_host_memory() -> int:
+    """Bytes of host memory available to a new allocation (Linux's MemAvailable: free plus reclaimable cache)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -27,7 +27,7 @@ class Numbers:
 
 def settings(workers: int, batch_size: int = 3) -> EmbedSettings:
     return EmbedSettings(
-        seed=0, batch_size=batch_size, device="cpu", workers=workers, precision="float32", exif_transpose=False
+        seed=0, batch_size=batch_size, device="cpu", workers=workers, precisions=("float32",), exif_transpose=False
     )
 
 

@@ -51,8 +51,8 @@ def test_decoding_applies_the_orientation_only_when_the_set_says_so():
     upright = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
     stored = Image.open(io.BytesIO(data)).convert("RGB")
     variant = Variant()
-    applied = VariantImages([item], [variant], PREP, 0, exif_transpose=True)[0].pixels[variant.name]
-    ignored = VariantImages([item], [variant], PREP, 0, exif_transpose=False)[0].pixels[variant.name]
+    applied = VariantImages([item], [(PREP, variant)], 0, exif_transpose=True)[0].pixels[0]
+    ignored = VariantImages([item], [(PREP, variant)], 0, exif_transpose=False)[0].pixels[0]
     assert np.array_equal(applied, np.asarray(PREP.pixels(upright)))
     assert np.array_equal(ignored, np.asarray(PREP.pixels(stored)))
     assert not np.array_equal(applied, ignored)
