@@ -45,6 +45,13 @@ class Executor(StrEnum):
     RAY = "ray"
 
 
+class Workers(StrEnum):
+    """``--workers``: a number of data-loading processes, or ``auto``: as many as the cores the forward pass
+    leaves (:func:`benchmark.embeddings.batches.loader_processes`)."""
+
+    AUTO = "auto"
+
+
 class VoteTies(StrEnum):
     """How a tie in kNN votes is broken (:mod:`benchmark.protocols.knn`); the released rule is the default."""
 

@@ -2,7 +2,7 @@
 """The whole extraction against its floor: the encoder's forward pass alone, same batches.
 
 Usage: ``python scripts/bench_extraction_floor.py [--model effnet-lite0] [--n 64] [--size 1024x768]
-[--batch-size 32] [--workers 0 1 2] [--families jpeg sharpening resizing interpolation]
+[--batch-size 32] [--workers 0 1 2 auto] [--families jpeg sharpening resizing interpolation]
 [--released PATH]``.
 
 Generates photo-like JPEGs (``bench_extract.make_photos``), then times, interleaved and best of
@@ -67,7 +67,7 @@ def floor_seconds(encoder, batches: list[int]) -> float:
     return time.perf_counter() - start
 
 
-def extraction_seconds(encoder, folder: Path, variants: list[Variant], batch_size: int, workers: int) -> float:
+def extraction_seconds(encoder, folder: Path, variants: list[Variant], batch_size: int, workers: int | str) -> float:
     image_set = image_folder(folder)
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
@@ -99,7 +99,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64, help="source photos")
     parser.add_argument("--size", default="1024x768")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--workers", type=lambda v: v if v == "auto" else int(v), nargs="+", default=[0, 1, 2], help="N or auto"
+    )
     parser.add_argument("--families", nargs="+", default=list(FAMILIES))
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--released", type=Path, help="a checkout of the released code: time its extraction too")

@@ -158,7 +158,15 @@ OPTIONS: dict[str, Option] = {
             panel=EXTRACTION,
             metavar="N",
         ),
-        _option("workers", int, 0, help="Data-loading worker processes.", panel=EXTRACTION, metavar="N"),
+        _option(
+            "workers",
+            str,
+            "auto",
+            help="Data-loading processes, or auto: the cores the forward pass leaves (on a GPU all but one; on a "
+            "CPU, or with fewer than 2 to spare, none: threads of trace-bench prepare the next batches).",
+            panel=EXTRACTION,
+            metavar="N|auto",
+        ),
         _option(
             "cache",
             Optional[Path],

@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmark.choices import Workers
 from benchmark.embeddings.variants import Variant
 from benchmark.imaging.preprocess import Preprocess
 from benchmark.imaging.processing import UnreadableImage, open_rgb, process_many
+from benchmark.runtime.device import usable_cores
 from benchmark.runtime.host_memory import keep_freed_memory
 from benchmark.sources.imageset import ImageItem
 
@@ -102,18 +104,34 @@ def collate(prepared: Sequence[Prepared]) -> Batch:
     return Batch(pixels, [p.index for p in kept], {p.index: p.error for p in prepared if p.pixels is None})
 
 
+MIN_LOADER_PROCESSES = 2  # fewer spare cores than this: threads of this process prepare (see loader_processes)
+
+
+def loader_processes(workers: int | str, device: str) -> int:
+    """The data-loading processes of ``--workers``: a number as given; ``auto``, the cores this process may
+    use beyond those its forward pass keeps busy: on a GPU all but the one that drives it, on a CPU those
+    beyond torch's threads.  Fewer than :data:`MIN_LOADER_PROCESSES` spare cores (a CPU run with torch's
+    default threads, a small GPU machine) gives none: the threads of :func:`batches` then prepare on every
+    core, where one process would prepare on one."""
+    if workers != Workers.AUTO:
+        return int(workers)
+    busy = 1 if device.startswith("cuda") else torch.get_num_threads()
+    spare = usable_cores() - busy
+    return spare if spare >= MIN_LOADER_PROCESSES else 0
+
+
 def batches(dataset: VariantImages, settings: EmbedSettings) -> Iterator[Batch]:
     """The dataset's items in batches, in order: each a :class:`Batch` of uint8 crops (B, H, W, 3) per
     input.
 
-    From ``settings.workers`` data-loading processes, or else from threads of this process that
+    From data-loading processes (:func:`loader_processes`), or else from threads of this process that
     prepare the next batches while the current one runs through the model: decoding, processing and
     resizing are Pillow work that releases the GIL, and a CPU forward pass leaves cores idle between
     its parallel regions.
     """
-    if settings.workers:
+    if workers := loader_processes(settings.workers, settings.device):
         loader = torch.utils.data.DataLoader(
-            dataset, batch_size=settings.batch_size, num_workers=settings.workers, collate_fn=collate
+            dataset, batch_size=settings.batch_size, num_workers=workers, collate_fn=collate
         )
         yield from loader
         return
@@ -145,7 +163,7 @@ class EmbedSettings:
     seed: int
     batch_size: int
     device: str
-    workers: int  # data-loading processes
+    workers: int | str  # data-loading processes, or "auto" (loader_processes)
     precisions: tuple[str, ...]  # per encoder of the cohort, resolved for the device (runtime.device.encoder_precision)
     exif_transpose: bool
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from benchmark.choices import EncoderPrecision, Executor, chosen
-from benchmark.embeddings.batches import ChunkEmbeddings, EmbedSettings
+from benchmark.choices import EncoderPrecision, Executor, Workers, chosen
+from benchmark.embeddings.batches import ChunkEmbeddings, EmbedSettings, loader_processes
 from benchmark.embeddings.cache import (
     EmbeddingCache,
     Embeddings,
@@ -73,7 +73,7 @@ def extract_cohort(
     seed: int = 0,
     batch_size: int | None = None,
     device: str | None = None,
-    workers: int = 0,
+    workers: int | Workers = 0,
     on_batch: Callable[[int], None] | None = None,
     precision: str = EncoderPrecision.AUTOCAST,
     executor: ChunkExecutor | None = None,
@@ -229,7 +229,7 @@ class ExtractionOptions:
     run (``--executor``, ``--ray-address``, ``--ray-workers``)."""
 
     batch_size: int | None = None  # None: 256 on a GPU, 32 on a CPU
-    workers: int = 0  # data-loading processes (0: threads of this process)
+    workers: int | Workers = Workers.AUTO  # data-loading processes (0: threads of this process), or auto
     cache: Path | None = None  # None: OUT/cache
     executor: Executor = Executor.LOCAL
     ray_address: str | None = None
@@ -238,8 +238,7 @@ class ExtractionOptions:
     def __post_init__(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
             raise UsageError(f"--batch-size must be >= 1, got {self.batch_size}")
-        if self.workers < 0:
-            raise UsageError(f"--workers must be >= 0, got {self.workers}")
+        object.__setattr__(self, "workers", _workers(self.workers))
         object.__setattr__(self, "executor", chosen(Executor, self.executor, "--executor"))
 
     def chunk_executor(self) -> ChunkExecutor:
@@ -269,6 +268,19 @@ class ExtractionOptions:
         )
 
 
+def _workers(value: int | str) -> int | Workers:
+    """``--workers``: ``auto`` or a number of processes (0: threads of this process)."""
+    if value == Workers.AUTO:
+        return Workers.AUTO
+    try:
+        count = int(value)
+    except ValueError:
+        raise UsageError(f"--workers takes a number of processes or auto, got {value!r}") from None
+    if count < 0:
+        raise UsageError(f"--workers must be >= 0, got {count}")
+    return count
+
+
 @dataclass(frozen=True)
 class Extractor:
     """What tasks call for embeddings: a cache and how to fill it, resolved once per run."""
@@ -276,7 +288,7 @@ class Extractor:
     cache: EmbeddingCache
     batch_size: int | None = None
     device: str | None = None  # None: the executor's default (cuda when there is one)
-    workers: int = 0
+    workers: int | Workers = 0  # data-loading processes, or auto (batches.loader_processes)
     precision: EncoderPrecision = EncoderPrecision.AUTOCAST  # on a GPU only; recorded in every result
     executor: ChunkExecutor = field(default_factory=LocalExecutor)
     on_batch: Callable[[int], None] | None = None
@@ -325,4 +337,4 @@ class Extractor:
 
     def execution(self) -> dict[str, Any]:
         """The record of what computed the embeddings, for result files."""
-        return self.executor.record(self.workers)
+        return self.executor.record(loader_processes(self.workers, self.device or self.executor.default_device()))

@@ -68,6 +68,13 @@ def _nodes(address: str | None) -> list[dict[str, float]]:
     return [node["Resources"] for node in connect(address).nodes() if node.get("Alive")]
 
 
+def cpus_per_gpu(address: str | None = None) -> int:
+    """The CPUs a GPU's worker reserves: its node's CPUs shared among the node's GPUs (on the node with the
+    fewest per GPU), so that its loader processes (``--workers auto``) have cores of their own."""
+    shares = [int(node.get("CPU", 0)) // int(node["GPU"]) for node in _nodes(address) if node.get("GPU")]
+    return max(1, min(shares)) if shares else 1
+
+
 @dataclass(frozen=True)
 class RayExecutor:
     """Chunks on a pool of Ray actors holding the cohort's encoders.
@@ -99,7 +106,7 @@ class RayExecutor:
 
     def worker_resources(self, device: str) -> dict[str, float]:
         gpu = device.startswith("cuda")
-        return {"num_cpus": 1 if gpu else self.worker_threads(), "num_gpus": 1 if gpu else 0}
+        return {"num_cpus": cpus_per_gpu(self.address) if gpu else self.worker_threads(), "num_gpus": 1 if gpu else 0}
 
     def record(self, data_workers: int = 0) -> dict[str, Any]:
         device = self.default_device()
@@ -234,6 +241,8 @@ def fan_out(
     ray = connect(address)
     shutdown_pool()  # the extraction workers' CPUs and GPUs go to the sweep's tasks
     gpus = gpus_per_call if gpus_per_call is not None else (1 if cluster(address)["gpus"] else 0)
+    if gpus:  # a GPU's task also reserves its share of the node's CPUs, for its loader processes
+        cpus_per_call = max(cpus_per_call, cpus_per_gpu(address))
     remote = ray.remote(function).options(num_cpus=cpus_per_call, num_gpus=gpus, max_retries=RETRIES)
     refs = [remote.remote(*args) for args in calls]
     index = {ref: i for i, ref in enumerate(refs)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from pathlib import Path
 
 import torch
@@ -115,3 +116,16 @@ def available_host_memory() -> int:
     except OSError:
         pass
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def usable_cores() -> int:
+    """CPU cores this process may use: those Ray reserved for it (in a Ray task or actor), else its affinity."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        try:
+            reserved = ray.get_runtime_context().get_assigned_resources().get("CPU")
+        except Exception:  # the driver: no reservation of its own
+            reserved = None
+        if reserved:
+            return max(1, int(reserved))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
