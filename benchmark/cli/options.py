@@ -320,6 +320,18 @@ EMBEDDINGS = Option(
 )
 
 
+PLAN = Option(
+    "plan",
+    bool,
+    False,
+    ("--plan",),
+    "Print the sweep's work (encoders x datasets x tasks, input geometries, images to decode, inputs to "
+    "process, forward passes, what the cache holds, the disk it needs) and its time estimated here, then stop.",
+    OUTPUT,
+)
+PLAN_JSON = Option("plan_json", bool, False, ("--json",), "With --plan: the plan as one JSON object.", OUTPUT)
+
+
 @dataclass(frozen=True)
 class Group:
     """Options that build one library object; a command that takes the group receives the object.

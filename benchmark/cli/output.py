@@ -27,6 +27,7 @@ reported = functools.partial(reported_errors, table=TRACE_BENCH_ERRORS, bug_hint
 __all__ = [
     "INTERRUPTED",
     "ConsoleReporter",
+    "print_plan",
     "print_results",
     "print_sweep",
     "reported",
@@ -174,3 +175,59 @@ def print_sweep(outcomes: list[Any], record: Path) -> None:
     if failed:
         stderr.print(f"{failed} (encoder, dataset) pairs did not run; see {record}")
         raise typer.Exit(code=EXIT_DATA)
+
+
+def size_text(count: float) -> str:
+    """Bytes as a person reads them (1.2 GB)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(count) < 1000 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} PB"
+
+
+def time_text(seconds: float) -> str:
+    """Seconds as a person reads them (45 s, 12 min, 3.5 h, 2.1 days)."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} days"
+
+
+def print_plan(plan: Any, as_json: bool = False) -> None:
+    """``run --plan``: the sweep's work and its estimated time (stdout), a disk that cannot hold it in red."""
+    found = plan.to_json()
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+    else:
+        work = plan.work
+        lines = [
+            f"Sweep plan: {found['encoders']} encoders x {found['datasets']} datasets, tasks "
+            f"{', '.join(found['tasks'])}: {found['results']} results",
+            f"  input geometries     {found['geometries']} ({len(found['cohorts'])} cohorts of encoders held together)",
+            f"  images to decode     {work.source_images:,}",
+            f"  processings          {work.processings:,} (JPEG re-encodes, sharpening, resizing of full images)",
+            f"  inputs to process    {work.processed_inputs:,} (uint8 crops, one per input geometry)",
+            f"  forward passes       {work.forward_passes:,} to compute, {work.cached_forward_passes:,} in the cache",
+            f"  embedding cache      {size_text(work.cache_bytes)} to write in {plan.cache} "
+            f"({size_text(plan.free_bytes)} free)",
+        ]
+        for dataset in found["per_dataset"]:
+            lines.append(
+                f"    {dataset['dataset']}: {dataset['images']:,} images, {dataset['source_images']:,} decoded, "
+                f"{dataset['processed_inputs']:,} inputs, {dataset['forward_passes']:,} forward passes"
+            )
+        parts = ", ".join(f"{part} {time_text(seconds)}" for part, seconds in plan.seconds.items())
+        lines.append(
+            f"  estimated time       {time_text(plan.estimated_seconds)} on this machine ({plan.device}): {parts}"
+        )
+        typer.echo("\n".join(lines))
+        for note in found["notes"]:
+            stderr.print(f"[yellow]{escape(note)}[/yellow]", highlight=False)
+    if plan.work.cache_bytes > plan.free_bytes:
+        stderr.print(
+            f"[red]The embedding cache needs {size_text(plan.work.cache_bytes)} but {plan.cache} has "
+            f"{size_text(plan.free_bytes)} free[/red]: free disk, or give --cache a larger disk.",
+            highlight=False,
+        )

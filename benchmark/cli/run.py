@@ -7,6 +7,8 @@ from typing import Any
 
 from benchmark.cli.options import (
     EMBEDDINGS,
+    PLAN,
+    PLAN_JSON,
     encoder_group,
     extraction_group,
     optional,
@@ -15,12 +17,13 @@ from benchmark.cli.options import (
     tasks_group,
     with_groups,
 )
-from benchmark.cli.output import INTERRUPTED, ConsoleReporter, print_results, print_sweep, reported
+from benchmark.cli.output import INTERRUPTED, ConsoleReporter, print_plan, print_results, print_sweep, reported
 from benchmark.errors import UsageError
 
 PROBES = ("probe-processing", "probe-acquisition")
 PROBE_OPTIONS = ("seed", "mask_ratio", "family", "target", "probe_tune_epochs", "probe_precision", "probe_refits")
 EmbeddingsOption = EMBEDDINGS.annotation
+PlanOption, PlanJsonOption = PLAN.annotation, PLAN_JSON.annotation
 
 
 def sweep(source, encoder, extraction, tasks, results) -> None:
@@ -68,13 +71,23 @@ def on_embeddings(embeddings: Path, source, encoder, tasks, results) -> None:
     tasks=tasks_group(("probe-processing", "probe-acquisition", "knn", "retrieval"), *PROBE_OPTIONS, "vote_ties"),
     results=results_group(),
 )
-def run_command(source, encoder, extraction, tasks, results) -> None:
+def run_command(
+    plan: PlanOption = False, plan_json: PlanJsonOption = False, *, source, encoder, extraction, tasks, results
+) -> None:
     """Run every task that applies to the dataset.
 
     FlickrExif releases get masked acquisition probes per attribute, PairCams gets retrieval,
     other image sets get processing probes (and kNN influence when they have classes).
     """
     with reported():
+        if plan_json and not plan:
+            raise UsageError("--json prints the plan: give it with --plan")
+        if plan:
+            from benchmark.runs.planning import plan_sweep
+            from benchmark.runs.sweep import Sweep
+
+            print_plan(plan_sweep(Sweep(source, encoder, extraction, tasks, results)), as_json=plan_json)
+            return
         sweep(source, encoder, extraction, tasks, results)
 
 
