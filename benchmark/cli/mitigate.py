@@ -17,7 +17,9 @@ from benchmark.cli.options import (
     tasks_group,
     with_groups,
 )
-from benchmark.cli.run import EmbeddingsOption, measure
+from benchmark.cli.output import reported
+from benchmark.cli.run import EmbeddingsOption, PlanJsonOption, PlanOption, measure, planned
+from benchmark.errors import UsageError
 
 MITIGATE_OPTIONS = (
     "seed",
@@ -38,6 +40,22 @@ MITIGATE_OPTIONS = (
     tasks=tasks_group(("mitigate",), *MITIGATE_OPTIONS),
     results=results_group(),
 )
-def mitigate_command(embeddings: EmbeddingsOption = None, *, source, encoder, extraction, tasks, results) -> None:
+def mitigate_command(
+    embeddings: EmbeddingsOption = None,
+    plan: PlanOption = False,
+    plan_json: PlanJsonOption = False,
+    *,
+    source,
+    encoder,
+    extraction,
+    tasks,
+    results,
+) -> None:
     """Erase the processing (or PairCams camera-type) trace, then measure how much trace and semantics remain."""
+    if plan or plan_json:
+        with reported():
+            if embeddings is not None:
+                raise UsageError("--plan counts a sweep of --model x --dataset; --embeddings DIR embeds nothing")
+            planned(plan, plan_json, source, encoder, extraction, tasks, results)
+        return
     measure(embeddings, source, encoder, extraction, tasks, results)

@@ -80,15 +80,21 @@ def run_command(
     other image sets get processing probes (and kNN influence when they have classes).
     """
     with reported():
-        if plan_json and not plan:
-            raise UsageError("--json prints the plan: give it with --plan")
-        if plan:
-            from benchmark.runs.planning import plan_sweep
-            from benchmark.runs.sweep import Sweep
+        if not planned(plan, plan_json, source, encoder, extraction, tasks, results):
+            sweep(source, encoder, extraction, tasks, results)
 
-            print_plan(plan_sweep(Sweep(source, encoder, extraction, tasks, results)), as_json=plan_json)
-            return
-        sweep(source, encoder, extraction, tasks, results)
+
+def planned(plan: bool, plan_json: bool, source, encoder, extraction, tasks, results) -> bool:
+    """``--plan`` (``--json``): print the sweep's plan instead of running it; whether it did."""
+    if plan_json and not plan:
+        raise UsageError("--json prints the plan: give it with --plan")
+    if not plan:
+        return False
+    from benchmark.runs.planning import plan_sweep
+    from benchmark.runs.sweep import Sweep
+
+    print_plan(plan_sweep(Sweep(source, encoder, extraction, tasks, results)), as_json=plan_json)
+    return True
 
 
 @with_groups(

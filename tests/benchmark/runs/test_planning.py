@@ -120,3 +120,16 @@ def test_a_cache_larger_than_the_free_disk_is_said_before_the_sweep(tmp_path, mo
         app, ["run", "-m", MODELS[0], "-d", str(folder), "-o", str(tmp_path / "o"), "--device", "cpu", "--plan"]
     )
     assert done.exit_code == 0 and "The embedding cache needs" in done.output and "1.0 kB free" in done.output
+
+
+def test_mitigate_plans_its_sweep_too(tmp_path):
+    """A folder's mitigation embeds every image under every JPEG class (train, validation and test): 6 inputs."""
+    folder = make_folder(tmp_path / "images", per_class=4, size=(48, 40))
+    args = ["mitigate", "-m", MODELS[0], "-d", str(folder), "-o", str(tmp_path / "o"), "--family", "jpeg"]
+    done = runner.invoke(app, [*args, "--device", "cpu", "--plan", "--json"])
+    assert done.exit_code == 0, done.output
+    found = json.loads(done.stdout)
+    assert found["tasks"] == ["mitigate"] and found["source_images"] == 8
+    assert found["processed_inputs"] == found["forward_passes"] == 8 * 6 and not (tmp_path / "o").exists()
+    embeddings = runner.invoke(app, [*args, "--embeddings", str(tmp_path), "--plan"])
+    assert embeddings.exit_code == 2 and "--embeddings DIR embeds nothing" in embeddings.output
