@@ -89,6 +89,8 @@ def cohort_inputs(keys: Sequence[str], found: Detected, options: TaskOptions, re
             if not any(wanted):
                 continue
             for inputs in declared(image_set, task.target, options):
+                if not image_set.split(inputs.split):
+                    continue  # the task says what is missing when its turn comes, as it did alone
                 for variant in inputs.variants:
                     used = seed if variant.uses_seed else options.seeds[0]
                     group = groups.get((image_set.name, image_set.fingerprint, inputs.split, used))

@@ -158,6 +158,7 @@ def test_device_option_reaches_the_probe(tmp_path, monkeypatch):
     import benchmark.runs.sweep
 
     seen = {}
+    monkeypatch.setattr(benchmark.runs.sweep, "prepare", lambda *args: None)  # nothing embedded: the probe's options
     monkeypatch.setattr(
         benchmark.runs.sweep,
         "run",
