@@ -224,6 +224,14 @@ OPTIONS: dict[str, Option] = {
             "rank", Optional[int], None, help="paired: directions projected out (default: classes - 1).", panel=TASKS
         ),
         _option("iterations", int, 4, help="inlp: classifier-and-project rounds.", panel=TASKS),
+        _option(
+            "templates",
+            Optional[Path],
+            None,
+            help="Zero-shot class prompts: a JSON table in the format of benchmark/data/zeroshot_templates.json "
+            "(default: that table); targets it has no entry for are not run zero-shot.",
+            panel=TASKS,
+        ),
         # Output
         _option("out", Path, ..., "--out", "-o", help="Results folder (one JSON per result).", panel=OUTPUT),
         _option("skip_existing", bool, False, help="Keep result files that already exist.", panel=OUTPUT),
@@ -362,6 +370,7 @@ def tasks_group(tasks: Sequence[str], *names: str) -> Group:
 
     def build(values: dict[str, Any]):
         from benchmark.protocols.erasers import EraserOptions
+        from benchmark.tasks.prompts import read_templates
         from benchmark.tasks.task import TaskOptions
 
         given = {name: values[name] for name in names}
@@ -377,6 +386,7 @@ def tasks_group(tasks: Sequence[str], *names: str) -> Group:
             "mask_ratio": given.get("mask_ratio"),
             "refits": given.get("probe_refits"),
             "vote_ties": given.get("vote_ties"),
+            "templates": read_templates(given["templates"]) if "templates" in given else None,
         }
         return TaskOptions(
             tasks=tuple(tasks),

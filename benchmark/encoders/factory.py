@@ -134,6 +134,14 @@ class TextTower:
         return torch.cat(parts) if parts else torch.zeros(0, self.embed_dim)
 
 
+def no_text_tower(spec: EncoderSpec) -> str:
+    """Why ``spec`` cannot zero-shot (for an encoder without a text tower: :func:`~.registry.text_tower_of`)."""
+    return (
+        f"{spec.alias or spec.key} has no text tower: zero-shot needs a vision-language encoder "
+        "(open_clip:MODEL/TAG, open_clip:hf-hub:ORG/REPO, or a CVL encoder of `trace-bench models`)"
+    )
+
+
 def load_text_tower(spec: EncoderSpec, request: LoadRequest) -> TextTower:
     """The text tower that pairs with ``spec`` (:func:`~.registry.text_tower_of`), on the CPU in eval mode.
 
@@ -143,10 +151,7 @@ def load_text_tower(spec: EncoderSpec, request: LoadRequest) -> TextTower:
 
     source = text_tower_of(spec)
     if source is None:
-        raise UsageError(
-            f"{spec.alias or spec.key} has no text tower: zero-shot needs a vision-language encoder "
-            "(open_clip:MODEL/TAG, open_clip:hf-hub:ORG/REPO, or a CVL encoder of `trace-bench models` with a text tower)"
-        )
+        raise UsageError(no_text_tower(spec))
     if source.key != spec.key:
         request = replace(request, weights=None)
     loader = FAMILIES[source.family].text_loader

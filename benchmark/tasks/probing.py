@@ -40,6 +40,24 @@ def _every_class(embedded: dict, variants: list) -> tuple[torch.Tensor, torch.Te
     return x, y
 
 
+def processing_test_set(
+    encoder, image_set: ImageSet, family: str, extractor: Extractor, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The processing probe's test set (also zero-shot's): every test image under every class of ``family``."""
+    variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
+    return _every_class(extractor.embed(encoder, image_set, image_set.test_split, variants, seed), variants)
+
+
+def acquisition_split(
+    encoder, image_set: ImageSet, split: str, extractor: Extractor, seed: int, mask_ratio: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The acquisition probe's input for one split (also zero-shot's): the masked q95 4:4:4 crop, and the labels."""
+    variant = Variant(mask_ratio=mask_ratio, crop_encoding=ACQUISITION_CROP_ENCODING)
+    embeddings = extractor.embed(encoder, image_set, split, [variant], seed)[variant]
+    labels = {item.id: item.label for item in image_set.split(split)}
+    return embeddings.vectors, torch.tensor([labels[i] for i in embeddings.ids])
+
+
 def processing_probe(
     encoder,
     image_set: ImageSet,
@@ -59,8 +77,7 @@ def processing_probe(
         embeddings = extractor.embed(encoder, image_set, split, [assigned], seed)[assigned]
         labels = [classes.index(assigned.class_for(i, seed)) for i in embeddings.ids]
         data[split] = (embeddings.vectors, torch.tensor(labels))
-    test_variants = [Variant(family=family, class_name=name) for name in classes]
-    test_x, test_y = _every_class(extractor.embed(encoder, image_set, "test", test_variants, seed), test_variants)
+    test_x, test_y = processing_test_set(encoder, image_set, family, extractor, seed)
     result = linear_probe(*data["train"], *data["validation"], test_x, test_y, replace(probe_config, seed=seed))
     return TaskResult(
         task="probe-processing",
@@ -85,7 +102,7 @@ def _standard_processing_probe(
     """The released protocol on train + val (:mod:`benchmark.protocols.refit`): every image under every class."""
     variants = [Variant(family=family, class_name=name) for name in FAMILIES[family]]
     train = extractor.embed(encoder, image_set, "train", variants, seed)
-    test_x, test_y = _every_class(extractor.embed(encoder, image_set, image_set.test_split, variants, seed), variants)
+    test_x, test_y = processing_test_set(encoder, image_set, family, extractor, seed)
     common = image_set_parameters(encoder, image_set, seed)
     return standard_probe_result(family, [train[v].vectors for v in variants], test_x, test_y, config, refits, common)
 
@@ -138,12 +155,10 @@ def acquisition_probe(
 ) -> TaskResult:
     if not image_set.has_labels:
         raise UsageError(f"{image_set.name} has no labels: acquisition probes need a FlickrExif configuration")
-    variant = Variant(mask_ratio=mask_ratio, crop_encoding=ACQUISITION_CROP_ENCODING)
-    data = {}
-    for split in ("train", "validation", "test"):
-        embeddings = extractor.embed(encoder, image_set, split, [variant], seed)[variant]
-        labels = {item.id: item.label for item in image_set.split(split)}
-        data[split] = (embeddings.vectors, torch.tensor([labels[i] for i in embeddings.ids]))
+    data = {
+        split: acquisition_split(encoder, image_set, split, extractor, seed, mask_ratio)
+        for split in ("train", "validation", "test")
+    }
     result = linear_probe(*data["train"], *data["validation"], *data["test"], replace(probe_config, seed=seed))
     return TaskResult(
         task="probe-acquisition",
