@@ -236,8 +236,11 @@ def _run_one(
             why = f"out of memory: {_first_line(error)}"
         else:
             why = None
+    by_reason: dict[str, list[str]] = {}
     for task, reason in skipped.items():
-        reporter.skipped(f"{label}: {task}", reason)
+        by_reason.setdefault(reason, []).append(task)
+    for reason, tasks in by_reason.items():  # one line per reason, naming every task and target it stopped
+        reporter.skipped(f"{label}: {', '.join(tasks)}", reason)
     if why is not None:
         reporter.not_run(label, "out of memory")
         return [], why, skipped
