@@ -109,6 +109,8 @@ OPTION_CHANGES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], st
 }
 
 OFFLINE_ENCODERS = ("effnet-lite0", "random:")  # everything else needs downloaded weights
+# The README's own open_clip Hub model: a tiny random two-tower model the test pushes to the loopback Hub.
+README_CLIP = "open_clip:hf-hub:my-org/my-clip"
 
 
 # --- parsing README.md -------------------------------------------------------------------------------
@@ -318,13 +320,17 @@ def check_models(r: Ran, ctx: Context) -> None:
     assert pattern is None or all(name.startswith("siglip") for name in names), names
 
 
+def check_missing_weights(r: Ran) -> None:
+    """No such weights here: the loopback Hub has no such model repository, so the download is answered
+    "not found" (offline it would be the message with the command that fetches them); exit 2."""
+    assert r.returncode == 2, f"{r.command}: expected exit 2 (missing weights), got {r.returncode}\n{r.output}"
+    assert "Missing weights" in r.stderr and ("hf download" in r.stderr or "was not found on" in r.stderr), r.stderr
+
+
 def check_run(r: Ran, ctx: Context) -> None:
     model = r.argv[r.argv.index("--model") + 1]
     if not model.startswith(OFFLINE_ENCODERS):
-        # No such weights here: the loopback Hub has no model repositories, so the download is answered
-        # "not found" (offline it would be the message with the command that fetches them); exit 2.
-        assert r.returncode == 2, f"{r.command}: expected exit 2 (missing weights), got {r.returncode}\n{r.output}"
-        assert "Missing weights" in r.stderr and ("hf download" in r.stderr or "was not found on" in r.stderr), r.stderr
+        check_missing_weights(r)
         return
     r.ok()
     dataset = r.argv[r.argv.index("--dataset") + 1]
@@ -340,6 +346,20 @@ def check_run(r: Ran, ctx: Context) -> None:
             assert probe["precision_used"] in ("float32", "bfloat16"), probe
     else:
         assert set(tasks) == {"probe-processing", "knn"} and len(tasks) == 8, r.stdout  # 4 families each
+
+
+def check_zeroshot(r: Ran, ctx: Context) -> None:
+    model = r.argv[r.argv.index("--model") + 1]
+    if model != README_CLIP:
+        check_missing_weights(r)
+        return
+    r.ok()
+    (result,) = [json.loads(p.read_text()) for p in (r.work / "results").rglob("zeroshot-Make-seed0.json")]
+    assert {"accuracy", "mean_per_class_recall", "chance", "probe_accuracy"} <= set(result["metrics"]), result
+    assert result["parameters"]["templates"]["source"].endswith("my_templates.json"), result["parameters"]
+    assert all(
+        prompts == [f"a photo from a {name} camera."] for name, prompts in result["parameters"]["prompts"].items()
+    )
 
 
 def check_extract(r: Ran, ctx: Context) -> None:
@@ -366,6 +386,8 @@ def check_report(r: Ran, ctx: Context) -> None:
     for name in ("summary.md", "summary.csv", "metrics.csv"):
         assert (report / name).is_file(), name
     assert list(report.glob("probe-acquisition-Make-*.png")) and list(report.glob("retrieval-paircams-*.png"))
+    if list((r.work / r.argv[2]).rglob("zeroshot-*.json")):
+        assert (report / "zeroshot.md").is_file() and list(report.glob("zeroshot*.png"))
     assert "chance" in (report / "metrics.csv").read_text()
 
 
@@ -385,6 +407,7 @@ CHECKS: dict[tuple[str, ...], Callable[[Ran, Context], None]] = {
     ("trace-bench", "run"): check_run,
     ("trace-bench", "report"): check_report,
     ("trace-bench", "extract"): check_extract,
+    ("trace-bench", "zeroshot"): check_zeroshot,
     ("trace-bench", "knn"): check_knn,
     ("export",): lambda r, ctx: None,  # sets the environment of the commands after it (see run_shell)
 }
@@ -618,6 +641,12 @@ def make_pairs(work: Path) -> None:
                 path.write_bytes(render_photo(subject + offset, profile, when, size=(160, 120)))
 
 
+def make_templates(work: Path) -> None:
+    """``my_templates.json``: the README's prompt table of one's own (one template for Make)."""
+    table = {"format": 1, "targets": {"Make": {"templates": ["a photo from a {c} camera."]}}}
+    (work / "my_templates.json").write_text(json.dumps(table))
+
+
 def make_images(work: Path) -> None:
     """``my_images/``: two classes, with train/validation/test folders so every split has both."""
     profiles = builtin_profiles()
@@ -674,13 +703,17 @@ def test_readme_exif_commands(exif_samples, tmp_path):
 @pytest.mark.slow
 def test_readme_commands_in_order(tmp_path):
     """Every other README command, in README order, against the loopback Flickr and Hub."""
+    from benchmark.testing.clip import repo_files, tiny_clip
+
     work = tmp_path / "work"
     work.mkdir()
     (work / "readme-specs.json").write_text(json.dumps(README_SPECS))
     make_pairs(work)
     make_images(work)
+    make_templates(work)
     photos = generate_photos(400, seed=0, owners=80)
     with FlickrStandin(photos) as standin, HubStandin(token=HUB_TOKEN) as hub:
+        hub.push(README_CLIP.removeprefix("open_clip:hf-hub:"), repo_files(tiny_clip(seed=0)))
         env = base_env(tmp_path) | {"FLICKR_API_URL": standin.api_url, "HF_ENDPOINT": hub.url}
         ctx = Context(work, env, hub=hub)
         run_readme(ctx, lambda c: c.key not in EXIF_ONLY, lambda b: "read_exif" not in b.body)

@@ -265,6 +265,15 @@ OPTIONS: dict[str, Option] = {
             metavar="N",
         ),
         _option("iterations", int, 4, help="inlp: classifier-and-project rounds.", panel=TASKS, metavar="N"),
+        _option(
+            "templates",
+            Optional[Path],
+            None,
+            help="Zero-shot class prompts: a JSON table in the format of benchmark/data/zeroshot_templates.json "
+            "(default: that table); targets it has no entry for are not run zero-shot.",
+            panel=TASKS,
+            metavar="FILE",
+        ),
         # Output
         _option(
             "out", Path, ..., "--out", "-o", help="Results folder (one JSON per result).", panel=OUTPUT, metavar="DIR"
@@ -412,6 +421,7 @@ def tasks_group(tasks: Sequence[str], *names: str) -> Group:
 
     def build(values: dict[str, Any]):
         from benchmark.protocols.erasers import EraserOptions
+        from benchmark.tasks.prompts import read_templates
         from benchmark.tasks.task import TaskOptions
 
         given = {name: values[name] for name in names}
@@ -427,6 +437,7 @@ def tasks_group(tasks: Sequence[str], *names: str) -> Group:
             "mask_ratio": given.get("mask_ratio"),
             "refits": given.get("probe_refits"),
             "vote_ties": given.get("vote_ties"),
+            "templates": read_templates(given["templates"]) if "templates" in given else None,
         }
         return TaskOptions(
             tasks=tuple(tasks),

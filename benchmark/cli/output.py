@@ -119,6 +119,9 @@ class ConsoleReporter:
     def not_run(self, name: str, why: str) -> None:
         stderr.print(f"[red]{escape(name)}: not run[/red] ({escape(why)})", highlight=False)
 
+    def skipped(self, name: str, why: str) -> None:
+        stderr.print(f"[yellow]{escape(name)}: skipped[/yellow] ({escape(why)})", highlight=False)
+
     def datasets(self, found: list[tuple[Any, Any]]) -> None:
         """How each dataset was read, once, before any work: its kind, classes, splits, what it skipped."""
         for detected, image_set in found:
@@ -157,6 +160,14 @@ class ConsoleReporter:
             self.bar.stop()
 
 
+def _skipped_cell(skipped: dict[str, str]) -> str:
+    """``zeroshot (4): <the first reason>``: the tasks an encoder could not do, and why."""
+    if not skipped:
+        return ""
+    tasks = sorted({what.split()[0] for what in skipped})
+    return f"{', '.join(tasks)} ({len(skipped)}): {next(iter(skipped.values())).splitlines()[0]}"
+
+
 def print_sweep(outcomes: list[Any], record: Path) -> None:
     """The sweep's table: every (encoder, dataset), its result files or why it has none; exit 1 if any failed."""
     rows = [
@@ -165,10 +176,17 @@ def print_sweep(outcomes: list[Any], record: Path) -> None:
             "dataset": o.dataset,
             "results": o.results,
             "error": (o.error or "").splitlines()[0] if o.error else "",
+            "skipped": _skipped_cell(o.skipped),
         }
         for o in outcomes
     ]
-    columns = {"encoder": "encoder", "dataset": "dataset", "results": "results", "error": "not run because"}
+    columns = {
+        "encoder": "encoder",
+        "dataset": "dataset",
+        "results": "results",
+        "error": "not run because",
+        "skipped": "skipped",
+    }
     failed = sum(1 for o in outcomes if o.error)
     write_table(rows, columns, table_console(), title=f"Sweep: {len(outcomes) - failed} of {len(outcomes)} ran")
     if failed:

@@ -15,6 +15,10 @@ standard deviation over seeds).  Written to the report folder:
 * figures (:mod:`benchmark.reporting.plots`): probe accuracy per encoder and PairCams recall@1 per
   (task, target, dataset), each as a 300-dpi PNG, a PDF and an SVG.
 
+Zero-shot results (``trace-bench zeroshot``, :mod:`benchmark.tasks.zeroshot`) get their own section
+(``zeroshot.md``/``.csv``, appended to ``summary.md``) and figure (``zeroshot``): zero-shot accuracy
+beside the probe's MP per encoder and target (:mod:`benchmark.reporting.zeroshot`).
+
 Mitigation results (``trace-bench mitigate``, :mod:`benchmark.tasks.mitigation`) carry ``before`` and
 ``after`` metric sets: they are kept apart per eraser method (task ``mitigate-<method>``) and get
 their own section (``mitigation.md``/``.csv``, appended to ``summary.md``) and figure
@@ -33,6 +37,7 @@ from typing import Any
 from benchmark.errors import UsageError
 from benchmark.imaging.processing import FAMILIES
 from benchmark.reporting.plots import group_name, group_rank, mitigation_figure, report_figures, save
+from benchmark.reporting.zeroshot import CSV_FIELDS, zeroshot_figures, zeroshot_markdown, zeroshot_rows
 from benchmark.runs.results import read_results
 from benchmark.tasks.registry import TASKS
 from flickrexif.exif.labels import ATTRIBUTES
@@ -348,6 +353,16 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
         with files[2].open("a") as summary_md:
             summary_md.write("\n## Mitigation\n\n" + section)
         files += save(mitigation_figure(mitigation), out, "mitigation")
+    zeroshot = zeroshot_rows(summary.long_rows)
+    if zeroshot:
+        files += [out / "zeroshot.csv", out / "zeroshot.md"]
+        _write_csv(files[-2], zeroshot, CSV_FIELDS)
+        section = "## Zero-shot vs linear probe\n\n" + zeroshot_markdown(zeroshot)
+        files[-1].write_text(section)
+        with files[2].open("a") as summary_md:
+            summary_md.write("\n" + section)
+        for stem, figure in zeroshot_figures(zeroshot):
+            files += save(figure, out, stem)
     _forget_stale(out, files)
     return summary, files
 

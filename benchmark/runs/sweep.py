@@ -4,7 +4,9 @@ Every dataset is resolved and checked before any encoder loads, so a typo costs 
 Each encoder is then loaded once and run on every dataset.  With several encoders (a sweep, as in
 CLIP_benchmark: ``--model a --model b``, ``--model paper`` for the released 47, or a pattern such as
 ``'siglip*'``) an encoder that cannot be loaded or runs out of memory is recorded (``OUT/sweep.json``)
-and the sweep goes on; a single encoder fails as it is, for the command line to report.  With
+and the sweep goes on; a single encoder fails as it is, for the command line to report.  A task an
+encoder cannot do (zero-shot without a text tower) is skipped and recorded with the reason; an
+encoder that can do none of the run's tasks is not even loaded.  With
 ``--executor ray`` a sweep runs one Ray task per (encoder, dataset), each extracting where it runs.
 
 The command line sees the sweep through a :class:`SweepReporter` (its progress bars and messages);
@@ -27,7 +29,7 @@ from benchmark.encoders.factory import EncoderOptions
 from benchmark.encoders.registry import resolve
 from benchmark.errors import UsageError
 from benchmark.runs.results import ResultStore, now
-from benchmark.runs.runner import checked_datasets, plan, planned_results, run
+from benchmark.runs.runner import cannot_do, checked_datasets, plan, planned_results, run
 from benchmark.runtime.files import writable_folder
 from benchmark.sources.imageset import ImageSet
 from benchmark.sources.kinds import Detected, SourceOptions
@@ -68,6 +70,7 @@ class Outcome:
     dataset: str
     results: int
     error: str | None = None
+    skipped: dict[str, str] = field(default_factory=dict)  # task and target -> why it was not run
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ class SweepReporter(Protocol):
 
     def not_run(self, name: str, why: str) -> None: ...
 
+    def skipped(self, name: str, why: str) -> None: ...
+
     def datasets(self, found: list[tuple[Detected, ImageSet]]) -> None: ...
 
     def progress(self, label: str) -> contextlib.AbstractContextManager[Progress]: ...
@@ -101,6 +106,9 @@ class SilentReporter:
         pass
 
     def not_run(self, name: str, why: str) -> None:
+        pass
+
+    def skipped(self, name: str, why: str) -> None:
         pass
 
     @contextlib.contextmanager
@@ -174,17 +182,28 @@ def run_sweep(sweep: Sweep, reporter: SweepReporter | None = None) -> SweepResul
     if outcome.swept and sweep.extraction.executor == Executor.RAY:
         return _fan_out(sweep, names, found, outcome)
     for name in names:
+        if (never := cannot_do(resolve(name), sweep.tasks)) is not None:
+            if not outcome.swept:
+                raise UsageError(never)
+            reporter.skipped(name, never)
+            outcome.outcomes += [
+                Outcome(name, d.label, 0, skipped={task: never for task in sweep.tasks.tasks}) for d in found
+            ]
+            continue
         encoder, why = _load(sweep.encoder, name, reporter, outcome.swept)
         if encoder is None:
             outcome.outcomes += [Outcome(name, d.label, 0, why) for d in found]
             continue
         reporter.loaded(encoder)
         for detected in found:
-            files, error = _run_one(encoder, detected, sweep, executor, reporter, outcome.swept)
+            files, error, skipped = _run_one(encoder, detected, sweep, executor, reporter, outcome.swept)
             outcome.written += files
-            outcome.outcomes.append(Outcome(encoder.spec.key, detected.label, len(files), error))
+            outcome.outcomes.append(Outcome(encoder.spec.key, detected.label, len(files), error, skipped))
         del encoder
         _free_memory()
+    reasons = [why for one in outcome.outcomes for why in one.skipped.values()]
+    if not outcome.swept and not outcome.written and reasons:
+        raise UsageError(reasons[0])  # one encoder, and nothing of the run it can do
     return outcome
 
 
@@ -203,18 +222,32 @@ def _load(options: EncoderOptions, name: str, reporter: SweepReporter, swept: bo
 
 def _run_one(
     encoder, detected: Detected, sweep: Sweep, executor, reporter, swept: bool
-) -> tuple[list[Path], str | None]:
-    """One encoder on one dataset; in a sweep an out-of-memory error is returned, not raised."""
-    with reporter.progress(f"{encoder.spec.key} on {detected.label}") as progress:
+) -> tuple[list[Path], str | None, dict[str, str]]:
+    """One encoder on one dataset: its files, why it has none (in a sweep an out-of-memory error is
+    returned, not raised) and the tasks it skipped."""
+    label = f"{encoder.spec.key} on {detected.label}"
+    skipped: dict[str, str] = {}
+    with reporter.progress(label) as progress:
         extractor = sweep.extractor(progress, executor)
         try:
-            return run(encoder, detected, extractor, sweep.tasks, sweep.results, progress.on_task), None
+            files = run(
+                encoder, detected, extractor, sweep.tasks, sweep.results, progress.on_task, on_skip=skipped.__setitem__
+            )
         except Exception as error:
             if not swept or not out_of_memory(error):
                 raise
             why = f"out of memory: {_first_line(error)}"
-    reporter.not_run(f"{encoder.spec.key} on {detected.label}", "out of memory")
-    return [], why
+        else:
+            why = None
+    by_reason: dict[str, list[str]] = {}
+    for task, reason in skipped.items():
+        by_reason.setdefault(reason, []).append(task)
+    for reason, tasks in by_reason.items():  # one line per reason, naming every task and target it stopped
+        reporter.skipped(f"{label}: {', '.join(tasks)}", reason)
+    if why is not None:
+        reporter.not_run(label, "out of memory")
+        return [], why, skipped
+    return files, None, skipped
 
 
 def _free_memory() -> None:
@@ -247,19 +280,22 @@ def sweep_task(name: str, dataset: str, sweep: Sweep, threads: int) -> tuple[lis
 
     torch.set_num_threads(threads)  # the driver's: the same last bits as a local run
     detected = sweep.source.detect(dataset)
+    if (never := cannot_do(resolve(name), sweep.tasks)) is not None:
+        return [], Outcome(name, detected.label, 0, skipped={task: never for task in sweep.tasks.tasks})
     try:
         encoder = sweep.encoder.load(name)
     except Exception as error:
         if not _recorded(error):
             raise
         return [], Outcome(name, detected.label, 0, str(error) or type(error).__name__)
+    skipped: dict[str, str] = {}
     try:
-        files = run(encoder, detected, sweep.extractor(), sweep.tasks, sweep.results)
+        files = run(encoder, detected, sweep.extractor(), sweep.tasks, sweep.results, on_skip=skipped.__setitem__)
     except Exception as error:
         if not out_of_memory(error):
             raise
-        return [], Outcome(encoder.spec.key, detected.label, 0, f"out of memory: {error}")
-    return [str(f) for f in files], Outcome(encoder.spec.key, detected.label, len(files))
+        return [], Outcome(encoder.spec.key, detected.label, 0, f"out of memory: {error}", skipped)
+    return [str(f) for f in files], Outcome(encoder.spec.key, detected.label, len(files), skipped=skipped)
 
 
 def write_sweep_record(outcomes: list[Outcome], out: Path) -> Path:

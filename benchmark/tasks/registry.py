@@ -2,7 +2,8 @@
 
 Each :class:`~benchmark.tasks.task.Task` says what runs it, the dataset kinds it applies to and its
 targets there, and the headline metrics the report's summary table shows.  ``trace-bench run`` runs
-the paper's tasks (:data:`PAPER_TASKS`); ``trace-bench mitigate`` the mitigation.
+the paper's tasks (:data:`PAPER_TASKS`) and zero-shot (:data:`RUN_TASKS`); ``trace-bench mitigate``
+the mitigation.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from benchmark.tasks.mitigation import PAIRCAMS_TARGET, mitigation_task
 from benchmark.tasks.probing import acquisition_probe, processing_probe
 from benchmark.tasks.retrieval import paircams_retrieval
 from benchmark.tasks.task import Task, TaskOptions
+from benchmark.tasks.zeroshot import zeroshot_task
 
 CLASS_KINDS = ("image-folder", "hf-dataset")  # image sets whose labels, when they have some, are classes
 ACQUISITION_KINDS = ("official-flickrexif", "flickrexif")
@@ -31,6 +33,12 @@ def _classified_family_targets(found: Detected, options: TaskOptions) -> list[tu
 
 def _attribute_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:
     return [(a, a) for a in found.attributes() if options.targets is None or a in options.targets]
+
+
+def _zeroshot_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:
+    """The probes' targets that the prompt table has prompts for."""
+    targets = _attribute_targets if found.kind.name in ACQUISITION_KINDS else _family_targets
+    return [(target, config) for target, config in targets(found, options) if target in options.templates.targets]
 
 
 def _mitigation_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:
@@ -83,6 +91,14 @@ TASKS: dict[str, Task] = {
             ),
         ),
         Task(
+            "zeroshot",
+            zeroshot_task,
+            kinds=(*ACQUISITION_KINDS, *CLASS_KINDS),
+            targets=_zeroshot_targets,
+            headline=(("ZS", "accuracy"), ("MP", "probe_accuracy")),
+            needs_text_tower=True,
+        ),
+        Task(
             "mitigate",
             mitigation_task,
             kinds=(*CLASS_KINDS, "paircams"),
@@ -93,7 +109,9 @@ TASKS: dict[str, Task] = {
     )
 }
 TASK_NAMES = tuple(TASKS)
-PAPER_TASKS = ("probe-processing", "probe-acquisition", "knn", "retrieval")  # what `trace-bench run` runs
+PAPER_TASKS = ("probe-processing", "probe-acquisition", "knn", "retrieval")
+RUN_TASKS = (*PAPER_TASKS, "zeroshot")  # what `trace-bench run` runs
+ATTRIBUTE_TASKS = ("probe-acquisition", "zeroshot")  # the tasks whose targets are FlickrExif attributes (--target)
 
 
 def check_tasks(options: TaskOptions) -> None:

@@ -161,7 +161,7 @@ def test_device_option_reaches_the_probe(tmp_path, monkeypatch):
     monkeypatch.setattr(
         benchmark.runs.sweep,
         "run",
-        lambda encoder, found, extractor, options, results, on_task: (
+        lambda encoder, found, extractor, options, results, on_task, on_skip: (
             seen.update(probe=options.probe.device, extract=extractor.device) or []
         ),
     )

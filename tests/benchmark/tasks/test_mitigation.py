@@ -174,7 +174,8 @@ def test_mitigate_offers_every_option_of_run():
         return {flag for param in commands[command].params for flag in param.opts if flag.startswith("--")}
 
     assert {"--offline", "--executor", "--revision", "--split", "--config"} <= options("mitigate")
-    shared = options("run") - {"--mask-ratio", "--target", "--vote-ties"}  # the paper's tasks, not mitigation's
+    # the options of the paper's tasks and zero-shot, not mitigation's
+    shared = options("run") - {"--mask-ratio", "--target", "--vote-ties", "--templates"}
     assert shared <= options("mitigate"), shared - options("mitigate")
 
 
