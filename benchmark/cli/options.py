@@ -31,7 +31,7 @@ from benchmark.choices import (
     VoteTies,
 )
 from benchmark.cli.extra import require_bench_extra
-from benchmark.cli.output import reported
+from benchmark.cli.output import INTERRUPTED, reported
 from benchmark.imaging.masking import DEFAULT_MASK_RATIO, RELEASED_CODE_MASK_RATIO
 from benchmark.runs.results import DEFAULT_TEMPLATE
 
@@ -346,7 +346,7 @@ def with_groups(**groups: Group) -> Callable[[Callable[..., Any]], Callable[...,
         def wrapper(**values: Any) -> Any:
             shared = dict(values)
             own_values = {name: value for name, value in values.items() if name not in added}
-            with reported():
+            with reported(interrupted=INTERRUPTED):
                 require_bench_extra()
                 built = {name: group.build(shared) for name, group in groups.items()}
             return command(**own_values, **built)

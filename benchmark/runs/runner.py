@@ -31,6 +31,9 @@ class PlannedTask:
     load: Callable[[], ImageSet] = field(repr=False, compare=False)
 
 
+HUGGING_FACE_KINDS = ("hf-dataset", "flickrexif", "paircams")  # what --split and --config choose in
+
+
 def plan(found: Detected, options: TaskOptions) -> list[PlannedTask]:
     """The tasks of ``options`` that apply to ``found``, with their targets, in the registry's order."""
     return [
@@ -89,6 +92,13 @@ def checked_datasets(source: SourceOptions, options: TaskOptions) -> list[Detect
     targets are among their attributes, some task applies to each, and its first image set opens."""
     check_tasks(options)
     found = [source.detect(dataset) for dataset in source.datasets]
+    for detected in found:
+        if detected.kind.name not in HUGGING_FACE_KINDS and (source.splits or source.config):
+            option = "--split" if source.splits else "--config"
+            raise UsageError(
+                f"{option} chooses what a Hugging Face dataset loads; {detected.dataset} is {detected.kind.name} "
+                "(an image folder's splits are its folders): drop it"
+            )
     check_targets(found, options)
     for detected in found:
         planned = plan(detected, options)
