@@ -334,9 +334,9 @@ def check_run(r: Ran, ctx: Context) -> None:
         return
     r.ok()
     dataset = r.argv[r.argv.index("--dataset") + 1]
-    tasks = re.findall(r"^(\S+) +\S+ +seed \d+:", r.stdout, flags=re.M)
+    tasks = re.findall(r"^\S+ on \S+: (\S+) \S+ seed \d+:", r.stdout, flags=re.M)
     if "paircams" in dataset:
-        assert tasks == ["retrieval"] and "spd_a=" in r.stdout, r.stdout
+        assert tasks == ["retrieval"] and "SPD_a " in r.stdout, r.stdout
     elif dataset.startswith("releases/"):
         assert set(tasks) == {"probe-acquisition"}, r.stdout
         result = json.loads(next((r.work / "results").rglob("probe-acquisition-Make-seed0.json")).read_text())
