@@ -98,13 +98,20 @@ def print_results(written: list[Path], out: Path) -> None:
     erasers = " (and erasers)" if any(path.with_suffix(".safetensors").is_file() for path in written) else ""
     stderr.print(f"{len(written)} result files{erasers} in {out}")
     for dataset, files in skipped.items():
-        count = files.pop("__count__")
-        first = "; ".join(f"{name}: {why}" for name, why in list(files.items())[:3])
-        stderr.print(
-            f"[yellow]{escape(dataset)}: {count} images could not be read and were left out (each result counts "
-            f"and names them under skipped_images): {escape(first)}[/yellow]",
-            highlight=False,
-        )
+        count = int(files.pop("__count__"))
+        warn_skipped(dataset, count, files, "each result counts and names them under skipped_images")
+
+
+def warn_skipped(dataset: str, count: int, first: dict[str, str], where: str) -> None:
+    """One yellow line: how many images of ``dataset`` were left out, the first three named with why."""
+    if not count:
+        return
+    named = "; ".join(f"{name}: {why}" for name, why in list(first.items())[:3])
+    stderr.print(
+        f"[yellow]{escape(dataset)}: {count} images could not be read and were left out ({where}): "
+        f"{escape(named)}[/yellow]",
+        highlight=False,
+    )
 
 
 class ConsoleReporter:

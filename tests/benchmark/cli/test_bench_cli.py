@@ -238,6 +238,19 @@ def test_extract_command_writes_cache_files(tmp_path):
     assert bad.exit_code == 2 and "unknown processing family" in bad.stderr
 
 
+def test_extract_names_the_images_it_could_not_read(tmp_path):
+    folder = make_folder(tmp_path / "images", per_class=4)
+    first_class = sorted(p for p in folder.iterdir() if p.is_dir())[0]
+    (first_class / "empty.jpg").write_bytes(b"")
+    (first_class / "notes.jpg").write_text("not a picture")
+    args = ["extract", "-m", MODEL, "-d", str(folder), "--cache", str(tmp_path / "cache"), "--variant", "source"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 images could not be read and were left out" in result.stderr, result.stderr
+    assert "empty.jpg" in result.stderr and "notes.jpg" in result.stderr, result.stderr
+    assert "images" in result.stderr.splitlines()[0], result.stderr  # the dataset summary comes first
+
+
 def test_official_flickrexif_layout(tmp_path, paper_splits):
     """Images named by Flickr id next to the paper's split files (a few real ids of the real file)."""
     spec = json.loads((paper_splits / "split_data_target_attribute=Make.json").read_text())
