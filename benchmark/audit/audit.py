@@ -17,6 +17,7 @@ more, the encoder's name resolves, the output folder can be written), then:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,10 +91,11 @@ class AuditOptions:
     def __post_init__(self) -> None:
         if self.seed < 0:
             raise UsageError(f"--seed must be >= 0, got {self.seed}")
-        if self.permutations < round(1 / self.alpha):
+        fewest = math.ceil(len(AUDIT_ATTRIBUTES) / self.alpha)  # Holm: the smallest p times the attributes
+        if self.permutations < fewest:
             raise UsageError(
-                f"--permutations {self.permutations} cannot give a p-value below {self.alpha}: use "
-                f"{round(1 / self.alpha)} or more (1000 by default)"
+                f"--permutations {self.permutations} cannot give an adjusted p-value below {self.alpha} over "
+                f"{len(AUDIT_ATTRIBUTES)} attributes: use {fewest} or more (1000 by default)"
             )
         families = tuple(chosen(Family, f, "--family").value for f in self.families)
         object.__setattr__(self, "families", families or AUDIT_FAMILIES)
