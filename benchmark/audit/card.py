@@ -149,7 +149,8 @@ def _mitigation(audit: dict) -> str:
     if not mitigation["attributes"]:
         return "**Mitigation.** Nothing was erased: no attribute was found confounded."
     parts = []
-    shown = list(mitigation["attributes"].items())[:SHOWN]
+    erased = mitigation["attributes"]  # the strongest associations first
+    shown = [(a, erased[a]) for a in audit["confounded"] if a in erased][:SHOWN]
     for attribute, found in shown:
         if "error" in found:
             parts.append(f"{attribute} could not be erased ({found['error']})")
