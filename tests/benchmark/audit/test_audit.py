@@ -120,3 +120,14 @@ def test_options_are_checked_where_they_enter():
         AuditOptions(mitigate=True, eraser=EraserOptions(method="paired"))
     with pytest.raises(UsageError, match="280 or more"):  # 14 attributes, Holm: p can reach 0.05 from 280 on
         AuditOptions(permutations=100)
+
+
+def test_a_hugging_face_dataset_is_audited_by_the_column_the_user_names(species_dataset, tmp_path):
+    out = tmp_path / "out"
+    done = runner.invoke(app, ["audit", "--dataset", str(species_dataset), "--out", str(out)])
+    assert done.exit_code == 2 and "--label-column" in done.output and "species" in done.output, done.output
+    done = runner.invoke(app, ["audit", "-d", str(species_dataset), "--label-column", "species", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    audit = json.loads((out / "audit.json").read_text())
+    assert audit["dataset"]["label_column"] == "species" and audit["dataset"]["kind"] == "hf-dataset"
+    assert "Is Smartphone" in audit["confounded"] and audit["dataset"]["class_counts"] == {"husky": 8, "wolf": 8}
