@@ -58,11 +58,18 @@ def mitigate_attributes(
     vote_ties: str,
 ) -> dict[str, Any]:
     """For each attribute of ``coded`` (integer-coded values per image): the eraser's rank and the
-    measures before and after; an attribute whose fitting half has one value gets ``error``."""
+    measures before and after; an attribute whose fitting half has one value gets ``error``, one that divides
+    the images as an earlier one does gets its figures and ``same_as``."""
     fit = stratified_folds(labels, 2, seed) == 0
     measured = ~fit
     found: dict[str, Any] = {}
+    partitions: dict[tuple[int, ...], str] = {}
     for attribute, values in coded.items():
+        partition = tuple(np.unique(values, return_index=True)[1][np.unique(values, return_inverse=True)[1]])
+        if partition in partitions:  # another attribute divides the images alike (Make and Model of one camera each)
+            found[attribute] = {**found[partitions[partition]], "same_as": partitions[partition]}
+            continue
+        partitions[partition] = attribute
         before = _measured(embeddings, labels, values, measured, ks, vote_ties)
         try:
             fitted = fit_concept_eraser(

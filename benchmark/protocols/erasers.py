@@ -56,8 +56,10 @@ class Eraser:
     @property
     def rank(self) -> int:
         """How many directions it changes: the rank of ``left @ right``."""
-        change = self.left.double() @ self.right.double()
-        values = torch.linalg.svdvals(change)
+        left, right = self.left.double(), self.right.double()
+        if left.shape[1] < left.shape[0]:  # thin factors: the same singular values from an [r, r] product
+            left, right = torch.linalg.qr(left).R, torch.linalg.qr(right.T).R.T
+        values = torch.linalg.svdvals(left @ right)
         return int((values > 1e-6 * float(values.max())).sum()) if values.numel() else 0
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
