@@ -63,10 +63,13 @@ def _scope(dataset: dict, parameters: dict) -> str:
 
 def _found(audit: dict, by_name: dict, parameters: dict) -> str:
     shortcut = audit["shortcut"]
+    how = f"naive Bayes on every attribute, {parameters['folds']}-fold cross-validated"
     predicts = (
-        f"The metadata alone predicts the class of {_pct(shortcut['accuracy'])} of the images (naive Bayes on "
-        f"every attribute, {parameters['folds']}-fold cross-validated; always answering the most frequent class: "
-        f"{_pct(shortcut['majority_baseline'])})."
+        f"The metadata alone predicts the class of {_pct(shortcut['accuracy'])} of the images ({how}; always "
+        f"answering the most frequent class: {_pct(shortcut['majority_baseline'])})."
+        if shortcut["accuracy"] > shortcut["majority_baseline"]
+        else f"The metadata alone predicts the class no better than always answering the most frequent class "
+        f"({_pct(shortcut['accuracy'])} against {_pct(shortcut['majority_baseline'])}; {how})."
     )
     if not audit["confounded"]:
         return f"**Found.** No metadata attribute is associated with the class beyond chance. {predicts}"

@@ -167,7 +167,9 @@ def _number(value: Any) -> bool:
 def results_table(summary: Summary) -> str:
     """The summary a person reads (what ``trace-bench report`` prints): one row per (encoder, dataset,
     task, target) with its headline numbers in percent (SPD in points, ± the std over seeds or refits)
-    beside its chance and its test samples."""
+    beside its chance and its test samples; for a folder of dataset audits alone, their section."""
+    if not summary.long_rows and summary.audits:
+        return summary.audits
     facts: dict[tuple, dict[str, Any]] = {}
     for row in summary.long_rows:
         key = (row["encoder"], row["dataset"], row["task"], row["target"])
@@ -198,8 +200,6 @@ def results_table(summary: Summary) -> str:
 
 
 def markdown_table(summary: Summary) -> str:
-    if not summary.table_rows and summary.audits:  # a folder of audits only
-        return summary.audits
     header = ["encoder", "group", "dataset", *summary.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in summary.table_rows:

@@ -11,7 +11,7 @@ import pytest
 from benchmark.audit.audit import AuditOptions, run_audit
 from benchmark.reporting.audit_report import flips_figure, lift_figure, read_audits
 from benchmark.reporting.plots import FORMATS
-from benchmark.reporting.report import markdown_table, write_report
+from benchmark.reporting.report import results_table, write_report
 from benchmark.sources.kinds import SourceOptions
 from flickrexif.testing.labelled import labelled_photos
 
@@ -31,7 +31,7 @@ def test_a_folder_of_audits_alone_gets_its_section_and_figures(audited, tmp_path
     assert "audit.md" in names and {f"audit-lift-pets.{e}" for e in FORMATS} <= names
     text = (tmp_path / "report" / "audit.md").read_text()
     assert "| Is Smartphone |" in text and "Most over-represented values per class" in text
-    assert markdown_table(summary).startswith("### pets")  # what `trace-bench report` prints
+    assert results_table(summary).startswith("### pets")  # what `trace-bench report` prints
 
 
 def test_the_heat_map_shows_each_value_s_lift(audited):
