@@ -42,7 +42,7 @@ from benchmark.audit.mitigation import mitigate_attributes
 from benchmark.audit.reading import SetMetadata, read_metadata
 from benchmark.audit.shortcut import FOLDS, majority_baseline, naive_bayes, one_attribute, stratified_folds
 from benchmark.choices import EraserMethod, Family, VoteTies, chosen
-from benchmark.embeddings.extract import ExtractionOptions
+from benchmark.embeddings.extract import ExtractionOptions, Extractor
 from benchmark.encoders.factory import EncoderOptions
 from benchmark.encoders.registry import resolve
 from benchmark.errors import UsageError
@@ -308,7 +308,15 @@ def value_table(values: np.ndarray, names: list[str], labels: np.ndarray, classe
     }
 
 
-def encoder_section(encoder, image_set, metadata: SetMetadata, extractor, options: AuditOptions, confounded, steps):
+def encoder_section(
+    encoder: Any,
+    image_set: ImageSet,
+    metadata: SetMetadata,
+    extractor: Extractor,
+    options: AuditOptions,
+    confounded: list[str],
+    steps: Steps,
+) -> dict[str, Any]:
     """``encoder`` (the kNN split per attribute and the flip rates) and, with ``mitigate``, ``mitigation``."""
     embedded = embed_set(encoder, image_set, extractor, options.families, options.seed)
     index = {image: row for row, image in enumerate(metadata.ids)}
@@ -339,10 +347,10 @@ def encoder_section(encoder, image_set, metadata: SetMetadata, extractor, option
         }
     }
     if options.mitigate:
-        chosen_ones = {attribute: coded[attribute] for attribute in confounded}
+        erased = {attribute: coded[attribute] for attribute in confounded}
         advance = steps("mitigation", None)
         section["mitigation"] = mitigate_attributes(
-            source, labels, chosen_ones, options.ks, options.eraser, seed=options.seed, vote_ties=options.vote_ties
+            source, labels, erased, options.ks, options.eraser, seed=options.seed, vote_ties=options.vote_ties
         )
         advance(1)
     return section
