@@ -126,8 +126,8 @@ def _encoder(audit: dict, by_name: dict) -> str:
     )
     if attribute in audit["confounded"]:
         follow += (
-            f". Were {attribute} independent of the class, {_pct(split['independent'])}: "
-            f"{_points(split['reliance'])} of the dataset's nearest-neighbour accuracy are owed to it."
+            f". Were {attribute} independent of the class, {_pct(split['independent'])}: the dataset's "
+            f"nearest-neighbour accuracy owes {_points(split['reliance'])} to it."
         )
     else:
         follow += (

@@ -149,10 +149,10 @@ def _mitigation_lines(audit: dict[str, Any]) -> list[str]:
 
 def lift_figure(audit: dict[str, Any]) -> Figure:
     """The metadata value x class heat map of log2 lift (module notes)."""
-    chosen = (
-        audit["confounded"]
-        or [e["attribute"] for e in sorted(audit["associations"], key=lambda e: -e["cramers_v"]) if e["values"] > 1][:3]
-    )
+    strongest = [
+        e["attribute"] for e in sorted(audit["associations"], key=lambda e: -e["cramers_v"]) if e["values"] > 1
+    ]
+    chosen = (audit["confounded"] or strongest)[:HEAT_ATTRIBUTES]
     tables = [audit["contingency"][attribute] for attribute in chosen]
     classes = tables[0]["classes"] if tables else []
     sizes = np.asarray(tables[0]["counts"]).sum(0) if tables else np.zeros(0)

@@ -104,4 +104,4 @@ def test_a_pretrained_encoder_relies_on_the_planted_confound_and_not_on_its_cont
         assert abs(split_of["encoder"]["knn"]["Exposure"]["spd"]) < 0.05
     flips = confounded["encoder"]["flips"]["sharpening"]
     assert flips["classes"]["sharpness-x4"]["flip_rate@k1"] > 0 and flips["mean_flip_rate@k1"] > 0
-    assert "neg-same: a drop of" in confounded["_card"] and "owed to it" in confounded["_card"]
+    assert "neg-same: a drop of" in confounded["_card"] and "owes" in confounded["_card"]

@@ -71,3 +71,9 @@ def test_the_flip_figure_has_a_bar_per_processing(audited):
     }
     axes = flips_figure(audit).axes[0]
     assert [round(bar.get_height(), 6) for bar in axes.patches] == [2.0, 20.0]
+
+
+def test_the_heat_map_keeps_to_the_strongest_attributes(audited):
+    (audit,) = read_audits(audited)
+    shown = {t.get_text().split(" = ")[0] for t in lift_figure(audit).axes[0].get_yticklabels()}
+    assert shown == set(audit["confounded"][:4]) and len(audit["confounded"]) > 4
