@@ -157,13 +157,14 @@ def lift_figure(audit: dict[str, Any]) -> Figure:
     classes = tables[0]["classes"] if tables else []
     sizes = np.asarray(tables[0]["counts"]).sum(0) if tables else np.zeros(0)
     shown = sorted(np.argsort(-sizes, kind="stable")[:HEAT_CLASSES])
-    labels, rows = [], []
+    labels, rows, images = [], [], []  # images: the count behind each cell (0 is written 0, not a clipped lift)
     for attribute, table in zip(chosen, tables):
         counts = np.asarray(table["counts"], dtype=np.float64)
         lift = (counts / counts.sum(0)) / (counts.sum(1, keepdims=True) / counts.sum())
         for v in np.argsort(-counts.sum(1), kind="stable")[:HEAT_VALUES]:
             labels.append(f"{attribute} = {table['values'][v]}")
             rows.append(lift[v, shown])
+            images.append(counts[v, shown])
     grid = np.log2(np.clip(np.asarray(rows) if rows else np.zeros((0, len(shown))), 2**-LIFT_RANGE, 2**LIFT_RANGE))
     figure = Figure(figsize=(1.2 + 0.55 * max(3, len(shown)), 1.2 + 0.32 * max(3, len(labels))))
     axes = figure.add_subplot()
@@ -172,7 +173,8 @@ def lift_figure(audit: dict[str, Any]) -> Figure:
     axes.set_yticks(range(len(labels)), labels)
     if grid.size <= 400:
         for (row, column), value in np.ndenumerate(grid):
-            axes.text(column, row, f"{2**value:.1f}", ha="center", va="center", fontsize=7)
+            text = f"{2**value:.1f}" if images[row][column] else "0"
+            axes.text(column, row, text, ha="center", va="center", fontsize=7)
     bar = figure.colorbar(image, ax=axes, ticks=range(-int(LIFT_RANGE), int(LIFT_RANGE) + 1))
     bar.set_label("lift (share in class / share overall), log2")
     bar.ax.set_yticklabels([f"{2.0**t:g}×" for t in range(-int(LIFT_RANGE), int(LIFT_RANGE) + 1)])
