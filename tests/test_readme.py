@@ -82,6 +82,7 @@ README_SPECS = {"attributes": {"Make": {"top_k": 4, "min_photos": 25, "val_per_c
 def placeholders(samples: Path | None) -> dict[str, list[str]]:
     """README argument → arguments the test passes (``...`` after paths means "more paths": dropped)."""
     mapping = {"...": [], "IMAGES_DIR": ["images"], "SPLITS_DIR": ["releases/v1.0.0/splits"]}
+    mapping["scripts/labelled_photos.py"] = [str(REPO / "scripts" / "labelled_photos.py")]  # run from the work folder
     if samples is not None:
         mapping |= {"PHOTO.jpg": [str(samples / SAMPLE_PHOTO)], "FOLDER/": [str(samples)]}
     return mapping
@@ -376,9 +377,41 @@ def check_knn(r: Ran, ctx: Context) -> None:
     assert {"all-same@k10", "neg-same@k1", "spd_p@k10"} <= set(result["metrics"]), result["metrics"]
 
 
+def check_labelled_photos(r: Ran, ctx: Context) -> None:
+    r.ok()
+    out = r.work / r.argv[2]
+    assert sorted(p.name for p in out.iterdir()) == ["husky", "wolf"] and len(list(out.rglob("*.jpg"))) == 48, r.stdout
+
+
+def check_audit(r: Ran, ctx: Context) -> None:
+    r.ok()
+    out = r.work / r.argv[r.argv.index("--out") + 1]
+    audit = json.loads((out / "audit.json").read_text())
+    by_name = {entry["attribute"]: entry for entry in audit["associations"]}
+    assert "Is Smartphone" in r.stdout and "Cramér" in r.stdout, r.stdout
+    assert (out / "audit.md").read_text().startswith("## Metadata and processing")
+    control = "control" in r.argv[r.argv.index("--dataset") + 1]
+    if control:  # cameras dealt alike to both classes: nothing found
+        assert audit["confounded"] == [] and by_name["Is Smartphone"]["p_value"] > 0.05, by_name["Is Smartphone"]
+    else:  # the planted confound: the phones go with the huskies
+        assert "Is Smartphone" in audit["confounded"] and by_name["Model"]["confounded"], audit["confounded"]
+        assert audit["over_represented"]["husky"][0]["value"] == "True", audit["over_represented"]
+    if "--model" in r.argv:
+        split = audit["encoder"]["knn"]["Is Smartphone"]
+        assert split["spd"] > 0.05 and set(audit["encoder"]["flips"]) == {"unprocessed", "sharpening"}, split
+        assert abs(split["reliance"]) < 0.02 if control else split["reliance"] > 0.03, split
+    if "--mitigate" in r.argv:
+        assert set(audit["mitigation"]["attributes"]) == set(audit["confounded"]), audit["mitigation"]
+
+
 def check_report(r: Ran, ctx: Context) -> None:
     r.ok()
     report = r.work / r.argv[2] / "report"
+    if (r.work / r.argv[2] / "audit.json").is_file():  # the report of a dataset audit
+        assert r.stdout.startswith("### pets") and "| Is Smartphone |" in r.stdout, r.stdout
+        assert (report / "audit.md").is_file() and (report / "audit-lift-pets.png").is_file()
+        assert (report / "audit-flips-pets.svg").is_file()
+        return
     assert r.stdout.startswith("| encoder | dataset | task | target | result | chance | n |"), r.stdout
     rows = r.stdout.splitlines()
     assert any("effnet-lite0" in row and "| probe-acquisition | Make | MP " in row for row in rows), r.stdout
@@ -409,6 +442,8 @@ CHECKS: dict[tuple[str, ...], Callable[[Ran, Context], None]] = {
     ("trace-bench", "extract"): check_extract,
     ("trace-bench", "zeroshot"): check_zeroshot,
     ("trace-bench", "knn"): check_knn,
+    ("trace-bench", "audit"): check_audit,
+    ("python", "scripts/labelled_photos.py"): check_labelled_photos,
     ("export",): lambda r, ctx: None,  # sets the environment of the commands after it (see run_shell)
 }
 EXIF_ONLY = {("flickrexif", "exif")}  # need the real sample photos: their own test, skipped without them

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from benchmark.cli.audit import audit_command
 from benchmark.cli.extra import require_bench_extra
 from benchmark.cli.extract import extract_command
 from benchmark.cli.mitigate import mitigate_command
@@ -109,6 +110,7 @@ app.command("knn")(knn_command)
 app.command("retrieval")(retrieval_command)
 app.command("zeroshot")(zeroshot_command)
 app.command("mitigate")(mitigate_command)
+app.command("audit")(audit_command)
 
 
 @app.command("report")

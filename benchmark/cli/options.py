@@ -113,6 +113,14 @@ OPTIONS: dict[str, Option] = {
             panel=DATA,
         ),
         _option(
+            "label_column",
+            Optional[str],
+            None,
+            help="Hugging Face dataset: the column holding the classes (default: a ClassLabel column 'label').",
+            metavar="COLUMN",
+            panel=DATA,
+        ),
+        _option(
             "exif_orientation",
             ExifOrientation,
             ExifOrientation.AUTO,
@@ -274,6 +282,22 @@ OPTIONS: dict[str, Option] = {
             panel=TASKS,
             metavar="FILE",
         ),
+        _option(
+            "permutations",
+            int,
+            1000,
+            help="Audit: class shufflings of each attribute's permutation test (p-values down to 1/(N+1)).",
+            panel=TASKS,
+            metavar="N",
+        ),
+        _option(
+            "mitigate",
+            bool,
+            False,
+            "--mitigate",
+            help="Audit: erase each confounded attribute (--method leace or inlp) and measure kNN before and after.",
+            panel=TASKS,
+        ),
         # Output
         _option(
             "out", Path, ..., "--out", "-o", help="Results folder (one JSON per result).", panel=OUTPUT, metavar="DIR"
@@ -374,16 +398,17 @@ def _tuple(value: Any) -> tuple:
 
 def source_group(dataset: Option = OPTIONS["dataset"]) -> Group:
     """``--dataset`` (several, optional or one: ``dataset``), ``--revision``, ``--split``, ``--config``,
-    ``--exif-orientation``."""
+    ``--label-column``, ``--exif-orientation``."""
 
     def build(values: dict[str, Any]):
         from benchmark.sources.kinds import SourceOptions
 
         splits = _tuple(values["split"]) or None
-        orientation = values["exif_orientation"]
-        return SourceOptions(_tuple(values["dataset"]), values["revision"], splits, values["config"], orientation)
+        orientation, label_column = values["exif_orientation"], values["label_column"]
+        datasets = _tuple(values["dataset"])
+        return SourceOptions(datasets, values["revision"], splits, values["config"], orientation, label_column)
 
-    return group((dataset, "revision", "split", "config", "exif_orientation"), build)
+    return group((dataset, "revision", "split", "config", "label_column", "exif_orientation"), build)
 
 
 def encoder_group(model: Option = OPTIONS["model"]) -> Group:
@@ -474,3 +499,32 @@ def results_group() -> Group:
         return ResultStore(values["out"], values["name_template"], values["skip_existing"])
 
     return group(("out", "skip_existing", "name_template"), build)
+
+
+AUDIT_SEED = replace(
+    OPTIONS["seed"], kind=int, default=0, help="Seed of the permutation tests, the folds and the eraser's half."
+)
+AUDIT_FAMILY = replace(
+    OPTIONS["family"],
+    help="Processing families the queries are re-processed with (repeat; default: jpeg, sharpening, resizing).",
+)
+
+
+def audit_group() -> Group:
+    """``--seed`` (one), ``--permutations``, ``--family``, ``--mitigate``, ``--method``, ``--iterations``."""
+
+    def build(values: dict[str, Any]):
+        from benchmark.audit.audit import AuditOptions
+        from benchmark.protocols.erasers import EraserOptions
+
+        eraser = EraserOptions(method=values["method"], iterations=values["iterations"])
+        families = _tuple(values["family"])
+        return AuditOptions(
+            seed=values["seed"],
+            permutations=values["permutations"],
+            mitigate=values["mitigate"],
+            eraser=eraser,
+            **({"families": families} if families else {}),
+        )
+
+    return group((AUDIT_SEED, "permutations", AUDIT_FAMILY, "mitigate", "method", "iterations"), build)

@@ -19,6 +19,9 @@ Zero-shot results (``trace-bench zeroshot``, :mod:`benchmark.tasks.zeroshot`) ge
 (``zeroshot.md``/``.csv``, appended to ``summary.md``) and figure (``zeroshot``): zero-shot accuracy
 beside the probe's MP per encoder and target (:mod:`benchmark.reporting.zeroshot`).
 
+Dataset audits (``trace-bench audit``: ``audit.json`` files under the folder) get their section
+(``audit.md``, appended to ``summary.md``) and figures (:mod:`benchmark.reporting.audit_report`).
+
 Mitigation results (``trace-bench mitigate``, :mod:`benchmark.tasks.mitigation`) carry ``before`` and
 ``after`` metric sets: they are kept apart per eraser method (task ``mitigate-<method>``) and get
 their own section (``mitigation.md``/``.csv``, appended to ``summary.md``) and figure
@@ -30,12 +33,13 @@ from __future__ import annotations
 import csv
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UsageError
 from benchmark.imaging.processing import FAMILIES
+from benchmark.reporting.audit_report import read_audits, write_audit_report
 from benchmark.reporting.plots import group_name, group_rank, mitigation_figure, report_figures, save
 from benchmark.reporting.zeroshot import CSV_FIELDS, zeroshot_figures, zeroshot_markdown, zeroshot_rows
 from benchmark.runs.results import read_results
@@ -111,6 +115,7 @@ class Summary:
     # (encoder, group, dataset, task, target, column) → mean, std, seeds: what the paper table shows
     headline_rows: list[dict[str, Any]] = field(default_factory=list)
     unread: dict[str, str] = field(default_factory=dict)  # JSON files under the folder that are not results: why
+    audits: str = ""  # the dataset audits' section (benchmark.reporting.audit_report), when the folder has some
 
 
 def summarise(results_dir: str | Path) -> Summary:
@@ -162,7 +167,9 @@ def _number(value: Any) -> bool:
 def results_table(summary: Summary) -> str:
     """The summary a person reads (what ``trace-bench report`` prints): one row per (encoder, dataset,
     task, target) with its headline numbers in percent (SPD in points, ± the std over seeds or refits)
-    beside its chance and its test samples."""
+    beside its chance and its test samples; for a folder of dataset audits alone, their section."""
+    if not summary.long_rows and summary.audits:
+        return summary.audits
     facts: dict[tuple, dict[str, Any]] = {}
     for row in summary.long_rows:
         key = (row["encoder"], row["dataset"], row["task"], row["target"])
@@ -328,10 +335,15 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     if not Path(results_dir).is_dir():
         raise UsageError(f"no results folder {results_dir}")
     summary = summarise(results_dir)
-    if not summary.long_rows:
-        raise UsageError(f"no result files under {results_dir}")
+    audits = read_audits(results_dir)
+    if not summary.long_rows and not audits:
+        raise UsageError(f"no result files (nor audit.json) under {results_dir}")
     out = Path(out_dir or Path(results_dir) / "report")
     out.mkdir(parents=True, exist_ok=True)
+    if not summary.long_rows:  # a folder of dataset audits only
+        section, files = write_audit_report(audits, out)
+        _forget_stale(out, files)
+        return replace(summary, audits=section), files
     files = [out / "metrics.csv", out / "summary.csv", out / "summary.md"]
     _write_csv(files[0], summary.long_rows)
     with_std = [name for column in summary.columns for name in (column, f"{column} std")]
@@ -363,6 +375,11 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
             summary_md.write("\n" + section)
         for stem, figure in zeroshot_figures(zeroshot):
             files += save(figure, out, stem)
+    if audits:
+        section, audit_files = write_audit_report(audits, out)
+        files += audit_files
+        with files[2].open("a") as summary_md:
+            summary_md.write("\n## Dataset audit\n\n" + section)
     _forget_stale(out, files)
     return summary, files
 

@@ -70,6 +70,12 @@ PAIRCAMS_CARD_PER_CONFIG = """dataset_info:
   - name: subject_idx
     dtype: int64
 """
+PLAIN_CARD = """configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*.parquet
+"""
 OTHER_CARD = """license: mit
 configs:
 - config_name: default

@@ -40,3 +40,22 @@ def hub(env, monkeypatch):
     with HubStandin(token=HUB_TOKEN) as standin:
         monkeypatch.setenv("HF_ENDPOINT", standin.url)
         yield standin
+
+
+@pytest.fixture
+def species_dataset(tmp_path, offline):
+    """A Hugging Face dataset folder (parquet + card) of generated photos whose class is a plain string
+    column ``species`` (husky: phones, wolf: cameras), with a ``camera`` column: no ClassLabel."""
+    from benchmark.testing.datasets import PLAIN_CARD, write_card
+    from flickrexif.testing.labelled import labelled_photos
+
+    root = tmp_path / "pets-hub"
+    written = labelled_photos(tmp_path / "photos", per_class=8, confound=1.0, size=(64, 48))
+    rows = {"image": [{"bytes": p.path.read_bytes()} for p in written], "species": [p.label for p in written]}
+    rows["camera"] = [p.model for p in written]
+    features = datasets.Features(
+        {"image": datasets.Image(), "species": datasets.Value("string"), "camera": datasets.Value("string")}
+    )
+    (root / "data").mkdir(parents=True)
+    datasets.Dataset.from_dict(rows, features=features).to_parquet(str(root / "data" / "train-00000.parquet"))
+    return write_card(root, PLAIN_CARD)
