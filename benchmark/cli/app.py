@@ -18,7 +18,7 @@ from benchmark.cli.audit import audit_command
 from benchmark.cli.extra import require_bench_extra
 from benchmark.cli.extract import extract_command
 from benchmark.cli.mitigate import mitigate_command
-from benchmark.cli.output import reported, show_library_warnings, stderr
+from benchmark.cli.output import reported, show_library_warnings, stderr, written_files
 from benchmark.cli.run import knn_command, probe_command, retrieval_command, run_command, zeroshot_command
 from flickrexif.cli.options import new_app, version_option
 from flickrexif.cli.writers import table_console, write_table
@@ -129,7 +129,7 @@ def report_command(
     if mitigation:
         typer.echo("Mitigation (before -> after):\n\n" + mitigation_markdown(mitigation))
     folder = files[0].parent
-    stderr.print(f"Wrote {len(files)} files to {folder}: " + ", ".join(f.name for f in files))
+    stderr.print(f"Wrote {len(files)} files to {folder}: {written_files(files)}", highlight=False)
     if summary.unread:
         first = "; ".join(f"{path}: {why}" for path, why in list(summary.unread.items())[:5])
         stderr.print(

@@ -7,7 +7,7 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,14 @@ def print_results(written: list[Path], out: Path) -> None:
     for dataset, files in skipped.items():
         count = int(files.pop("__count__"))
         warn_skipped(dataset, count, files, "each result counts and names them under skipped_images")
+
+
+def written_files(files: Sequence[Path]) -> str:
+    """The files a report wrote, in a line: its tables by name, its figures counted (each is a PNG, a PDF
+    and an SVG of one name)."""
+    figures = {f.stem for f in files if f.suffix in (".png", ".pdf", ".svg")}
+    tables = [f.name for f in files if f.suffix not in (".png", ".pdf", ".svg")]
+    return ", ".join(tables) + (f" and {len(figures)} figures (PNG, PDF, SVG)" if figures else "")
 
 
 def warn_skipped(dataset: str, count: int, first: dict[str, str], where: str) -> None:

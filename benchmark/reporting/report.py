@@ -179,13 +179,7 @@ def results_table(summary: Summary) -> str:
     cells: dict[tuple, list[str]] = defaultdict(list)
     for row in summary.headline_rows:
         key = (row["encoder"], row["dataset"], row["task"], row["target"])
-        spread = f" ± {100 * row['std']:.1f}" if row["std"] else ""
-        value = (
-            f"{100 * row['mean']:+.1f}{spread} pp"
-            if row["column"].startswith("SPD")
-            else f"{100 * row['mean']:.1f}{spread}%"
-        )
-        cells[key].append(f"{row['column']} {value}")
+        cells[key].append(f"{row['column']} {in_percent(row['mean'], row['column'], row['std'])}")
     header = ["encoder", "dataset", "task", "target", "result", "chance", "n"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for key, shown in cells.items():
@@ -218,6 +212,12 @@ class PaperTable:
     caption: str
     rows: list[dict[str, Any]]  # group, encoder, then header → cell text ("73.4 ± 0.5")
     chance: dict[str, str]  # header → chance accuracy (%) of the probe columns
+
+
+def in_percent(mean: float, column: str, std: float | None = None) -> str:
+    """A headline number as the printed tables show it: ``39.4%``, a difference (SPD) ``+4.5 pp``."""
+    spread = f" ± {100 * std:.1f}" if std else ""
+    return f"{100 * mean:+.1f}{spread} pp" if column.startswith("SPD") else f"{100 * mean:.1f}{spread}%"
 
 
 def percent(mean: float, std: float | None) -> str:
@@ -440,13 +440,16 @@ def mitigation_rows(results_dir: str | Path) -> list[dict[str, Any]]:
 def mitigation_markdown(rows: list[dict[str, Any]]) -> str:
     """The mitigation table: ``before -> after`` per headline metric the rows have."""
     shown = [(c, m) for c, m in MITIGATION_COLUMNS if any(f"{m} after" in row for row in rows)]
-    header = ["encoder", "dataset", "target", "method", "rank", "chance", *(c for c, _ in shown)]
+    header = ["encoder", "dataset", "target", "method", "rank", "MP chance", *(c for c, _ in shown)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in rows:
         cells = [str(row[k]) for k in ("encoder", "dataset", "target", "method", "rank")]
-        cells.append(f"{row['chance']:.3f}" if isinstance(row.get("chance"), float) else "")
-        for _, metric in shown:
-            has = f"{metric} after" in row
-            cells.append(f"{row[f'{metric} before']:.3f} → {row[f'{metric} after']:.3f}" if has else "")
+        cells.append(in_percent(row["chance"], "chance") if isinstance(row.get("chance"), float) else "")
+        for column, metric in shown:
+            if f"{metric} after" in row:
+                before, after = (in_percent(row[f"{metric} {when}"], column) for when in ("before", "after"))
+                cells.append(f"{before} → {after}")
+            else:
+                cells.append("")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
