@@ -17,7 +17,7 @@ from benchmark.cli.options import (
     source_group,
     with_groups,
 )
-from benchmark.cli.output import reported, stderr
+from benchmark.cli.output import reported, stderr, warn_skipped
 from flickrexif.cli.options import progress_bar
 from flickrexif.cli.writers import table_console, write_table
 
@@ -70,10 +70,14 @@ def audit_command(out: AuditOut = AUDIT_OUT.default, *, source, encoder, extract
     result = json.loads(files[0].read_text())
     print_associations(result)
     stderr.print(f"Wrote {', '.join(str(f) for f in files)}")
-    unreadable = result["dataset"]["unreadable"]
-    if unreadable["count"]:
-        first = "; ".join(f"{name}: {why}" for name, why in list(unreadable["first"].items())[:3])
-        stderr.print(f"[yellow]{unreadable['count']} images could not be read and were left out: {first}[/yellow]")
+    dataset = result["dataset"]
+    left_out = dataset.get("skipped_by_source") or {}
+    warn_skipped(
+        dataset["name"],
+        dataset["unreadable"]["count"] + len(left_out),
+        {**left_out, **dataset["unreadable"]["first"]},
+        "audit.json names them",
+    )
 
 
 def print_associations(result: dict[str, Any]) -> None:

@@ -101,6 +101,7 @@ def test_an_unreadable_image_is_counted_and_named_never_fatal(confounded_set, tm
     copy = tmp_path / "pets"
     shutil.copytree(root, copy)
     (copy / "wolf" / "wolf-999.jpg").write_bytes(b"\xff\xd8 truncated")
+    (copy / "husky" / "folder.jpg").mkdir()  # left out by the source, named beside the unreadable file
     done = runner.invoke(
         app, ["audit", "--dataset", str(copy), "--out", str(tmp_path / "out"), "--permutations", "300"]
     )
@@ -109,7 +110,8 @@ def test_an_unreadable_image_is_counted_and_named_never_fatal(confounded_set, tm
     assert (
         audit["dataset"]["unreadable"]["count"] == 1 and "wolf/wolf-999.jpg" in audit["dataset"]["unreadable"]["first"]
     )
-    assert audit["dataset"]["audited"] == 64 and "could not be read" in done.output
+    assert audit["dataset"]["audited"] == 64 and "2 images could not be read" in done.output, done.output
+    assert "husky/folder.jpg: a folder" in done.output and "wolf/wolf-999.jpg" in done.output, done.output
     assert "Is Smartphone" in done.output and "confounded" in done.output  # the table on stdout
 
 
