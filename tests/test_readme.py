@@ -377,6 +377,20 @@ def check_knn(r: Ran, ctx: Context) -> None:
     assert {"all-same@k10", "neg-same@k1", "spd_p@k10"} <= set(result["metrics"]), result["metrics"]
 
 
+def check_mitigate(r: Ran, ctx: Context) -> None:
+    r.ok()
+    out = r.work / r.argv[r.argv.index("--out") + 1]
+    results = [json.loads(p.read_text()) for p in out.rglob("mitigate-leace-*-seed0.json")]
+    assert {result["target"] for result in results} == {"jpeg", "sharpening", "resizing", "interpolation"}, r.stdout
+    for result in results:
+        assert result["before"]["chance"] == result["after"]["chance"] and "probe_accuracy" in result["after"], result
+        line = next(line for line in r.stdout.splitlines() if f"mitigate {result['target']} seed 0" in line)
+        assert "->" in line and "(chance " in line, line
+    probe = json.loads(next(out.rglob("probe-processing-sharpening-seed0.json")).read_text())
+    sharpening = next(result for result in results if result["target"] == "sharpening")
+    assert sharpening["before"]["probe_accuracy"] == probe["metrics"]["accuracy"]  # run's own number
+
+
 def check_labelled_photos(r: Ran, ctx: Context) -> None:
     r.ok()
     out = r.work / r.argv[2]
@@ -414,11 +428,16 @@ def check_report(r: Ran, ctx: Context) -> None:
         return
     assert r.stdout.startswith("| encoder | dataset | task | target | result | chance | n |"), r.stdout
     rows = r.stdout.splitlines()
-    assert any("effnet-lite0" in row and "| probe-acquisition | Make | MP " in row for row in rows), r.stdout
-    assert any("| retrieval | paircams |" in row and "SPD_a" in row for row in rows), r.stdout
+    results = [json.loads(p.read_text()) for p in (r.work / r.argv[2]).rglob("*-seed*.json")]
+    for result in results:  # every result has its row (a mitigation its row in the mitigation table)
+        row = f"| {result['dataset']} | {result['target']} | {result.get('method')} |"
+        if result["task"] != "mitigate":
+            row = f"| {result['encoder']} | {result['dataset']} | {result['task']} | {result['target']} |"
+        assert any(row in line for line in rows), (row, r.stdout)
     for name in ("summary.md", "summary.csv", "metrics.csv"):
         assert (report / name).is_file(), name
-    assert list(report.glob("probe-acquisition-Make-*.png")) and list(report.glob("retrieval-paircams-*.png"))
+    for task, target in {(result["task"], result["target"]) for result in results if result["task"] != "mitigate"}:
+        assert list(report.glob(f"{task}-{target}*.png")), (task, target)
     if list((r.work / r.argv[2]).rglob("zeroshot-*.json")):
         assert (report / "zeroshot.md").is_file() and list(report.glob("zeroshot*.png"))
     assert "chance" in (report / "metrics.csv").read_text()
@@ -443,6 +462,7 @@ CHECKS: dict[tuple[str, ...], Callable[[Ran, Context], None]] = {
     ("trace-bench", "zeroshot"): check_zeroshot,
     ("trace-bench", "knn"): check_knn,
     ("trace-bench", "audit"): check_audit,
+    ("trace-bench", "mitigate"): check_mitigate,
     ("python", "scripts/labelled_photos.py"): check_labelled_photos,
     ("export",): lambda r, ctx: None,  # sets the environment of the commands after it (see run_shell)
 }
@@ -726,6 +746,18 @@ def test_every_readme_command_is_run_or_listed():
     others = {b.lang for b in blocks} - {"bash", "python", "toml", ""}
     assert not others, f"code blocks this test does not read: {others}"
     assert [b.lang for b in blocks].count("toml") == 1
+
+
+def test_readme_links_to_its_own_headings():
+    """Every ``(#anchor)`` of the table of contents (and the text) names a heading, as GitHub makes them."""
+    text = re.sub(r"```.*?```", "", readme_text(), flags=re.S)
+    headings = {
+        re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in text.splitlines()
+        if line.startswith("#")
+    }
+    links = re.findall(r"\]\(#([^)]+)\)", text)
+    assert len(links) >= 10 and not set(links) - headings, set(links) - headings
 
 
 def test_readme_exif_commands(exif_samples, tmp_path):
