@@ -43,9 +43,25 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "benchmark.protocols": (*_BENCH_BASE, "benchmark.runtime"),  # pure maths: no tasks, files or encoders
     "benchmark.tasks": _BENCH_TASKS,
     "benchmark.runs": (*_BENCH_TASKS, "benchmark.tasks"),
-    "benchmark.reporting": (*_BENCH_BASE, "benchmark.imaging", "benchmark.tasks", "benchmark.runs", "flickrexif.exif"),
+    # the dataset audit: a dataset's metadata against its classes, then an encoder's kNN through the layers above
+    "benchmark.audit": (*_BENCH_TASKS, "benchmark.tasks", "benchmark.runs"),
+    "benchmark.reporting": (
+        *_BENCH_BASE,
+        "benchmark.imaging",
+        "benchmark.tasks",
+        "benchmark.runs",
+        "benchmark.audit",
+        "flickrexif.exif",
+    ),
     # the command line may import everything but the test stand-ins; nothing imports it
-    "benchmark.cli": (*_BENCH_TASKS, "benchmark.tasks", "benchmark.runs", "benchmark.reporting", "flickrexif.cli"),
+    "benchmark.cli": (
+        *_BENCH_TASKS,
+        "benchmark.tasks",
+        "benchmark.runs",
+        "benchmark.audit",
+        "benchmark.reporting",
+        "flickrexif.cli",
+    ),
     "benchmark.testing": (*_BENCH_TASKS, "benchmark.tasks", "benchmark.runs"),
     # the package roots: version, ``python -m flickrexif``, a re-export kept for the README
     "flickrexif": ("flickrexif.exif", "flickrexif.cli"),

@@ -82,6 +82,7 @@ README_SPECS = {"attributes": {"Make": {"top_k": 4, "min_photos": 25, "val_per_c
 def placeholders(samples: Path | None) -> dict[str, list[str]]:
     """README argument → arguments the test passes (``...`` after paths means "more paths": dropped)."""
     mapping = {"...": [], "IMAGES_DIR": ["images"], "SPLITS_DIR": ["releases/v1.0.0/splits"]}
+    mapping["scripts/labelled_photos.py"] = [str(REPO / "scripts" / "labelled_photos.py")]  # run from the work folder
     if samples is not None:
         mapping |= {"PHOTO.jpg": [str(samples / SAMPLE_PHOTO)], "FOLDER/": [str(samples)]}
     return mapping
@@ -109,6 +110,8 @@ OPTION_CHANGES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], st
 }
 
 OFFLINE_ENCODERS = ("effnet-lite0", "random:")  # everything else needs downloaded weights
+# The README's own open_clip Hub model: a tiny random two-tower model the test pushes to the loopback Hub.
+README_CLIP = "open_clip:hf-hub:my-org/my-clip"
 
 
 # --- parsing README.md -------------------------------------------------------------------------------
@@ -318,19 +321,23 @@ def check_models(r: Ran, ctx: Context) -> None:
     assert pattern is None or all(name.startswith("siglip") for name in names), names
 
 
+def check_missing_weights(r: Ran) -> None:
+    """No such weights here: the loopback Hub has no such model repository, so the download is answered
+    "not found" (offline it would be the message with the command that fetches them); exit 2."""
+    assert r.returncode == 2, f"{r.command}: expected exit 2 (missing weights), got {r.returncode}\n{r.output}"
+    assert "Missing weights" in r.stderr and ("hf download" in r.stderr or "was not found on" in r.stderr), r.stderr
+
+
 def check_run(r: Ran, ctx: Context) -> None:
     model = r.argv[r.argv.index("--model") + 1]
     if not model.startswith(OFFLINE_ENCODERS):
-        # No such weights here: the loopback Hub has no model repositories, so the download is answered
-        # "not found" (offline it would be the message with the command that fetches them); exit 2.
-        assert r.returncode == 2, f"{r.command}: expected exit 2 (missing weights), got {r.returncode}\n{r.output}"
-        assert "Missing weights" in r.stderr and ("hf download" in r.stderr or "was not found on" in r.stderr), r.stderr
+        check_missing_weights(r)
         return
     r.ok()
     dataset = r.argv[r.argv.index("--dataset") + 1]
-    tasks = re.findall(r"^(\S+) +\S+ +seed \d+:", r.stdout, flags=re.M)
+    tasks = re.findall(r"^\S+ on \S+: (\S+) \S+ seed \d+:", r.stdout, flags=re.M)
     if "paircams" in dataset:
-        assert tasks == ["retrieval"] and "spd_a=" in r.stdout, r.stdout
+        assert tasks == ["retrieval"] and "SPD_a " in r.stdout, r.stdout
     elif dataset.startswith("releases/"):
         assert set(tasks) == {"probe-acquisition"}, r.stdout
         result = json.loads(next((r.work / "results").rglob("probe-acquisition-Make-seed0.json")).read_text())
@@ -340,6 +347,20 @@ def check_run(r: Ran, ctx: Context) -> None:
             assert probe["precision_used"] in ("float32", "bfloat16"), probe
     else:
         assert set(tasks) == {"probe-processing", "knn"} and len(tasks) == 8, r.stdout  # 4 families each
+
+
+def check_zeroshot(r: Ran, ctx: Context) -> None:
+    model = r.argv[r.argv.index("--model") + 1]
+    if model != README_CLIP:
+        check_missing_weights(r)
+        return
+    r.ok()
+    (result,) = [json.loads(p.read_text()) for p in (r.work / "results").rglob("zeroshot-Make-seed0.json")]
+    assert {"accuracy", "mean_per_class_recall", "chance", "probe_accuracy"} <= set(result["metrics"]), result
+    assert result["parameters"]["templates"]["source"].endswith("my_templates.json"), result["parameters"]
+    assert all(
+        prompts == [f"a photo from a {name} camera."] for name, prompts in result["parameters"]["prompts"].items()
+    )
 
 
 def check_extract(r: Ran, ctx: Context) -> None:
@@ -356,16 +377,69 @@ def check_knn(r: Ran, ctx: Context) -> None:
     assert {"all-same@k10", "neg-same@k1", "spd_p@k10"} <= set(result["metrics"]), result["metrics"]
 
 
+def check_mitigate(r: Ran, ctx: Context) -> None:
+    r.ok()
+    out = r.work / r.argv[r.argv.index("--out") + 1]
+    results = [json.loads(p.read_text()) for p in out.rglob("mitigate-leace-*-seed0.json")]
+    assert {result["target"] for result in results} == {"jpeg", "sharpening", "resizing", "interpolation"}, r.stdout
+    for result in results:
+        assert result["before"]["chance"] == result["after"]["chance"] and "probe_accuracy" in result["after"], result
+        line = next(line for line in r.stdout.splitlines() if f"mitigate {result['target']} seed 0" in line)
+        assert "->" in line and "(chance " in line, line
+    probe = json.loads(next(out.rglob("probe-processing-sharpening-seed0.json")).read_text())
+    sharpening = next(result for result in results if result["target"] == "sharpening")
+    assert sharpening["before"]["probe_accuracy"] == probe["metrics"]["accuracy"]  # run's own number
+
+
+def check_labelled_photos(r: Ran, ctx: Context) -> None:
+    r.ok()
+    out = r.work / r.argv[2]
+    assert sorted(p.name for p in out.iterdir()) == ["husky", "wolf"] and len(list(out.rglob("*.jpg"))) == 48, r.stdout
+
+
+def check_audit(r: Ran, ctx: Context) -> None:
+    r.ok()
+    out = r.work / r.argv[r.argv.index("--out") + 1]
+    audit = json.loads((out / "audit.json").read_text())
+    by_name = {entry["attribute"]: entry for entry in audit["associations"]}
+    assert "Is Smartphone" in r.stdout and "Cramér" in r.stdout, r.stdout
+    assert (out / "audit.md").read_text().startswith("## Metadata and processing")
+    control = "control" in r.argv[r.argv.index("--dataset") + 1]
+    if control:  # cameras dealt alike to both classes: nothing found
+        assert audit["confounded"] == [] and by_name["Is Smartphone"]["p_value"] > 0.05, by_name["Is Smartphone"]
+    else:  # the planted confound: the phones go with the huskies
+        assert "Is Smartphone" in audit["confounded"] and by_name["Model"]["confounded"], audit["confounded"]
+        assert audit["over_represented"]["husky"][0]["value"] == "True", audit["over_represented"]
+    if "--model" in r.argv:
+        split = audit["encoder"]["knn"]["Is Smartphone"]
+        assert split["spd"] > 0.05 and set(audit["encoder"]["flips"]) == {"unprocessed", "sharpening"}, split
+        assert abs(split["reliance"]) < 0.02 if control else split["reliance"] > 0.03, split
+    if "--mitigate" in r.argv:
+        assert set(audit["mitigation"]["attributes"]) == set(audit["confounded"]), audit["mitigation"]
+
+
 def check_report(r: Ran, ctx: Context) -> None:
     r.ok()
     report = r.work / r.argv[2] / "report"
+    if (r.work / r.argv[2] / "audit.json").is_file():  # the report of a dataset audit
+        assert r.stdout.startswith("### pets") and "| Is Smartphone |" in r.stdout, r.stdout
+        assert (report / "audit.md").is_file() and (report / "audit-lift-pets.png").is_file()
+        assert (report / "audit-flips-pets.svg").is_file()
+        return
     assert r.stdout.startswith("| encoder | dataset | task | target | result | chance | n |"), r.stdout
     rows = r.stdout.splitlines()
-    assert any("effnet-lite0" in row and "| probe-acquisition | Make | MP " in row for row in rows), r.stdout
-    assert any("| retrieval | paircams |" in row and "SPD_a" in row for row in rows), r.stdout
+    results = [json.loads(p.read_text()) for p in (r.work / r.argv[2]).rglob("*-seed*.json")]
+    for result in results:  # every result has its row (a mitigation its row in the mitigation table)
+        row = f"| {result['dataset']} | {result['target']} | {result.get('method')} |"
+        if result["task"] != "mitigate":
+            row = f"| {result['encoder']} | {result['dataset']} | {result['task']} | {result['target']} |"
+        assert any(row in line for line in rows), (row, r.stdout)
     for name in ("summary.md", "summary.csv", "metrics.csv"):
         assert (report / name).is_file(), name
-    assert list(report.glob("probe-acquisition-Make-*.png")) and list(report.glob("retrieval-paircams-*.png"))
+    for task, target in {(result["task"], result["target"]) for result in results if result["task"] != "mitigate"}:
+        assert list(report.glob(f"{task}-{target}*.png")), (task, target)
+    if list((r.work / r.argv[2]).rglob("zeroshot-*.json")):
+        assert (report / "zeroshot.md").is_file() and list(report.glob("zeroshot*.png"))
     assert "chance" in (report / "metrics.csv").read_text()
 
 
@@ -385,7 +459,11 @@ CHECKS: dict[tuple[str, ...], Callable[[Ran, Context], None]] = {
     ("trace-bench", "run"): check_run,
     ("trace-bench", "report"): check_report,
     ("trace-bench", "extract"): check_extract,
+    ("trace-bench", "zeroshot"): check_zeroshot,
     ("trace-bench", "knn"): check_knn,
+    ("trace-bench", "audit"): check_audit,
+    ("trace-bench", "mitigate"): check_mitigate,
+    ("python", "scripts/labelled_photos.py"): check_labelled_photos,
     ("export",): lambda r, ctx: None,  # sets the environment of the commands after it (see run_shell)
 }
 EXIF_ONLY = {("flickrexif", "exif")}  # need the real sample photos: their own test, skipped without them
@@ -618,6 +696,12 @@ def make_pairs(work: Path) -> None:
                 path.write_bytes(render_photo(subject + offset, profile, when, size=(160, 120)))
 
 
+def make_templates(work: Path) -> None:
+    """``my_templates.json``: the README's prompt table of one's own (one template for Make)."""
+    table = {"format": 1, "targets": {"Make": {"templates": ["a photo from a {c} camera."]}}}
+    (work / "my_templates.json").write_text(json.dumps(table))
+
+
 def make_images(work: Path) -> None:
     """``my_images/``: two classes, with train/validation/test folders so every split has both."""
     profiles = builtin_profiles()
@@ -664,6 +748,18 @@ def test_every_readme_command_is_run_or_listed():
     assert [b.lang for b in blocks].count("toml") == 1
 
 
+def test_readme_links_to_its_own_headings():
+    """Every ``(#anchor)`` of the table of contents (and the text) names a heading, as GitHub makes them."""
+    text = re.sub(r"```.*?```", "", readme_text(), flags=re.S)
+    headings = {
+        re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in text.splitlines()
+        if line.startswith("#")
+    }
+    links = re.findall(r"\]\(#([^)]+)\)", text)
+    assert len(links) >= 10 and not set(links) - headings, set(links) - headings
+
+
 def test_readme_exif_commands(exif_samples, tmp_path):
     """`flickrexif exif` and the `read_exif` Python example, on the real sample photos."""
     ctx = Context(tmp_path, base_env(tmp_path), samples=exif_samples)
@@ -674,13 +770,17 @@ def test_readme_exif_commands(exif_samples, tmp_path):
 @pytest.mark.slow
 def test_readme_commands_in_order(tmp_path):
     """Every other README command, in README order, against the loopback Flickr and Hub."""
+    from benchmark.testing.clip import repo_files, tiny_clip
+
     work = tmp_path / "work"
     work.mkdir()
     (work / "readme-specs.json").write_text(json.dumps(README_SPECS))
     make_pairs(work)
     make_images(work)
+    make_templates(work)
     photos = generate_photos(400, seed=0, owners=80)
     with FlickrStandin(photos) as standin, HubStandin(token=HUB_TOKEN) as hub:
+        hub.push(README_CLIP.removeprefix("open_clip:hf-hub:"), repo_files(tiny_clip(seed=0)))
         env = base_env(tmp_path) | {"FLICKR_API_URL": standin.api_url, "HF_ENDPOINT": hub.url}
         ctx = Context(work, env, hub=hub)
         run_readme(ctx, lambda c: c.key not in EXIF_ONLY, lambda b: "read_exif" not in b.body)

@@ -1,7 +1,7 @@
 """``trace-bench``: measure what a visual encoder knows about how a photo was made (the command line).
 
 Commands parse their options into groups (:mod:`.options`), call the library and print (:mod:`.output`);
-they live in :mod:`.extract`, :mod:`.run` (run, probe, knn, retrieval) and :mod:`.mitigate`, and are
+they live in :mod:`.extract`, :mod:`.run` (run, probe, knn, retrieval, zeroshot) and :mod:`.mitigate`, and are
 registered here with ``models`` and ``report``.  Nothing imports the CLI.
 """
 
@@ -14,11 +14,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from benchmark.cli.audit import audit_command
 from benchmark.cli.extra import require_bench_extra
 from benchmark.cli.extract import extract_command
 from benchmark.cli.mitigate import mitigate_command
-from benchmark.cli.output import reported, show_library_warnings, stderr
-from benchmark.cli.run import knn_command, probe_command, retrieval_command, run_command
+from benchmark.cli.output import reported, show_library_warnings, stderr, written_files
+from benchmark.cli.run import knn_command, probe_command, retrieval_command, run_command, zeroshot_command
 from flickrexif.cli.options import new_app, version_option
 from flickrexif.cli.writers import table_console, write_table
 
@@ -50,8 +51,9 @@ def models_command(
         bool, typer.Option("--paper", help="Only the paper's 47 encoders, as the released code loads them.")
     ] = False,
 ) -> None:
-    """List the registered encoders (`family:name`, alias, group SUP/SSL/CVL, weights)."""
+    """List the registered encoders (`family:name`, alias, group SUP/SSL/CVL, weights, text tower for zero-shot)."""
     from benchmark.encoders import list_encoders
+    from benchmark.encoders.registry import text_tower_of
 
     specs = [s for s in list_encoders(pattern) if s.paper or not paper]
     exact = [s for s in specs if pattern and pattern.strip() in (s.alias, s.key, *s.aliases)]
@@ -66,6 +68,7 @@ def models_command(
             "paper": s.paper,
             "released": s.released,
             "weights": s.weights,
+            "text_tower": text.key if (text := text_tower_of(s)) else None,
             "description": s.description,
         }
         for s in specs
@@ -79,11 +82,25 @@ def models_command(
         else "encoders (also: random:<timm model>, timm:<any>, open_clip:<any>, timm|open_clip:hf-hub:ORG/REPO, timm|open_clip:local-dir:FOLDER)"
     )
     write_table(
-        [{**row, "paper": "yes" if row["paper"] else ""} for row in rows],
-        {"alias": "alias", "also": "short", "key": "key", "group": "group", "paper": "paper", "weights": "weights"},
+        [{**row, "paper": "yes" if row["paper"] else "", "text": _text_cell(row)} for row in rows],
+        {
+            "alias": "alias",
+            "also": "short",
+            "key": "key",
+            "group": "group",
+            "paper": "paper",
+            "weights": "weights",
+            "text": "text",
+        },
         table_console(),
         title=f"{len(rows)} {which}",
     )
+
+
+def _text_cell(row: dict) -> str:
+    """The text tower column: ``own`` (the model has both towers), ``twin`` (an open_clip model holding the same
+    image weights has it: ``--json`` names it), or nothing (no zero-shot)."""
+    return "" if row["text_tower"] is None else "own" if row["text_tower"] == row["key"] else "twin"
 
 
 app.command("extract")(extract_command)
@@ -91,7 +108,9 @@ app.command("run")(run_command)
 app.command("probe")(probe_command)
 app.command("knn")(knn_command)
 app.command("retrieval")(retrieval_command)
+app.command("zeroshot")(zeroshot_command)
 app.command("mitigate")(mitigate_command)
+app.command("audit")(audit_command)
 
 
 @app.command("report")
@@ -110,7 +129,7 @@ def report_command(
     if mitigation:
         typer.echo("Mitigation (before -> after):\n\n" + mitigation_markdown(mitigation))
     folder = files[0].parent
-    stderr.print(f"Wrote {len(files)} files to {folder}: " + ", ".join(f.name for f in files))
+    stderr.print(f"Wrote {len(files)} files to {folder}: {written_files(files)}", highlight=False)
     if summary.unread:
         first = "; ".join(f"{path}: {why}" for path, why in list(summary.unread.items())[:5])
         stderr.print(

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from benchmark.cli.options import DATA, encoder_group, extraction_group, single, source_group, with_groups
-from benchmark.cli.output import INTERRUPTED, reported
+from benchmark.cli.output import INTERRUPTED, reported, stderr, warn_skipped
 from benchmark.errors import UsageError
 from flickrexif.cli.options import progress_bar
 
@@ -86,6 +86,7 @@ def extract_command(
                 variants += [Variant(family, n, mask_ratio=mask_ratio) for n in names]
         found = source.detect(source.datasets[0])
         image_set = found.open()
+        stderr.print(f"{found.label} ({found.kind.name}): {image_set.summary()}", highlight=False, markup=False)
         executor = extraction.chunk_executor()  # before the model loads: a bad choice or a missing ray costs nothing
         writable_folder(extraction.cache, "--cache")
         if out is not None:
@@ -122,3 +123,5 @@ def extract_command(
                     ordered = [labels[i] for i in embeddings.ids]
                     path = write(out, processing, model_name, variant_name, to, embeddings.vectors, ordered)
                 typer.echo(f"{split_name:10} {item_variant.name:28} {tuple(embeddings.vectors.shape)} {path}")
+        left_out = image_set.skipped | extractor.take_skipped()
+        warn_skipped(image_set.name, len(left_out), dict(sorted(left_out.items())), "the embeddings hold the rest")

@@ -31,7 +31,7 @@ from benchmark.choices import (
     VoteTies,
 )
 from benchmark.cli.extra import require_bench_extra
-from benchmark.cli.output import reported
+from benchmark.cli.output import INTERRUPTED, reported
 from benchmark.imaging.masking import DEFAULT_MASK_RATIO, RELEASED_CODE_MASK_RATIO
 from benchmark.runs.results import DEFAULT_TEMPLATE
 
@@ -110,6 +110,14 @@ OPTIONS: dict[str, Option] = {
             None,
             "--config",
             help="Hugging Face dataset: its configuration (FlickrExif attributes: --target).",
+            panel=DATA,
+        ),
+        _option(
+            "label_column",
+            Optional[str],
+            None,
+            help="Hugging Face dataset: the column holding the classes (default: a ClassLabel column 'label').",
+            metavar="COLUMN",
             panel=DATA,
         ),
         _option(
@@ -274,6 +282,31 @@ OPTIONS: dict[str, Option] = {
             metavar="N",
         ),
         _option("iterations", int, 4, help="inlp: classifier-and-project rounds.", panel=TASKS, metavar="N"),
+        _option(
+            "templates",
+            Optional[Path],
+            None,
+            help="Zero-shot class prompts: a JSON table in the format of benchmark/data/zeroshot_templates.json "
+            "(default: that table); targets it has no entry for are not run zero-shot.",
+            panel=TASKS,
+            metavar="FILE",
+        ),
+        _option(
+            "permutations",
+            int,
+            1000,
+            help="Audit: class shufflings of each attribute's permutation test (p-values down to 1/(N+1)).",
+            panel=TASKS,
+            metavar="N",
+        ),
+        _option(
+            "mitigate",
+            bool,
+            False,
+            "--mitigate",
+            help="Audit: erase each confounded attribute (--method leace or inlp) and measure kNN before and after.",
+            panel=TASKS,
+        ),
         # Output
         _option(
             "out", Path, ..., "--out", "-o", help="Results folder (one JSON per result).", panel=OUTPUT, metavar="DIR"
@@ -358,7 +391,7 @@ def with_groups(**groups: Group) -> Callable[[Callable[..., Any]], Callable[...,
         def wrapper(**values: Any) -> Any:
             shared = dict(values)
             own_values = {name: value for name, value in values.items() if name not in added}
-            with reported():
+            with reported(interrupted=INTERRUPTED):
                 require_bench_extra()
                 built = {name: group.build(shared) for name, group in groups.items()}
             return command(**own_values, **built)
@@ -386,16 +419,17 @@ def _tuple(value: Any) -> tuple:
 
 def source_group(dataset: Option = OPTIONS["dataset"]) -> Group:
     """``--dataset`` (several, optional or one: ``dataset``), ``--revision``, ``--split``, ``--config``,
-    ``--exif-orientation``."""
+    ``--label-column``, ``--exif-orientation``."""
 
     def build(values: dict[str, Any]):
         from benchmark.sources.kinds import SourceOptions
 
         splits = _tuple(values["split"]) or None
-        orientation = values["exif_orientation"]
-        return SourceOptions(_tuple(values["dataset"]), values["revision"], splits, values["config"], orientation)
+        orientation, label_column = values["exif_orientation"], values["label_column"]
+        datasets = _tuple(values["dataset"])
+        return SourceOptions(datasets, values["revision"], splits, values["config"], orientation, label_column)
 
-    return group((dataset, "revision", "split", "config", "exif_orientation"), build)
+    return group((dataset, "revision", "split", "config", "label_column", "exif_orientation"), build)
 
 
 def encoder_group(model: Option = OPTIONS["model"]) -> Group:
@@ -433,6 +467,7 @@ def tasks_group(tasks: Sequence[str], *names: str) -> Group:
 
     def build(values: dict[str, Any]):
         from benchmark.protocols.erasers import EraserOptions
+        from benchmark.tasks.prompts import read_templates
         from benchmark.tasks.task import TaskOptions
 
         given = {name: values[name] for name in names}
@@ -448,6 +483,7 @@ def tasks_group(tasks: Sequence[str], *names: str) -> Group:
             "mask_ratio": given.get("mask_ratio"),
             "refits": given.get("probe_refits"),
             "vote_ties": given.get("vote_ties"),
+            "templates": read_templates(given["templates"]) if "templates" in given else None,
         }
         return TaskOptions(
             tasks=tuple(tasks),
@@ -484,3 +520,32 @@ def results_group() -> Group:
         return ResultStore(values["out"], values["name_template"], values["skip_existing"])
 
     return group(("out", "skip_existing", "name_template"), build)
+
+
+AUDIT_SEED = replace(
+    OPTIONS["seed"], kind=int, default=0, help="Seed of the permutation tests, the folds and the eraser's half."
+)
+AUDIT_FAMILY = replace(
+    OPTIONS["family"],
+    help="Processing families the queries are re-processed with (repeat; default: jpeg, sharpening, resizing).",
+)
+
+
+def audit_group() -> Group:
+    """``--seed`` (one), ``--permutations``, ``--family``, ``--mitigate``, ``--method``, ``--iterations``."""
+
+    def build(values: dict[str, Any]):
+        from benchmark.audit.audit import AuditOptions
+        from benchmark.protocols.erasers import EraserOptions
+
+        eraser = EraserOptions(method=values["method"], iterations=values["iterations"])
+        families = _tuple(values["family"])
+        return AuditOptions(
+            seed=values["seed"],
+            permutations=values["permutations"],
+            mitigate=values["mitigate"],
+            eraser=eraser,
+            **({"families": families} if families else {}),
+        )
+
+    return group((AUDIT_SEED, "permutations", AUDIT_FAMILY, "mitigate", "method", "iterations"), build)

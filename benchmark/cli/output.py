@@ -7,7 +7,7 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +99,28 @@ def print_results(written: list[Path], out: Path) -> None:
     erasers = " (and erasers)" if any(path.with_suffix(".safetensors").is_file() for path in written) else ""
     stderr.print(f"{len(written)} result files{erasers} in {out}")
     for dataset, files in skipped.items():
-        count = files.pop("__count__")
-        first = "; ".join(f"{name}: {why}" for name, why in list(files.items())[:3])
-        stderr.print(
-            f"[yellow]{escape(dataset)}: {count} images could not be read and were left out (each result counts "
-            f"and names them under skipped_images): {escape(first)}[/yellow]",
-            highlight=False,
-        )
+        count = int(files.pop("__count__"))
+        warn_skipped(dataset, count, files, "each result counts and names them under skipped_images")
+
+
+def written_files(files: Sequence[Path]) -> str:
+    """The files a report wrote, in a line: its tables by name, its figures counted (each is a PNG, a PDF
+    and an SVG of one name)."""
+    figures = {f.stem for f in files if f.suffix in (".png", ".pdf", ".svg")}
+    tables = [f.name for f in files if f.suffix not in (".png", ".pdf", ".svg")]
+    return ", ".join(tables) + (f" and {len(figures)} figures (PNG, PDF, SVG)" if figures else "")
+
+
+def warn_skipped(dataset: str, count: int, first: dict[str, str], where: str) -> None:
+    """One yellow line: how many images of ``dataset`` were left out, the first three named with why."""
+    if not count:
+        return
+    named = "; ".join(f"{name}: {why}" for name, why in list(first.items())[:3])
+    stderr.print(
+        f"[yellow]{escape(dataset)}: {count} images could not be read and were left out ({where}): "
+        f"{escape(named)}[/yellow]",
+        highlight=False,
+    )
 
 
 class ConsoleReporter:
@@ -119,6 +134,9 @@ class ConsoleReporter:
 
     def not_run(self, name: str, why: str) -> None:
         stderr.print(f"[red]{escape(name)}: not run[/red] ({escape(why)})", highlight=False)
+
+    def skipped(self, name: str, why: str) -> None:
+        stderr.print(f"[yellow]{escape(name)}: skipped[/yellow] ({escape(why)})", highlight=False)
 
     def datasets(self, found: list[tuple[Any, Any]]) -> None:
         """How each dataset was read, once, before any work: its kind, classes, splits, what it skipped."""
@@ -158,6 +176,14 @@ class ConsoleReporter:
             self.bar.stop()
 
 
+def _skipped_cell(skipped: dict[str, str]) -> str:
+    """``zeroshot (4): <the first reason>``: the tasks an encoder could not do, and why."""
+    if not skipped:
+        return ""
+    tasks = sorted({what.split()[0] for what in skipped})
+    return f"{', '.join(tasks)} ({len(skipped)}): {next(iter(skipped.values())).splitlines()[0]}"
+
+
 def print_sweep(outcomes: list[Any], record: Path) -> None:
     """The sweep's table: every (encoder, dataset), its result files or why it has none; exit 1 if any failed."""
     rows = [
@@ -166,10 +192,17 @@ def print_sweep(outcomes: list[Any], record: Path) -> None:
             "dataset": o.dataset,
             "results": o.results,
             "error": (o.error or "").splitlines()[0] if o.error else "",
+            "skipped": _skipped_cell(o.skipped),
         }
         for o in outcomes
     ]
-    columns = {"encoder": "encoder", "dataset": "dataset", "results": "results", "error": "not run because"}
+    columns = {
+        "encoder": "encoder",
+        "dataset": "dataset",
+        "results": "results",
+        "error": "not run because",
+        "skipped": "skipped",
+    }
     failed = sum(1 for o in outcomes if o.error)
     write_table(rows, columns, table_console(), title=f"Sweep: {len(outcomes) - failed} of {len(outcomes)} ran")
     if failed:

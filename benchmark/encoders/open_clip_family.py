@@ -5,8 +5,9 @@ Tags are ``open_clip.list_pretrained()``'s, e.g. ``open_clip:ViT-B-16/laion2b_s3
 model a researcher has works too, named with open_clip's own prefixes: ``open_clip:hf-hub:ORG/REPO[@REVISION]``
 (a Hub repository with ``open_clip_config.json`` and ``open_clip_model.safetensors``, as open_clip's
 ``push_to_hf_hub`` writes) or ``open_clip:local-dir:FOLDER`` (the same files on disk). Weights are
-downloaded on first use (:mod:`.weights.hub`). The embedding is ``encode_image``'s output. (Named so
-as not to shadow the ``open_clip`` package.)
+downloaded on first use (:mod:`.weights.hub`). The embedding is ``encode_image``'s output; the text
+tower (``encode_text`` and the model's tokenizer, for zero-shot) comes from the same weights file.
+(Named so as not to shadow the ``open_clip`` package.)
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.encoders.factory import Built, LoadRequest, Shape, parameter_bytes, preprocess_overrides
-from benchmark.encoders.registry import EncoderSpec, register_family, register_shape, suggest
+from benchmark.encoders.factory import Built, BuiltText, LoadRequest, Shape, parameter_bytes, preprocess_overrides
+from benchmark.encoders.registry import EncoderSpec, register_family, register_shape, register_text_loader, suggest
 from benchmark.encoders.weights.files import MissingWeightsError, clean_state_dict, file_provenance, read_state_dict
 from benchmark.encoders.weights.hub import SOURCE_PATTERN, folder_file, hub_file, model_source
 from benchmark.errors import UsageError
@@ -56,6 +58,34 @@ def _open_clip_image_class() -> type:
     return OpenCLIPImage
 
 
+@functools.cache
+def _open_clip_text_class() -> type:
+    import torch
+
+    class OpenCLIPText(torch.nn.Module):
+        """open_clip's text tower alone: ``forward`` is ``encode_text`` (unnormalised)."""
+
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.clip = model
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            return self.clip.encode_text(tokens)
+
+    return OpenCLIPText
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A whole open_clip model with its weights, and what its towers need besides."""
+
+    model: Any
+    embed_dim: int
+    provenance: str
+    text_cfg: Mapping[str, Any]
+    tower_only: bool  # a ``weights=FILE`` holding the image tower alone: the text tower has no weights
+
+
 @register_family(
     "open_clip",
     key_form="open_clip:MODEL/TAG",
@@ -63,6 +93,31 @@ def _open_clip_image_class() -> type:
     expected="MODEL/TAG, e.g. open_clip:ViT-B-16/laion2b_s34b_b88k, hf-hub:ORG/REPO[@REVISION] or local-dir:FOLDER",
 )
 def _load_open_clip(spec: EncoderSpec, request: LoadRequest) -> Built:
+    from benchmark.imaging.preprocess import Preprocess
+
+    loaded = _load_model(spec, request)
+    preprocess = Preprocess.from_open_clip(loaded.model.visual.preprocess_cfg, **preprocess_overrides(spec))
+    return Built(_open_clip_image_class()(loaded.model.visual), preprocess, loaded.embed_dim, loaded.provenance)
+
+
+@register_text_loader("open_clip")
+def _load_open_clip_text(spec: EncoderSpec, request: LoadRequest) -> BuiltText:
+    """The text tower of the same model and weights file (``encode_text``), and its tokenizer."""
+    import torch
+
+    loaded = _load_model(spec, request)
+    if loaded.tower_only:
+        raise UsageError(
+            f"{request.weights} holds only the image tower of {spec.key}: it has no text tower to zero-shot with"
+        )
+    loaded.model.visual = torch.nn.Identity()  # the image tower is the encoder's own: not kept twice
+    tokenize, tokenizer = _tokenizer(spec, loaded.text_cfg, request)
+    return BuiltText(_open_clip_text_class()(loaded.model), tokenize, loaded.embed_dim, loaded.provenance, tokenizer)
+
+
+def _load_model(spec: EncoderSpec, request: LoadRequest) -> _Loaded:
+    """The whole model of an ``open_clip:MODEL/TAG`` key (weights from its tag's Hub repository or
+    ``weights=FILE``), or of a model folder."""
     import open_clip
 
     if model_source(spec.name)[0]:
@@ -91,9 +146,9 @@ def _load_open_clip(spec: EncoderSpec, request: LoadRequest) -> Built:
     # pretrained_text=False: never fetch a Hugging Face text tower; the checkpoint holds every weight.
     with _quiet_random_init_warning():  # the weights are loaded right below
         model = open_clip.create_model(model_name, pretrained=None, pretrained_text=False, **options)
-    _load_checkpoint(spec, model, checkpoint, tower_only=request.weights is not None)
-    embed_dim = int(open_clip.get_model_config(model_name)["embed_dim"])
-    return _built(spec, model, embed_dim, provenance)
+    tower_only = _load_checkpoint(spec, model, checkpoint, tower_only=request.weights is not None)
+    config = open_clip.get_model_config(model_name)
+    return _Loaded(model, int(config["embed_dim"]), provenance, config.get("text_cfg") or {}, tower_only)
 
 
 def _forced_preprocess(pretrained_cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,7 +177,7 @@ def _open_clip_shape(spec: EncoderSpec) -> Shape | None:
     return Shape(preprocess, int(config["embed_dim"]), parameter_bytes(tower))
 
 
-def _load_open_clip_folder(spec: EncoderSpec, request: LoadRequest) -> Built:
+def _load_open_clip_folder(spec: EncoderSpec, request: LoadRequest) -> _Loaded:
     """A ``hf-hub:`` or ``local-dir:`` model: ``open_clip_config.json`` holds the architecture
     (``model_cfg``) and the eval transform (``preprocess_cfg``) beside the weights file."""
     import open_clip
@@ -145,12 +200,51 @@ def _load_open_clip_folder(spec: EncoderSpec, request: LoadRequest) -> Built:
         raise UsageError(f"{spec.key}: {config} has no model_cfg with an embed_dim (an open_clip model config)")
     with _quiet_random_init_warning():  # the weights are loaded right below
         model = open_clip.create_model(f"local-dir:{config.parent}", load_weights=False, pretrained_text=False)
-    _load_checkpoint(spec, model, checkpoint, tower_only=request.weights is not None)
-    return _built(spec, model, int(model_cfg["embed_dim"]), provenance)
+    tower_only = _load_checkpoint(spec, model, checkpoint, tower_only=request.weights is not None)
+    return _Loaded(model, int(model_cfg["embed_dim"]), provenance, model_cfg.get("text_cfg") or {}, tower_only)
 
 
-def _load_checkpoint(spec: EncoderSpec, model: Any, checkpoint: Path, *, tower_only: bool) -> None:
-    """Strictly load a whole-model checkpoint, or (a ``weights=FILE`` without ``visual.`` keys) the image tower."""
+def _tokenizer(spec: EncoderSpec, text_cfg: Mapping[str, Any], request: LoadRequest) -> tuple[Any, str]:
+    """The model's tokenizer, as ``open_clip.get_tokenizer`` picks it: open_clip's own BPE tokenizer, or
+    the Hugging Face tokenizer the config names (SigLIP), fetched into the Hub cache (offline honoured)."""
+    import open_clip
+
+    context = int(text_cfg.get("context_length", 77))
+    kwargs = dict(text_cfg.get("tokenizer_kwargs") or {})
+    name = text_cfg.get("hf_tokenizer_name")
+    if not name:
+        return open_clip.SimpleTokenizer(
+            context_length=context, **kwargs
+        ), f"open_clip SimpleTokenizer, context {context}"
+    try:
+        import transformers  # noqa: F401  (open_clip's HFTokenizer imports it inside)
+    except ImportError:
+        raise UsageError(
+            f"the text tower of {spec.key} tokenizes with the Hugging Face tokenizer {name}, which needs "
+            "transformers: pip install transformers sentencepiece"
+        ) from None
+    from open_clip.tokenizer import HFTokenizer
+
+    try:
+        tokenize = HFTokenizer(
+            name,
+            context_length=context,
+            cache_dir=str(request.hf_cache),
+            tokenizer_mode=text_cfg.get("tokenizer_mode"),
+            local_files_only=request.offline,
+            **kwargs,
+        )
+    except OSError as error:  # not in the cache offline, not on the Hub
+        raise MissingWeightsError(
+            f"the tokenizer {name} of {spec.key} could not be had ({_short(error)}); run once online to cache it "
+            f"in {request.hf_cache}"
+        ) from None
+    return tokenize, f"Hugging Face {name}, context {context}"
+
+
+def _load_checkpoint(spec: EncoderSpec, model: Any, checkpoint: Path, *, tower_only: bool) -> bool:
+    """Strictly load a whole-model checkpoint, or (a ``weights=FILE`` without ``visual.`` keys) the image
+    tower; returns whether it was the image tower alone."""
     import open_clip
 
     tower_only = tower_only and _is_image_tower_file(checkpoint)
@@ -162,13 +256,7 @@ def _load_checkpoint(spec: EncoderSpec, model: Any, checkpoint: Path, *, tower_o
     except (RuntimeError, AssertionError, KeyError) as error:
         what = "the image tower of " if tower_only else ""
         raise UsageError(f"{checkpoint} does not fit {what}open_clip {spec.name}: {_short(error)}") from None
-
-
-def _built(spec: EncoderSpec, model: Any, embed_dim: int, provenance: str) -> Built:
-    from benchmark.imaging.preprocess import Preprocess
-
-    preprocess = Preprocess.from_open_clip(model.visual.preprocess_cfg, **preprocess_overrides(spec))
-    return Built(_open_clip_image_class()(model.visual), preprocess, embed_dim, provenance)
+    return tower_only
 
 
 @contextlib.contextmanager

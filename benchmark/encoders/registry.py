@@ -3,7 +3,8 @@
 Keys are ``family:name``, or a family's name alone for a family that declares a bare key. Each
 family module registers its loader with :func:`register_family` (timm's ``@register_model``
 pattern) and declares the form of its keys there, so parsing and the error messages follow the
-registered families. The built-in families (``open_clip``, ``timm``, ``dino`` and ``mocov3``, ``random``,
+registered families; a family whose models also have a text tower registers its loader with
+:func:`register_text_loader` (zero-shot, :func:`text_tower_of`). The built-in families (``open_clip``, ``timm``, ``dino`` and ``mocov3``, ``random``,
 ``effnet-lite0``) register when :mod:`benchmark.encoders` is imported; their modules import torch and the model
 libraries only inside their loaders, so listing encoders stays instant.
 
@@ -12,7 +13,6 @@ Short aliases for the paper's encoders are rows of ``benchmark/data/encoders.jso
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import fnmatch
 import functools
@@ -20,7 +20,7 @@ import importlib.resources
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -48,6 +48,9 @@ class EncoderSpec:
     input_size: int | None = None  # overrides the model's image size and the crop size
     # overrides of the eval transform, e.g. (("interpolation", "bilinear"),)
     preprocess: tuple[tuple[str, Any], ...] = ()
+    # the key of the model whose text tower pairs with this image tower, when another family holds it (the
+    # timm SigLIP image towers: their open_clip twins, the same weights with both towers)
+    text: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -71,6 +74,7 @@ class Family:
     bare: bool = False  # the key is the family name alone (e.g. "effnet-lite0"); "name:..." is no key
     # (spec) -> factory.Shape | None: the encoder without its weights (register_shape); None: not known
     shape: Callable[[EncoderSpec], Any] | None = None
+    text_loader: Loader | None = None  # (spec, request) -> factory.BuiltText: its models' text tower
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -114,10 +118,32 @@ def register_shape(name: str) -> Callable[[Callable[[EncoderSpec], Any]], Callab
     what a sweep's plan knows of an encoder before its weights are at hand."""
 
     def register(shape: Callable[[EncoderSpec], Any]) -> Callable[[EncoderSpec], Any]:
-        _FAMILIES[name] = dataclasses.replace(_FAMILIES[name], shape=shape)
+        _FAMILIES[name] = replace(_FAMILIES[name], shape=shape)
         return shape
 
     return register
+
+
+def register_text_loader(name: str) -> Callable[[Loader], Loader]:
+    """Decorator registering ``loader(spec, request) -> BuiltText``, the text tower of family ``name``'s
+    models (registered before with :func:`register_family`). The loader is returned unchanged."""
+
+    def register(loader: Loader) -> Loader:
+        if name not in _FAMILIES:
+            raise ValueError(f"encoder family {name!r} is not registered: register_family comes first")
+        _FAMILIES[name] = replace(_FAMILIES[name], text_loader=loader)
+        return loader
+
+    return register
+
+
+def text_tower_of(spec: EncoderSpec) -> EncoderSpec | None:
+    """The model whose text tower pairs with ``spec``'s image tower: its ``text`` twin, itself when its
+    family has text towers, else None (no zero-shot). Needs no model library."""
+    if spec.text:
+        return resolve(spec.text)
+    family = _FAMILIES.get(spec.family)
+    return spec if family is not None and family.text_loader is not None else None
 
 
 def _qualified(function: Callable[..., Any]) -> str:
@@ -164,6 +190,7 @@ def _spec_from_row(row: Mapping[str, Any]) -> EncoderSpec:
         "description",
         "input_size",
         "preprocess",
+        "text",
     }
     if unknown := set(row) - fields:
         raise ValueError(f"encoders.json row {row.get('alias')!r} has unknown fields {sorted(unknown)}")
@@ -188,6 +215,7 @@ def _spec_from_row(row: Mapping[str, Any]) -> EncoderSpec:
         weights=row.get("weights"),
         input_size=row.get("input_size"),
         preprocess=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(overrides.items())),
+        text=row.get("text"),
     )
 
 

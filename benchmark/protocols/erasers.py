@@ -56,8 +56,10 @@ class Eraser:
     @property
     def rank(self) -> int:
         """How many directions it changes: the rank of ``left @ right``."""
-        change = self.left.double() @ self.right.double()
-        values = torch.linalg.svdvals(change)
+        left, right = self.left.double(), self.right.double()
+        if left.shape[1] < left.shape[0]:  # thin factors: the same singular values from an [r, r] product
+            left, right = torch.linalg.qr(left).R, torch.linalg.qr(right.T).R.T
+        values = torch.linalg.svdvals(left @ right)
         return int((values > 1e-6 * float(values.max())).sum()) if values.numel() else 0
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -78,7 +80,12 @@ def _prepared(variants: torch.Tensor, normalize: bool) -> torch.Tensor:
             f"an eraser needs aligned variants [N >= 2, P >= 2, D], got {tuple(variants.shape)}: "
             "every image under every class of the concept"
         )
-    x = variants.double()
+    return _checked(variants, normalize)
+
+
+def _checked(x: torch.Tensor, normalize: bool) -> torch.Tensor:
+    """``x`` in float64, L2-normalised along its last axis when ``normalize``; NaN or inf refused."""
+    x = x.double()
     if not torch.isfinite(x).all():
         raise UsageError("the embeddings contain NaN or infinite values")
     return F.normalize(x, dim=-1) if normalize else x
@@ -92,10 +99,14 @@ def _concept(variants: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def fit_leace(variants: torch.Tensor, *, normalize: bool = True) -> Eraser:
     """LEACE on every variant against its one-hot class (``concept_erasure.LeaceEraser.fit``)."""
+    x, labels = _concept(_prepared(variants, normalize))
+    return _leace(x, labels, variants.shape[1], normalize)
+
+
+def _leace(x: torch.Tensor, labels: torch.Tensor, classes: int, normalize: bool) -> Eraser:
     from concept_erasure import LeaceEraser
 
-    x, labels = _concept(_prepared(variants, normalize))
-    fitted = LeaceEraser.fit(x, F.one_hot(labels, variants.shape[1]).double())
+    fitted = LeaceEraser.fit(x, F.one_hot(labels, classes).double())
     return Eraser("leace", fitted.proj_left, fitted.proj_right, fitted.bias, normalize)
 
 
@@ -125,16 +136,19 @@ def _ridge_directions(x: torch.Tensor, labels: torch.Tensor, classes: int) -> to
 
 def fit_inlp(variants: torch.Tensor, iterations: int = INLP_ITERATIONS, *, normalize: bool = True) -> Eraser:
     """INLP: ``iterations`` rounds of fitting a linear classifier and projecting out its directions."""
+    x, labels = _concept(_prepared(variants, normalize))
+    return _inlp(x, labels, variants.shape[1], iterations, normalize)
+
+
+def _inlp(x: torch.Tensor, labels: torch.Tensor, classes: int, iterations: int, normalize: bool) -> Eraser:
     if iterations < 1:
         raise UsageError(f"INLP needs at least one iteration, got {iterations}")
-    prepared = _prepared(variants, normalize)
-    x, labels = _concept(prepared)
     mean = x.mean(0)
     centred = x - mean
     basis = torch.zeros(x.shape[1], 0, dtype=x.dtype)
     for _ in range(iterations):
         remaining = centred - (centred @ basis) @ basis.T
-        found = _ridge_directions(remaining, labels, variants.shape[1])
+        found = _ridge_directions(remaining, labels, classes)
         found = found - basis @ (basis.T @ found)  # keep the basis orthonormal
         q, r = torch.linalg.qr(found)
         keep = r.diagonal().abs() > 1e-8
@@ -152,6 +166,30 @@ def fit_eraser(method: str, variants: torch.Tensor, *, rank: int | None = None, 
     if method == EraserMethod.PAIRED:
         return fit_paired(variants, rank)
     return fit_inlp(variants, iterations)
+
+
+def fit_concept_eraser(
+    method: str, x: torch.Tensor, labels: torch.Tensor, *, iterations: int = INLP_ITERATIONS, normalize: bool = True
+) -> Eraser:
+    """The eraser of ``method`` for a concept given as a label per embedding (``x`` [N, D], ``labels`` [N]):
+    natural metadata such as a camera model, one value per image.  ``paired`` needs the same image under
+    several variants, which such a concept does not have, and is refused."""
+    method = chosen(EraserMethod, method, "eraser method")
+    if method == EraserMethod.PAIRED:
+        raise UsageError(
+            "the paired eraser needs every image under every class of the concept (processings of one image); "
+            "a metadata value is one per image: use --method leace or inlp"
+        )
+    values, dense = torch.unique(torch.as_tensor(labels), return_inverse=True)
+    if x.ndim != 2 or len(x) != len(dense) or len(values) < 2:
+        raise UsageError(
+            f"an eraser needs [N, D] embeddings with a label each, of two values or more; got {tuple(x.shape)} "
+            f"and {len(dense)} labels of {len(values)} values"
+        )
+    prepared, classes = _checked(x, normalize), len(values)
+    if method == EraserMethod.LEACE:
+        return _leace(prepared, dense, classes, normalize)
+    return _inlp(prepared, dense, classes, iterations, normalize)
 
 
 def save_eraser(eraser: Eraser, path: Path, metadata: dict[str, Any]) -> Path:

@@ -15,6 +15,13 @@ standard deviation over seeds).  Written to the report folder:
 * figures (:mod:`benchmark.reporting.plots`): probe accuracy per encoder and PairCams recall@1 per
   (task, target, dataset), each as a 300-dpi PNG, a PDF and an SVG.
 
+Zero-shot results (``trace-bench zeroshot``, :mod:`benchmark.tasks.zeroshot`) get their own section
+(``zeroshot.md``/``.csv``, appended to ``summary.md``) and figure (``zeroshot``): zero-shot accuracy
+beside the probe's MP per encoder and target (:mod:`benchmark.reporting.zeroshot`).
+
+Dataset audits (``trace-bench audit``: ``audit.json`` files under the folder) get their section
+(``audit.md``, appended to ``summary.md``) and figures (:mod:`benchmark.reporting.audit_report`).
+
 Mitigation results (``trace-bench mitigate``, :mod:`benchmark.tasks.mitigation`) carry ``before`` and
 ``after`` metric sets: they are kept apart per eraser method (task ``mitigate-<method>``) and get
 their own section (``mitigation.md``/``.csv``, appended to ``summary.md``) and figure
@@ -26,13 +33,15 @@ from __future__ import annotations
 import csv
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UsageError
 from benchmark.imaging.processing import FAMILIES
+from benchmark.reporting.audit_report import read_audits, write_audit_report
 from benchmark.reporting.plots import group_name, group_rank, mitigation_figure, report_figures, save
+from benchmark.reporting.zeroshot import CSV_FIELDS, zeroshot_figures, zeroshot_markdown, zeroshot_rows
 from benchmark.runs.results import read_results
 from benchmark.tasks.registry import TASKS
 from flickrexif.exif.labels import ATTRIBUTES
@@ -106,6 +115,7 @@ class Summary:
     # (encoder, group, dataset, task, target, column) → mean, std, seeds: what the paper table shows
     headline_rows: list[dict[str, Any]] = field(default_factory=list)
     unread: dict[str, str] = field(default_factory=dict)  # JSON files under the folder that are not results: why
+    audits: str = ""  # the dataset audits' section (benchmark.reporting.audit_report), when the folder has some
 
 
 def summarise(results_dir: str | Path) -> Summary:
@@ -157,7 +167,9 @@ def _number(value: Any) -> bool:
 def results_table(summary: Summary) -> str:
     """The summary a person reads (what ``trace-bench report`` prints): one row per (encoder, dataset,
     task, target) with its headline numbers in percent (SPD in points, ± the std over seeds or refits)
-    beside its chance and its test samples."""
+    beside its chance and its test samples; for a folder of dataset audits alone, their section."""
+    if not summary.long_rows and summary.audits:
+        return summary.audits
     facts: dict[tuple, dict[str, Any]] = {}
     for row in summary.long_rows:
         key = (row["encoder"], row["dataset"], row["task"], row["target"])
@@ -167,13 +179,7 @@ def results_table(summary: Summary) -> str:
     cells: dict[tuple, list[str]] = defaultdict(list)
     for row in summary.headline_rows:
         key = (row["encoder"], row["dataset"], row["task"], row["target"])
-        spread = f" ± {100 * row['std']:.1f}" if row["std"] else ""
-        value = (
-            f"{100 * row['mean']:+.1f}{spread} pp"
-            if row["column"].startswith("SPD")
-            else f"{100 * row['mean']:.1f}{spread}%"
-        )
-        cells[key].append(f"{row['column']} {value}")
+        cells[key].append(f"{row['column']} {in_percent(row['mean'], row['column'], row['std'])}")
     header = ["encoder", "dataset", "task", "target", "result", "chance", "n"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for key, shown in cells.items():
@@ -206,6 +212,12 @@ class PaperTable:
     caption: str
     rows: list[dict[str, Any]]  # group, encoder, then header → cell text ("73.4 ± 0.5")
     chance: dict[str, str]  # header → chance accuracy (%) of the probe columns
+
+
+def in_percent(mean: float, column: str, std: float | None = None) -> str:
+    """A headline number as the printed tables show it: ``39.4%``, a difference (SPD) ``+4.5 pp``."""
+    spread = f" ± {100 * std:.1f}" if std else ""
+    return f"{100 * mean:+.1f}{spread} pp" if column.startswith("SPD") else f"{100 * mean:.1f}{spread}%"
 
 
 def percent(mean: float, std: float | None) -> str:
@@ -323,10 +335,15 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     if not Path(results_dir).is_dir():
         raise UsageError(f"no results folder {results_dir}")
     summary = summarise(results_dir)
-    if not summary.long_rows:
-        raise UsageError(f"no result files under {results_dir}")
+    audits = read_audits(results_dir)
+    if not summary.long_rows and not audits:
+        raise UsageError(f"no result files (nor audit.json) under {results_dir}")
     out = Path(out_dir or Path(results_dir) / "report")
     out.mkdir(parents=True, exist_ok=True)
+    if not summary.long_rows:  # a folder of dataset audits only
+        section, files = write_audit_report(audits, out)
+        _forget_stale(out, files)
+        return replace(summary, audits=section), files
     files = [out / "metrics.csv", out / "summary.csv", out / "summary.md"]
     _write_csv(files[0], summary.long_rows)
     with_std = [name for column in summary.columns for name in (column, f"{column} std")]
@@ -348,6 +365,21 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
         with files[2].open("a") as summary_md:
             summary_md.write("\n## Mitigation\n\n" + section)
         files += save(mitigation_figure(mitigation), out, "mitigation")
+    zeroshot = zeroshot_rows(summary.long_rows)
+    if zeroshot:
+        files += [out / "zeroshot.csv", out / "zeroshot.md"]
+        _write_csv(files[-2], zeroshot, CSV_FIELDS)
+        section = "## Zero-shot vs linear probe\n\n" + zeroshot_markdown(zeroshot)
+        files[-1].write_text(section)
+        with files[2].open("a") as summary_md:
+            summary_md.write("\n" + section)
+        for stem, figure in zeroshot_figures(zeroshot):
+            files += save(figure, out, stem)
+    if audits:
+        section, audit_files = write_audit_report(audits, out)
+        files += audit_files
+        with files[2].open("a") as summary_md:
+            summary_md.write("\n## Dataset audit\n\n" + section)
     _forget_stale(out, files)
     return summary, files
 
@@ -408,13 +440,16 @@ def mitigation_rows(results_dir: str | Path) -> list[dict[str, Any]]:
 def mitigation_markdown(rows: list[dict[str, Any]]) -> str:
     """The mitigation table: ``before -> after`` per headline metric the rows have."""
     shown = [(c, m) for c, m in MITIGATION_COLUMNS if any(f"{m} after" in row for row in rows)]
-    header = ["encoder", "dataset", "target", "method", "rank", "chance", *(c for c, _ in shown)]
+    header = ["encoder", "dataset", "target", "method", "rank", "MP chance", *(c for c, _ in shown)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in rows:
         cells = [str(row[k]) for k in ("encoder", "dataset", "target", "method", "rank")]
-        cells.append(f"{row['chance']:.3f}" if isinstance(row.get("chance"), float) else "")
-        for _, metric in shown:
-            has = f"{metric} after" in row
-            cells.append(f"{row[f'{metric} before']:.3f} → {row[f'{metric} after']:.3f}" if has else "")
+        cells.append(in_percent(row["chance"], "chance") if isinstance(row.get("chance"), float) else "")
+        for column, metric in shown:
+            if f"{metric} after" in row:
+                before, after = (in_percent(row[f"{metric} {when}"], column) for when in ("before", "after"))
+                cells.append(f"{before} → {after}")
+            else:
+                cells.append("")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -29,6 +29,7 @@ from typing import Any
 from benchmark.embeddings.extract import Extractor
 from benchmark.embeddings.variants import Variant
 from benchmark.encoders.factory import Shape
+from benchmark.encoders.registry import resolve, text_tower_of
 from benchmark.runs.results import ResultStore
 from benchmark.runs.runner import plan, result_path
 from benchmark.sources.imageset import ImageSet
@@ -74,7 +75,7 @@ class Embedding:
 
 def cohort_inputs(keys: Sequence[str], found: Detected, options: TaskOptions, results: ResultStore) -> list[Embedding]:
     """What the tasks of the encoders keyed ``keys`` will embed on ``found``, by (image set, split, seed):
-    the declared inputs of every result not already kept (``--skip-existing``).  A variant that does not
+    the declared inputs of every result not already kept (``--skip-existing``) of a task the encoder does.  A variant that does not
     use the seed is embedded with the first seed (its cache file is the same for every seed)."""
     groups: dict[tuple, Embedding] = {}
     for task in plan(found, options):
@@ -84,7 +85,9 @@ def cohort_inputs(keys: Sequence[str], found: Detected, options: TaskOptions, re
         image_set = task.load()
         for seed in options.seeds:
             wanted = [
-                not results.done(result_path(results, key, found, task, seed, options), warn=False) for key in keys
+                can_do(key, task.task)
+                and not results.done(result_path(results, key, found, task, seed, options), warn=False)
+                for key in keys
             ]
             if not any(wanted):
                 continue
@@ -101,6 +104,12 @@ def cohort_inputs(keys: Sequence[str], found: Detected, options: TaskOptions, re
                         if needs and variant not in group.variants[position]:
                             group.variants[position] += (variant,)
     return list(groups.values())
+
+
+def can_do(key: str, task: str) -> bool:
+    """Whether the encoder keyed ``key`` runs ``task``: one that needs a text tower (zero-shot) only where it
+    has one (known without loading it; the run skips it otherwise)."""
+    return not TASKS[task].needs_text_tower or text_tower_of(resolve(key)) is not None
 
 
 def prepare(encoders: Sequence[Any], found: Detected, options: TaskOptions, results: ResultStore, extractor: Extractor):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the command line reads the template without importing torch
     from benchmark.tasks.task import TaskResult
 
 DEFAULT_TEMPLATE = "{encoder}/{dataset}/{task}-{target}-seed{seed}.json"
+AUDIT_FILE = "audit.json"  # a dataset audit (benchmark.audit) in a results folder: JSON that is not a result
 logger = logging.getLogger(__name__)
 
 
@@ -141,5 +142,5 @@ def read_results(root: str | Path, unread: dict[str, str] | None = None) -> Iter
             data = json.loads(path.read_text())
             data["_path"] = str(path)
             yield data
-        elif unread is not None and path.name != "sweep.json" and "/cache/" not in path.as_posix():
+        elif unread is not None and path.name not in ("sweep.json", AUDIT_FILE) and "/cache/" not in path.as_posix():
             unread[str(path)] = problem

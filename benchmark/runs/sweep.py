@@ -6,8 +6,9 @@ CLIP_benchmark: ``--model a --model b``, ``--model paper`` for the released 47, 
 ``'siglip*'``) the encoders are held together in cohorts (:mod:`.cohort`) whose images are decoded and
 processed once for all of them; an encoder that cannot be loaded or runs out of memory is recorded
 (``OUT/sweep.json``) and the sweep goes on; a single encoder fails as it is, for the command line to
-report.  With ``--executor ray`` a sweep runs one Ray task per (cohort of one input geometry, dataset),
-each extracting where it runs.
+report.  A task an encoder cannot do (zero-shot without a text tower) is skipped and recorded with the
+reason; an encoder that can do none of the run's tasks is not even loaded.  With ``--executor ray`` a
+sweep runs one Ray task per (cohort of one input geometry, dataset), each extracting where it runs.
 
 The command line sees the sweep through a :class:`SweepReporter` (its progress bars and messages);
 nothing here prints.
@@ -31,7 +32,7 @@ from benchmark.encoders.registry import resolve
 from benchmark.errors import UsageError
 from benchmark.runs.cohort import plan_cohorts, prepare
 from benchmark.runs.results import ResultStore, now
-from benchmark.runs.runner import checked_datasets, plan, planned_results, run
+from benchmark.runs.runner import cannot_do, checked_datasets, plan, planned_results, run
 from benchmark.runtime.device import encoder_memory_budget
 from benchmark.runtime.files import writable_folder
 from benchmark.sources.imageset import ImageSet
@@ -73,6 +74,7 @@ class Outcome:
     dataset: str
     results: int
     error: str | None = None
+    skipped: dict[str, str] = field(default_factory=dict)  # task and target -> why it was not run
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class SweepReporter(Protocol):
 
     def not_run(self, name: str, why: str) -> None: ...
 
+    def skipped(self, name: str, why: str) -> None: ...
+
     def datasets(self, found: list[tuple[Detected, ImageSet]]) -> None: ...
 
     def progress(self, label: str) -> contextlib.AbstractContextManager[Progress]: ...
@@ -106,6 +110,9 @@ class SilentReporter:
         pass
 
     def not_run(self, name: str, why: str) -> None:
+        pass
+
+    def skipped(self, name: str, why: str) -> None:
         pass
 
     @contextlib.contextmanager
@@ -179,6 +186,9 @@ def run_sweep(sweep: Sweep, reporter: SweepReporter | None = None) -> SweepResul
     if outcome.swept and sweep.extraction.executor == Executor.RAY:
         return _fan_out(sweep, names, found, outcome)
     _run_cohorts(sweep, names, found, executor, reporter, outcome)
+    reasons = [why for one in outcome.outcomes for why in one.skipped.values()]
+    if not outcome.swept and not outcome.written and reasons:
+        raise UsageError(reasons[0])  # one encoder, and nothing of the run it can do
     return outcome
 
 
@@ -193,9 +203,21 @@ def sweep_cohorts(names: Sequence[str], device: str | None, by_geometry: bool = 
 
 def _run_cohorts(sweep: Sweep, names: list[str], found: list[Detected], executor, reporter, outcome) -> None:
     """The encoders in cohorts (:mod:`.cohort`): per dataset, what the cohort's tasks embed is prepared
-    once for all of them, then each encoder's tasks run on it; outcomes in the order of ``names``."""
+    once for all of them, then each encoder's tasks run on it; an encoder that can do none of the tasks is
+    not loaded; outcomes in the order of ``names``."""
     by_position: dict[int, list[Outcome]] = {}
-    for positions in sweep_cohorts(names, sweep.encoder.device):
+    able = []  # the positions of the encoders that can do some task of the run
+    for position, name in enumerate(names):
+        if (never := cannot_do(resolve(name), sweep.tasks)) is None:
+            able.append(position)
+            continue
+        if not outcome.swept:
+            raise UsageError(never)
+        reporter.skipped(name, never)
+        skipped = {task: never for task in sweep.tasks.tasks}
+        by_position[position] = [Outcome(name, d.label, 0, skipped=skipped) for d in found]
+    for members in sweep_cohorts([names[p] for p in able], sweep.encoder.device):
+        positions = [able[member] for member in members]
         cohort = []
         for position in positions:
             encoder, why = _load(sweep.encoder, names[position], reporter, outcome.swept)
@@ -209,10 +231,10 @@ def _run_cohorts(sweep: Sweep, names: list[str], found: list[Detected], executor
             if len(encoders) > 1:
                 _prepare(encoders, detected, sweep, executor, reporter)
             for position, encoder in cohort:
-                files, error = _run_one(encoder, detected, sweep, executor, reporter, outcome.swept)
+                files, error, skipped = _run_one(encoder, detected, sweep, executor, reporter, outcome.swept)
                 outcome.written += files
                 by_position.setdefault(position, []).append(
-                    Outcome(encoder.spec.key, detected.label, len(files), error)
+                    Outcome(encoder.spec.key, detected.label, len(files), error, skipped)
                 )
         del cohort, encoders
         _free_memory()
@@ -248,20 +270,33 @@ def _load(options: EncoderOptions, name: str, reporter: SweepReporter, swept: bo
 
 def _run_one(
     encoder, detected: Detected, sweep: Sweep, executor, reporter, swept: bool
-) -> tuple[list[Path], str | None]:
-    """One encoder on one dataset (what its tasks embed prepared first, unless its cohort did); in a sweep
-    an out-of-memory error is returned, not raised."""
-    with reporter.progress(f"{encoder.spec.key} on {detected.label}") as progress:
+) -> tuple[list[Path], str | None, dict[str, str]]:
+    """One encoder on one dataset (what its tasks embed prepared first, unless its cohort did): its files,
+    why it has none (in a sweep an out-of-memory error is returned, not raised) and the tasks it skipped."""
+    label = f"{encoder.spec.key} on {detected.label}"
+    skipped: dict[str, str] = {}
+    with reporter.progress(label) as progress:
         extractor = sweep.extractor(progress, executor)
         try:
             prepare([encoder], detected, sweep.tasks, sweep.results, extractor)
-            return run(encoder, detected, extractor, sweep.tasks, sweep.results, progress.on_task), None
+            files = run(
+                encoder, detected, extractor, sweep.tasks, sweep.results, progress.on_task, on_skip=skipped.__setitem__
+            )
         except Exception as error:
             if not swept or not out_of_memory(error):
                 raise
             why = f"out of memory: {_first_line(error)}"
-    reporter.not_run(f"{encoder.spec.key} on {detected.label}", "out of memory")
-    return [], why
+        else:
+            why = None
+    by_reason: dict[str, list[str]] = {}
+    for task, reason in skipped.items():
+        by_reason.setdefault(reason, []).append(task)
+    for reason, tasks in by_reason.items():  # one line per reason, naming every task and target it stopped
+        reporter.skipped(f"{label}: {', '.join(tasks)}", reason)
+    if why is not None:
+        reporter.not_run(label, "out of memory")
+        return [], why, skipped
+    return files, None, skipped
 
 
 def _free_memory() -> None:

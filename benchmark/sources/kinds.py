@@ -35,6 +35,7 @@ from flickrexif.exif.labels import ATTRIBUTES
 
 FLICKREXIF_ATTRIBUTES = tuple(ATTRIBUTES)
 OFFICIAL_PREFIX = "official:"
+LABEL_COLUMN_KINDS = ("paircams", "flickrexif", "hf-dataset")  # kinds read through ``datasets``: columns
 
 Loader = Callable[[], ImageSet]
 
@@ -61,6 +62,7 @@ class Detected:
     splits: tuple[str, ...] | None = None  # only these splits of a Hugging Face dataset
     config: str | None = None  # the configuration of a Hugging Face dataset (not a FlickrExif attribute)
     exif_orientation: ExifOrientation = ExifOrientation.AUTO  # how its images are decoded (auto: as released)
+    label_column: str | None = None  # the classes of a Hugging Face dataset (default: a ClassLabel ``label``)
     _loaders: dict[str | None, Loader] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
@@ -73,6 +75,11 @@ class Detected:
 
     def open(self, config: str | None = None) -> ImageSet:
         """Its image set (of ``config``, a FlickrExif attribute), decoded with the chosen Exif orientation."""
+        if self.label_column is not None and self.kind.name not in LABEL_COLUMN_KINDS:
+            raise UsageError(
+                f"--label-column names a column of a Hugging Face dataset; {self.dataset} is a {self.kind.name}, "
+                "whose classes are its folders (or split files): leave --label-column out"
+            )
         return with_exif_orientation(self.kind.open(self, config), self.exif_orientation)
 
     def loader(self, config: str | None = None) -> Loader:
@@ -119,7 +126,9 @@ def _open_hf(found: Detected, config: str | None) -> ImageSet:
     """The configuration asked for, else the first when the card lists several."""
     configs = found.configs
     chosen = config or found.config or (configs[0] if len(configs) > 1 else None)
-    return hf_dataset(found.dataset, chosen, revision=found.revision, splits=found.splits)
+    return hf_dataset(
+        found.dataset, chosen, revision=found.revision, splits=found.splits, label_column=found.label_column
+    )
 
 
 KINDS: tuple[DatasetKind, ...] = (
@@ -133,7 +142,7 @@ KINDS: tuple[DatasetKind, ...] = (
     DatasetKind(
         "paircams",
         lambda dataset, card: "subject_idx" in card_features(card),
-        lambda found, config: paircams_set(found.dataset, found.revision),
+        lambda found, config: paircams_set(found.dataset, found.revision, found.label_column),
     ),
     DatasetKind(
         "flickrexif",
@@ -185,30 +194,36 @@ def detect(
     splits: Sequence[str] | None = None,
     config: str | None = None,
     exif_orientation: str = ExifOrientation.AUTO,
+    label_column: str | None = None,
 ) -> Detected:
     """The kind of a dataset argument (the first of :data:`KINDS` that matches), with the card it read;
-    ``revision``, ``splits`` and ``config`` choose what of a Hugging Face dataset is opened,
-    ``exif_orientation`` how its images are decoded."""
+    ``revision``, ``splits``, ``config`` and ``label_column`` choose what of a Hugging Face dataset is
+    opened, ``exif_orientation`` how its images are decoded."""
     card = None if dataset.startswith(OFFICIAL_PREFIX) else read_card(dataset, revision)
     kind = next(kind for kind in KINDS if kind.matches(dataset, card))
     orientation = chosen(ExifOrientation, exif_orientation, "--exif-orientation")
-    return Detected(kind, dataset, card, revision, tuple(splits) if splits else None, config, orientation)
+    chosen_splits = tuple(splits) if splits else None
+    return Detected(kind, dataset, card, revision, chosen_splits, config, orientation, label_column)
 
 
 @dataclass(frozen=True)
 class SourceOptions:
     """Which data a command reads: the ``--dataset`` arguments, what of a Hugging Face dataset is opened
-    (``--revision``, ``--split``, ``--config``) and how its images are decoded (``--exif-orientation``)."""
+    (``--revision``, ``--split``, ``--config``, ``--label-column``) and how its images are decoded
+    (``--exif-orientation``)."""
 
     datasets: tuple[str, ...] = ()
     revision: str | None = None
     splits: tuple[str, ...] | None = None
     config: str | None = None
     exif_orientation: ExifOrientation = ExifOrientation.AUTO
+    label_column: str | None = None
 
     def __post_init__(self) -> None:
         if any(not str(dataset).strip() for dataset in self.datasets):
             raise UsageError("--dataset '' names nothing: give a folder, a Hub id or official:IMAGES:SPLITS")
+        if self.label_column is not None and not self.label_column.strip():
+            raise UsageError("--label-column '' names no column: give the column holding the classes")
         object.__setattr__(
             self, "exif_orientation", chosen(ExifOrientation, self.exif_orientation, "--exif-orientation")
         )
@@ -216,4 +231,4 @@ class SourceOptions:
     def detect(self, dataset: str) -> Detected:
         """``dataset`` (one of :attr:`datasets`) checked to name something, and its kind."""
         check_location(dataset)
-        return detect(dataset, self.revision, self.splits, self.config, self.exif_orientation)
+        return detect(dataset, self.revision, self.splits, self.config, self.exif_orientation, self.label_column)

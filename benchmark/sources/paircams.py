@@ -37,11 +37,14 @@ def camera_type(extra: dict[str, Any]) -> tuple[bool | None, str]:
     return None, "unknown model"
 
 
-def paircams_set(source: str, revision: str | None = None) -> ImageSet:
-    """PairCams with ``is_smartphone`` on every item from the dataset's own labels (:func:`camera_type`)."""
-    image_set = hf_dataset(source, group_column="subject_idx", revision=revision)
+def paircams_set(source: str, revision: str | None = None, label_column: str | None = None) -> ImageSet:
+    """PairCams with ``is_smartphone`` on every item from the dataset's own labels (:func:`camera_type`);
+    its photos have no classes but those of a ``label_column`` the user names (``camera_type``, ``make``)."""
+    image_set = hf_dataset(source, group_column="subject_idx", revision=revision, label_column=label_column)
     items = []
     for item in image_set.items:
         phone, origin = camera_type(item.extra)
         items.append(replace(item, extra={**item.extra, "is_smartphone": phone, "camera_type_from": origin}))
+    if label_column is not None:
+        return replace(image_set, items=tuple(items))
     return replace(image_set, items=tuple(items), class_names=None, target="subject")

@@ -36,13 +36,22 @@ def family_split(
     """``(embeddings [N, P, D], labels [N], ids)`` of a split under every class of ``family``: the images
     that could be read under every class, in split order."""
     variants = list(family_variants(family))
-    embeddings = extractor.embed(encoder, image_set, split, variants, seed)
+    ids, stacked = aligned_variants(encoder, image_set, split, variants, extractor, seed)
     labels = {item.id: item.label for item in image_set.split(split)}
+    return stacked, torch.tensor([labels[i] for i in ids]), ids
+
+
+def aligned_variants(
+    encoder, image_set: ImageSet, split: str, variants: Sequence[Variant], extractor: Extractor, seed: int
+) -> tuple[list[str], torch.Tensor]:
+    """``(ids, embeddings [N, V, D])`` of a split under every variant (one extraction, each image decoded
+    once): the images that could be read under every variant, in split order."""
+    embeddings = extractor.embed(encoder, image_set, split, variants, seed)
     read = [set(embeddings[v].ids) for v in variants]
     ids = [i for i in embeddings[variants[0]].ids if all(i in found for found in read)]
     rows = [{i: row for row, i in enumerate(embeddings[v].ids)} for v in variants]
     stacked = torch.stack([embeddings[v].vectors[[r[i] for i in ids]] for v, r in zip(variants, rows)], dim=1)
-    return stacked, torch.tensor([labels[i] for i in ids]), ids
+    return ids, stacked
 
 
 def knn_influence(

@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+import functools
+import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -47,9 +50,62 @@ def processing_probe_inputs(image_set: ImageSet, family: str) -> list[Inputs]:
     if image_set.layout == STANDARD:
         return [Inputs("train", every), Inputs(image_set.test_split, every)]
     assigned = (Variant(family=family, assigned=True),)
-    return [Inputs("train", assigned), Inputs("validation", assigned), Inputs("test", every)]
+    return [Inputs("train", assigned), Inputs("validation", assigned), Inputs(image_set.test_split, every)]
 
 
+def processing_test_set(
+    encoder, image_set: ImageSet, family: str, extractor: Extractor, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The processing probe's test set (also zero-shot's): every test image under every class of ``family``."""
+    tested = processing_probe_inputs(image_set, family)[-1]
+    variants = list(tested.variants)
+    return _every_class(extractor.embed(encoder, image_set, tested.split, variants, seed), variants)
+
+
+def acquisition_split(
+    encoder, image_set: ImageSet, split: str, extractor: Extractor, seed: int, mask_ratio: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The acquisition probe's input for one split (also zero-shot's): the masked q95 4:4:4 crop, and the labels."""
+    variant = acquisition_variant(mask_ratio)
+    embeddings = extractor.embed(encoder, image_set, split, [variant], seed)[variant]
+    labels = {item.id: item.label for item in image_set.split(split)}
+    return embeddings.vectors, torch.tensor([labels[i] for i in embeddings.ids])
+
+
+RECENT_PROBES = 16  # a run's probes, kept for the tasks that ask again (zero-shot reports MP beside its own figure)
+_recent: OrderedDict[tuple, TaskResult] = OrderedDict()
+
+
+def _remembered(probe):
+    """Compute a probe once per process for its inputs: the zero-shot task asks for the very probe the
+    probe task of the same run fitted (same encoder, data, target, seed and settings), and gets it."""
+
+    @functools.wraps(probe)
+    def remembered(encoder, image_set: ImageSet, *args, **kwargs):
+        extractor = next(a for a in (*args, *kwargs.values()) if isinstance(a, Extractor))
+        key = (
+            probe.__name__,
+            id(encoder),
+            json.dumps(encoder.describe(), sort_keys=True, default=str),
+            image_set.fingerprint,
+            image_set.exif_orientation,
+            image_set.layout,
+            str(extractor.cache.root),
+            extractor.encoder_precision(encoder),
+            repr([a for a in args if not isinstance(a, Extractor)]),  # the extractor is its cache and precision
+            repr(sorted((k, v) for k, v in kwargs.items() if not isinstance(v, Extractor))),
+        )
+        if key not in _recent:
+            _recent[key] = probe(encoder, image_set, *args, **kwargs)
+            while len(_recent) > RECENT_PROBES:
+                _recent.popitem(last=False)
+        _recent.move_to_end(key)
+        return _recent[key]
+
+    return remembered
+
+
+@_remembered
 def processing_probe(
     encoder,
     image_set: ImageSet,
@@ -70,8 +126,7 @@ def processing_probe(
         embeddings = extractor.embed(encoder, image_set, inputs.split, inputs.variants, seed)[assigned]
         labels = [classes.index(assigned.class_for(i, seed)) for i in embeddings.ids]
         data[inputs.split] = (embeddings.vectors, torch.tensor(labels))
-    test_variants = list(tested.variants)
-    test_x, test_y = _every_class(extractor.embed(encoder, image_set, "test", test_variants, seed), test_variants)
+    test_x, test_y = processing_test_set(encoder, image_set, family, extractor, seed)
     result = linear_probe(*data["train"], *data["validation"], test_x, test_y, replace(probe_config, seed=seed))
     return TaskResult(
         task="probe-processing",
@@ -94,10 +149,10 @@ def _standard_processing_probe(
     encoder, image_set: ImageSet, family: str, extractor: Extractor, seed: int, config: ProbeConfig, refits: int
 ) -> TaskResult:
     """The released protocol on train + val (:mod:`benchmark.protocols.refit`): every image under every class."""
-    trained, tested = processing_probe_inputs(image_set, family)
+    trained, _ = processing_probe_inputs(image_set, family)
     variants = list(trained.variants)
     train = extractor.embed(encoder, image_set, trained.split, variants, seed)
-    test_x, test_y = _every_class(extractor.embed(encoder, image_set, tested.split, variants, seed), variants)
+    test_x, test_y = processing_test_set(encoder, image_set, family, extractor, seed)
     common = image_set_parameters(encoder, image_set, seed)
     return standard_probe_result(family, [train[v].vectors for v in variants], test_x, test_y, config, refits, common)
 
@@ -139,13 +194,17 @@ def standard_probe_result(
     )
 
 
+def acquisition_variant(mask_ratio: float) -> Variant:
+    """The released ``MASK_95`` input: resize, centre crop, JPEG q95 4:4:4 of the crop, then the mask."""
+    return Variant(mask_ratio=mask_ratio, crop_encoding=ACQUISITION_CROP_ENCODING)
+
+
 def acquisition_probe_inputs(image_set: ImageSet, mask_ratio: float) -> list[Inputs]:
-    """What the acquisition probe embeds: every split as the released ``MASK_95`` input (resize, centre crop,
-    JPEG q95 4:4:4 of the crop, mask)."""
-    variant = (Variant(mask_ratio=mask_ratio, crop_encoding=ACQUISITION_CROP_ENCODING),)
-    return [Inputs(split, variant) for split in ("train", "validation", "test")]
+    """What the acquisition probe embeds: every split as :func:`acquisition_variant`."""
+    return [Inputs(split, (acquisition_variant(mask_ratio),)) for split in ("train", "validation", "test")]
 
 
+@_remembered
 def acquisition_probe(
     encoder,
     image_set: ImageSet,
@@ -157,12 +216,10 @@ def acquisition_probe(
 ) -> TaskResult:
     if not image_set.has_labels:
         raise UsageError(f"{image_set.name} has no labels: acquisition probes need a FlickrExif configuration")
-    data = {}
-    for inputs in acquisition_probe_inputs(image_set, mask_ratio):
-        split, (variant,) = inputs.split, inputs.variants
-        embeddings = extractor.embed(encoder, image_set, split, [variant], seed)[variant]
-        labels = {item.id: item.label for item in image_set.split(split)}
-        data[split] = (embeddings.vectors, torch.tensor([labels[i] for i in embeddings.ids]))
+    data = {
+        inputs.split: acquisition_split(encoder, image_set, inputs.split, extractor, seed, mask_ratio)
+        for inputs in acquisition_probe_inputs(image_set, mask_ratio)
+    }
     result = linear_probe(*data["train"], *data["validation"], *data["test"], replace(probe_config, seed=seed))
     return TaskResult(
         task="probe-acquisition",

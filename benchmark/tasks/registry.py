@@ -2,13 +2,15 @@
 
 Each :class:`~benchmark.tasks.task.Task` says what runs it, the dataset kinds it applies to and its
 targets there, and the headline metrics the report's summary table shows.  ``trace-bench run`` runs
-the paper's tasks (:data:`PAPER_TASKS`); ``trace-bench mitigate`` the mitigation.
+the paper's tasks (:data:`PAPER_TASKS`) and zero-shot (:data:`RUN_TASKS`); ``trace-bench mitigate``
+the mitigation.
 """
 
 from __future__ import annotations
 
 from benchmark.errors import UsageError
 from benchmark.imaging.processing import FAMILIES
+from benchmark.sources.imageset import ImageSet
 from benchmark.sources.kinds import Detected
 from benchmark.tasks.knn import knn_influence, knn_inputs
 from benchmark.tasks.mitigation import PAIRCAMS_TARGET, mitigation_inputs, mitigation_task
@@ -19,7 +21,8 @@ from benchmark.tasks.probing import (
     processing_probe_inputs,
 )
 from benchmark.tasks.retrieval import paircams_retrieval, retrieval_inputs
-from benchmark.tasks.task import Task, TaskOptions
+from benchmark.tasks.task import Inputs, Task, TaskOptions
+from benchmark.tasks.zeroshot import zeroshot_task
 
 CLASS_KINDS = ("image-folder", "hf-dataset")  # image sets whose labels, when they have some, are classes
 ACQUISITION_KINDS = ("official-flickrexif", "flickrexif")
@@ -36,6 +39,19 @@ def _classified_family_targets(found: Detected, options: TaskOptions) -> list[tu
 
 def _attribute_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:
     return [(a, a) for a in found.attributes() if options.targets is None or a in options.targets]
+
+
+def _zeroshot_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:
+    """The probes' targets that the prompt table has prompts for."""
+    targets = _attribute_targets if found.kind.name in ACQUISITION_KINDS else _family_targets
+    return [(target, config) for target, config in targets(found, options) if target in options.templates.targets]
+
+
+def _zeroshot_inputs(images: ImageSet, target: str, options: TaskOptions) -> list[Inputs]:
+    """What zero-shot embeds: its probe's (it reports the probe's MP beside its own accuracy)."""
+    if target in FAMILIES:
+        return processing_probe_inputs(images, target)
+    return acquisition_probe_inputs(images, options.mask_ratio)
 
 
 def _mitigation_targets(found: Detected, options: TaskOptions) -> list[tuple[str, str | None]]:
@@ -92,6 +108,15 @@ TASKS: dict[str, Task] = {
             inputs=lambda images, target, options: retrieval_inputs(images),
         ),
         Task(
+            "zeroshot",
+            zeroshot_task,
+            kinds=(*ACQUISITION_KINDS, *CLASS_KINDS),
+            targets=_zeroshot_targets,
+            headline=(("ZS", "accuracy"), ("MP", "probe_accuracy")),
+            needs_text_tower=True,
+            inputs=_zeroshot_inputs,
+        ),
+        Task(
             "mitigate",
             mitigation_task,
             kinds=(*CLASS_KINDS, "paircams"),
@@ -103,7 +128,9 @@ TASKS: dict[str, Task] = {
     )
 }
 TASK_NAMES = tuple(TASKS)
-PAPER_TASKS = ("probe-processing", "probe-acquisition", "knn", "retrieval")  # what `trace-bench run` runs
+PAPER_TASKS = ("probe-processing", "probe-acquisition", "knn", "retrieval")
+RUN_TASKS = (*PAPER_TASKS, "zeroshot")  # what `trace-bench run` runs
+ATTRIBUTE_TASKS = ("probe-acquisition", "zeroshot")  # the tasks whose targets are FlickrExif attributes (--target)
 
 
 def check_tasks(options: TaskOptions) -> None:

@@ -19,6 +19,7 @@ from benchmark.imaging.masking import DEFAULT_MASK_RATIO, check_ratio
 from benchmark.protocols.erasers import EraserOptions
 from benchmark.protocols.probe import ProbeConfig
 from benchmark.protocols.refit import REFITS
+from benchmark.tasks.prompts import PromptTemplates, default_templates
 
 if TYPE_CHECKING:
     from benchmark.embeddings.extract import Extractor
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class TaskOptions:
     """The option group of what a run measures: which tasks, seeds, processing families and acquisition targets, and the
-    settings of the probe (``--probe-*``), the kNN (``--vote-ties``), the acquisition mask and the eraser."""
+    settings of the probe (``--probe-*``), the kNN (``--vote-ties``), the acquisition mask, the eraser and the
+    zero-shot prompts (``--templates``)."""
 
     tasks: tuple[str, ...] = ("probe-processing", "probe-acquisition", "knn", "retrieval")
     seeds: tuple[int, ...] = (0,)
@@ -42,6 +44,7 @@ class TaskOptions:
     refits: int = REFITS  # standard layout (train + val): refits of the processing probe's chosen point
     vote_ties: VoteTies = VoteTies.RELEASED  # kNN: how a tie in votes is broken (benchmark.protocols.knn)
     eraser: EraserOptions = field(default_factory=EraserOptions)
+    templates: PromptTemplates = field(default_factory=default_templates)  # zero-shot class prompts
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -117,6 +120,7 @@ class Task:
     targets: TaskTargets
     headline: tuple[tuple[str, str], ...]  # (column, metric); "{k}" in a metric is the result's first k
     result_name: Callable[[TaskOptions], str] | None = None  # its name in result paths, when not ``name``
+    needs_text_tower: bool = False  # an encoder without one is skipped, with the reason (zero-shot)
     inputs: TaskInputs | None = None
 
     def headline_metrics(self, result: dict[str, Any]) -> dict[str, float]:

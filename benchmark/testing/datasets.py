@@ -71,6 +71,12 @@ PAIRCAMS_CARD_PER_CONFIG = """dataset_info:
   - name: subject_idx
     dtype: int64
 """
+PLAIN_CARD = """configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*.parquet
+"""
 OTHER_CARD = """license: mit
 configs:
 - config_name: default
@@ -146,3 +152,33 @@ def paircams_release(folder, subjects=10, size=48):
     card += "  - name: subject_idx\n    dtype: int64\n  - name: camera_type\n    dtype: string\n"
     (folder / "README.md").write_text(f"---\n{card}---\n")
     return folder
+
+
+COLOURS = ((200, 50, 40), (40, 190, 60), (50, 60, 210), (210, 200, 40), (170, 60, 190), (60, 190, 200))
+
+
+def coloured_official_layout(root, attributes, per_class=(6, 2, 5), size=(72, 56)):
+    """The official layout whose classes look different: ``attributes`` maps an attribute to its class
+    names; every image of class ``i`` is colour ``COLOURS[i]`` with a gradient and noise, each attribute with
+    photos of its own.  ``per_class``: images per class in train, val, test.  Returns ``official:IMAGES:SPLITS``."""
+    rng = np.random.default_rng(1)
+    images, splits = root / "images", root / "splits"
+    images.mkdir(parents=True)
+    splits.mkdir(parents=True)
+    photo_id = 1000
+    y, x = np.mgrid[0 : size[1], 0 : size[0]]
+    for attribute, classes in attributes.items():
+        spec = {"label_encoder_classes": list(classes), "target_attribute": attribute}
+        for split, count in zip(("train", "val", "test"), per_class):
+            ids, labels = [], []
+            for label in range(len(classes)):
+                for _ in range(count):
+                    photo_id += 1
+                    pattern = (np.sin(x / (3 + photo_id % 4)) + np.cos(y / 5))[..., None] * 25
+                    pixels = np.array(COLOURS[label]) + pattern + rng.normal(0, 10, (size[1], size[0], 3))
+                    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(images / f"{photo_id}.jpg")
+                    ids.append(photo_id)
+                    labels.append(label)
+            spec[f"{split}_ids"], spec[f"encoded_{split}_labels"] = ids, labels
+        (splits / f"split_data_target_attribute={attribute}.json").write_text(json.dumps(spec))
+    return f"official:{images}:{splits}"

@@ -134,6 +134,16 @@ class HubStandin:
         self._server.shutdown()
         self._server.server_close()
 
+    def push(self, repo_id: str, files: dict[str, bytes], message: str = "files") -> str:
+        """Create model repository ``repo_id`` (once) and commit ``files`` to it with huggingface_hub's own
+        client, as a user with this stand-in's token would; returns the commit."""
+        from huggingface_hub import CommitOperationAdd, HfApi
+
+        api = HfApi(endpoint=self.url, token=self.token)
+        api.create_repo(repo_id, exist_ok=True)
+        operations = [CommitOperationAdd(path, content) for path, content in files.items()]
+        return api.create_commit(repo_id, operations=operations, commit_message=message).oid
+
     def fail(self, action: str, status: int | None = 500, *, times: int = 1, after: bool = False) -> Fault:
         """Make the next ``times`` ``action`` requests fail (see :class:`Fault`)."""
         fault = Fault(action, status, times, after)

@@ -72,8 +72,9 @@ def _unit_noise(rng: np.random.Generator, height: int, width: int, channels: int
     return window[:: 1 if flip & 1 else -1, :: 1 if flip & 2 else -1]
 
 
-def _scene(seed: int, size: tuple[int, int]) -> Image.Image:
-    """A procedurally generated RGB scene seeded by ``seed``: gradients, soft texture, shapes, lines."""
+def _scene(seed: int, size: tuple[int, int], subject: int | None = None) -> Image.Image:
+    """A procedurally generated RGB scene seeded by ``seed``: gradients, soft texture, shapes, lines, and
+    with ``subject`` that subject in front (:func:`_draw_subject`)."""
     rng = np.random.default_rng(seed)
     width, height = size
     # The smooth part (two gradients and blobs of colour) is made at a quarter of the size and
@@ -109,7 +110,30 @@ def _scene(seed: int, size: tuple[int, int]) -> Image.Image:
     ends = (rng.uniform(0, 1, (lines, 4)) * (width, height, width, height)).tolist()
     for points, thickness, colour in zip(ends, rng.integers(1, 4, lines).tolist(), colours[shapes:]):
         draw.line(points, fill=colour, width=thickness)
+    if subject is not None:  # drawn last, from the scene's generator: scenes without a subject are unchanged
+        _draw_subject(draw, subject, rng, size)
     return picture
+
+
+def _draw_subject(draw: ImageDraw.ImageDraw, subject: int, rng: np.random.Generator, size: tuple[int, int]) -> None:
+    """What a labelled photo is of: a subject whose shape and colours are fixed by ``subject`` (the same
+    in every photo of it) and whose place and size vary with the scene, as a class of a labelled set."""
+    looks = np.random.default_rng([7919, subject])
+    width, height = size
+    body, spots = (tuple(int(c) for c in looks.integers(0, 256, 3)) for _ in range(2))
+    sides = int(looks.integers(3, 9))  # a polygon of 3..8 sides; 8 reads as a disc
+    radius = float(rng.uniform(0.12, 0.2)) * min(width, height)
+    cx, cy = (float(rng.uniform(radius, side - radius)) for side in (width, height))
+    turn = float(looks.uniform(0, 2 * np.pi))
+    corners = [
+        (cx + radius * np.cos(turn + 2 * np.pi * i / sides), cy + radius * np.sin(turn + 2 * np.pi * i / sides))
+        for i in range(sides)
+    ]
+    draw.polygon(corners, fill=body)
+    stripes = int(looks.integers(1, 4))
+    for i in range(stripes):  # a pattern on the subject, as fur or a marking
+        offset = radius * (2 * (i + 1) / (stripes + 1) - 1) * 0.7
+        draw.line((cx - 0.6 * radius, cy + offset, cx + 0.6 * radius, cy + offset), fill=spots, width=3)
 
 
 @lru_cache(maxsize=256)
@@ -119,11 +143,13 @@ def _tone_table(gamma: float, tint: tuple[float, float, float]) -> tuple[int, ..
     return tuple(np.clip(np.rint(np.asarray(tint)[:, None] * levels), 0, 255).astype(int).ravel().tolist())
 
 
-def _rendered(scene_seed: int, rendering: Rendering, view_seed: int, size: tuple[int, int]) -> Image.Image:
+def _rendered(
+    scene_seed: int, rendering: Rendering, view_seed: int, size: tuple[int, int], subject: int | None = None
+) -> Image.Image:
     """The scene seen through a camera: a seeded small shift of the view, then the rendering's pipeline."""
     width, height = size
     margin = max(1, round(_SCENE_MARGIN * min(size)))
-    scene = _scene(scene_seed, (width + 2 * margin, height + 2 * margin))
+    scene = _scene(scene_seed, (width + 2 * margin, height + 2 * margin), subject)
     rng = np.random.default_rng(view_seed)
     left, top = (int(v) for v in rng.integers(0, 2 * margin + 1, 2))
     image = scene.crop((left, top, left + width, top + height)).point(_tone_table(rendering.gamma, rendering.tint))
@@ -237,10 +263,15 @@ def _view_seed(scene_seed: int, profile: CameraProfile, taken: datetime) -> int:
 
 
 def _photo_file(
-    scene_seed: int, profile: CameraProfile, taken: datetime, size: tuple[int, int], with_exif: bool = True
+    scene_seed: int,
+    profile: CameraProfile,
+    taken: datetime,
+    size: tuple[int, int],
+    with_exif: bool = True,
+    subject: int | None = None,
 ) -> tuple[bytes, list[dict]]:
     """One photo's JPEG (the scene through the profile) and its getExif items (``[]`` without Exif)."""
-    image = _rendered(scene_seed, profile.rendering, _view_seed(scene_seed, profile, taken), size)
+    image = _rendered(scene_seed, profile.rendering, _view_seed(scene_seed, profile, taken), size, subject)
     if not with_exif:
         return _jpeg(image, profile.rendering, None), []
     exif, items = _dated(_template(profile, size), taken)
@@ -252,6 +283,7 @@ def render_photo(
     profile: CameraProfile | str,
     taken: datetime,
     size: tuple[int, int] = DEFAULT_PHOTO_SIZE,
+    subject: int | None = None,
 ) -> bytes:
     """The scene ``scene_seed`` shot with ``profile`` at ``taken``, as JPEG bytes with the profile's Exif.
 
@@ -259,6 +291,8 @@ def render_photo(
     profile's name.  The same scene through two profiles shows the same subject, from a
     slightly shifted view, with each profile's processing (tone, noise, noise reduction,
     sharpening, JPEG quality and subsampling) and its Make, Model and DateTimeOriginal = ``taken``.
+    ``subject`` puts a subject in front of the scene, the same shape and colours in every photo of that
+    subject (a class of a labelled set, :mod:`flickrexif.testing.labelled`); ``None`` leaves the scene as it is.
     Deterministic: the same arguments give the same bytes.
     """
     if isinstance(profile, str):
@@ -266,4 +300,4 @@ def render_photo(
         if profile not in named:
             raise ValueError(f"no built-in profile named {profile!r}")
         profile = named[profile]
-    return _photo_file(scene_seed, profile, taken, (int(size[0]), int(size[1])))[0]
+    return _photo_file(scene_seed, profile, taken, (int(size[0]), int(size[1])), subject=subject)[0]

@@ -162,7 +162,7 @@ def test_device_option_reaches_the_probe(tmp_path, monkeypatch):
     monkeypatch.setattr(
         benchmark.runs.sweep,
         "run",
-        lambda encoder, found, extractor, options, results, on_task: (
+        lambda encoder, found, extractor, options, results, on_task, on_skip: (
             seen.update(probe=options.probe.device, extract=extractor.device) or []
         ),
     )
@@ -237,6 +237,19 @@ def test_extract_command_writes_cache_files(tmp_path):
         app, ["extract", "-m", MODEL, "-d", str(folder), "--cache", str(tmp_path / "c"), "--variant", "blur/x2"]
     )
     assert bad.exit_code == 2 and "unknown processing family" in bad.stderr
+
+
+def test_extract_names_the_images_it_could_not_read(tmp_path):
+    folder = make_folder(tmp_path / "images", per_class=4)
+    first_class = sorted(p for p in folder.iterdir() if p.is_dir())[0]
+    (first_class / "empty.jpg").write_bytes(b"")
+    (first_class / "notes.jpg").write_text("not a picture")
+    args = ["extract", "-m", MODEL, "-d", str(folder), "--cache", str(tmp_path / "cache"), "--variant", "source"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 images could not be read and were left out" in result.stderr, result.stderr
+    assert "empty.jpg" in result.stderr and "notes.jpg" in result.stderr, result.stderr
+    assert "images" in result.stderr.splitlines()[0], result.stderr  # the dataset summary comes first
 
 
 def test_official_flickrexif_layout(tmp_path, paper_splits):

@@ -84,3 +84,26 @@ def test_a_bug_keeps_its_traceback_under_a_line_asking_to_report_it(folder, tmp_
     done = runner.invoke(app, args)
     assert done.exit_code == 1 and isinstance(done.exception, ValueError)
     assert "a bug: please report it with the command you ran" in done.output
+
+
+@pytest.mark.parametrize("option", [["--split", "validation"], ["--config", "Make"]])
+def test_hugging_face_options_on_an_image_folder_are_refused(folder, tmp_path, no_model, option):
+    done = runner.invoke(
+        app, ["run", "--model", MODEL, "--dataset", str(folder), "--out", str(tmp_path / "o"), *option]
+    )
+    assert done.exit_code == 2 and f"{option[0]} chooses what a Hugging Face dataset loads" in done.output
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line_and_130(monkeypatch, capsys):
+    import sys
+
+    import benchmark.cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "benchmark.cli.app", type(sys)("benchmark.cli.app"))
+    monkeypatch.setattr(sys.modules["benchmark.cli.app"], "app", interrupted, raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark.cli.main()
+    assert exit_info.value.code == 130 and capsys.readouterr().err.strip() == "Interrupted."

@@ -147,3 +147,11 @@ def test_a_split_with_no_readable_image_is_one_line(tmp_path):
     lines = [line for line in done.output.splitlines() if "can be read" in line]
     assert lines and "images of images can be read" in lines[0] and "(not an image Pillow can read)" in lines[0]
     assert "Traceback" not in done.output
+
+
+def test_gif_and_jfif_files_are_images(tmp_path):
+    root = make_folder(tmp_path / "images", per_class=3, size=(32, 24))
+    Image.new("RGB", (32, 24), (10, 200, 30)).save(root / "red" / "frame.gif")
+    (root / "blue" / "photo.jfif").write_bytes((root / "blue" / "blue000.jpg").read_bytes())
+    names = {item.id for item in image_folder(root).items}
+    assert {"red/frame.gif", "blue/photo.jfif"} <= names

@@ -14,7 +14,6 @@ import urllib.request
 
 import pytest
 import torch
-from huggingface_hub import HfApi
 
 from benchmark.encoders import MissingWeightsError, load_encoder
 from flickrexif.cli.errors import error_message, lookup
@@ -32,39 +31,6 @@ TINY_CLIP = {
     "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
     "text_cfg": {"context_length": 16, "vocab_size": 1000, "width": 32, "heads": 2, "layers": 1},
 }
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    """Online, no token anywhere, every cache under ``tmp_path``."""
-    import huggingface_hub.constants
-
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # in case it was set at import
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token file
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    return tmp_path / "hub-cache"
-
-
-@pytest.fixture
-def hub(env, monkeypatch):
-    """The Hub stand-in: pushes go to it, and it is ``HF_ENDPOINT`` for downloads."""
-    with HubStandin(token=TOKEN) as standin:
-        monkeypatch.setenv("HF_ENDPOINT", standin.url)
-        yield standin
-
-
-def push(standin: HubStandin, repo_id: str, files: dict[str, bytes]) -> str:
-    """Create ``repo_id`` (once) and commit ``files`` to it; returns the commit."""
-    api = HfApi(endpoint=standin.url, token=TOKEN)
-    api.create_repo(repo_id, exist_ok=True)
-    from huggingface_hub import CommitOperationAdd
-
-    operations = [CommitOperationAdd(path, content) for path, content in files.items()]
-    return api.create_commit(repo_id, operations=operations, commit_message="weights").oid
 
 
 def safetensors_bytes(state: dict[str, torch.Tensor]) -> bytes:
@@ -114,7 +80,7 @@ def refuse_connections(monkeypatch) -> None:
 def test_timm_hub_repo_downloads_once_then_runs_from_the_cache(hub, env, tmp_path, monkeypatch):
     standin = hub
     source, repo_files = tiny_timm_repo(tmp_path / "export")
-    commit = push(standin, TIMM_REPO, repo_files)
+    commit = standin.push(TIMM_REPO, repo_files)
 
     encoder = load_encoder(f"timm:hf-hub:{TIMM_REPO}")
     assert encoder.weights == f"hf-cache:{TIMM_REPO}@{commit}/model.safetensors"
@@ -136,7 +102,7 @@ def test_timm_hub_repo_downloads_once_then_runs_from_the_cache(hub, env, tmp_pat
 def test_open_clip_hub_repo_downloads_and_matches_encode_image(hub, env):
     standin = hub
     source, repo_files = tiny_clip_repo()
-    commit = push(standin, CLIP_REPO, repo_files)
+    commit = standin.push(CLIP_REPO, repo_files)
 
     encoder = load_encoder(f"open_clip:hf-hub:{CLIP_REPO}")
     assert encoder.weights == f"hf-cache:{CLIP_REPO}@{commit}/open_clip_model.safetensors"
@@ -154,7 +120,7 @@ def test_a_registry_tag_downloads_from_its_hub_repository(hub, env):
     """timm tags name their Hub repository (``timm/ARCH.TAG``): the first load fetches its file."""
     standin = hub
     source = timm.create_model("test_vit", pretrained=False, num_classes=1000).eval()
-    commit = push(standin, "timm/test_vit.r160_in1k", {"model.safetensors": safetensors_bytes(source.state_dict())})
+    commit = standin.push("timm/test_vit.r160_in1k", {"model.safetensors": safetensors_bytes(source.state_dict())})
     encoder = load_encoder("timm:test_vit.r160_in1k")
     assert encoder.weights == f"hf-cache:timm/test_vit.r160_in1k@{commit}/model.safetensors"
     x = torch.randn(1, 3, 160, 160)
@@ -165,17 +131,17 @@ def test_a_registry_tag_downloads_from_its_hub_repository(hub, env):
 def test_a_revision_pins_the_commit(hub, env, tmp_path):
     standin = hub
     _, repo_files = tiny_timm_repo(tmp_path / "export")
-    first = push(standin, TIMM_REPO, repo_files)
+    first = standin.push(TIMM_REPO, repo_files)
     torch.manual_seed(5)
     changed = timm.create_model("test_vit", pretrained=False, num_classes=10)
-    latest = push(standin, TIMM_REPO, {"model.safetensors": safetensors_bytes(changed.state_dict())})
+    latest = standin.push(TIMM_REPO, {"model.safetensors": safetensors_bytes(changed.state_dict())})
     assert load_encoder(f"timm:hf-hub:{TIMM_REPO}").weights.startswith(f"hf-cache:{TIMM_REPO}@{latest}/")
     assert load_encoder(f"timm:hf-hub:{TIMM_REPO}@{first}").weights.startswith(f"hf-cache:{TIMM_REPO}@{first}/")
 
 
 def test_offline_with_an_empty_cache_is_one_message_with_exit_code_2(hub, env, monkeypatch):
     standin = hub
-    push(standin, CLIP_REPO, tiny_clip_repo()[1])
+    standin.push(CLIP_REPO, tiny_clip_repo()[1])
     pushed = len(standin.requests)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MissingWeightsError) as raised:
@@ -194,7 +160,7 @@ def test_offline_with_an_empty_cache_is_one_message_with_exit_code_2(hub, env, m
 
 def test_a_gated_repo_without_a_token_names_hf_token(hub, env, tmp_path, monkeypatch):
     standin = hub
-    push(standin, TIMM_REPO, tiny_timm_repo(tmp_path / "export")[1])
+    standin.push(TIMM_REPO, tiny_timm_repo(tmp_path / "export")[1])
     standin.gated.add(TIMM_REPO)
     with pytest.raises(MissingWeightsError) as raised:
         load_encoder(f"timm:hf-hub:{TIMM_REPO}")
@@ -211,7 +177,7 @@ def test_a_gated_repo_without_a_token_names_hf_token(hub, env, tmp_path, monkeyp
 def test_the_stand_in_answers_model_files_as_the_hub_does(hub):
     """Headers, byte ranges and error codes of ``/ORG/NAME/resolve/REV/PATH``; dataset routes stay apart."""
     standin = hub
-    commit = push(standin, TIMM_REPO, {"model.safetensors": b"0123456789"})
+    commit = standin.push(TIMM_REPO, {"model.safetensors": b"0123456789"})
 
     def fetch(path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
         request = urllib.request.Request(standin.url + path, headers=headers)

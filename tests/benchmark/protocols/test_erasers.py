@@ -73,3 +73,23 @@ def test_an_eraser_round_trips_through_safetensors(tmp_path):
     save_file({"left": torch.zeros(2, 1)}, str(tmp_path / "other.safetensors"))  # not an eraser
     with pytest.raises(ValueError, match="not a trace-bench eraser"):
         load_eraser(tmp_path / "other.safetensors")
+
+
+def test_a_concept_given_per_image_is_erased_and_paired_is_refused():
+    from benchmark.errors import UsageError
+    from benchmark.protocols.erasers import fit_concept_eraser
+
+    generator = torch.Generator().manual_seed(0)
+    values = torch.randint(0, 3, (300,), generator=generator)  # a camera model per image
+    x = torch.randn(300, 16, generator=generator) + 2.0 * F.one_hot(values, 16).double().float()
+    for method in ("leace", "inlp"):
+        eraser = fit_concept_eraser(method, x, values)
+        erased = eraser(x).double()
+        means = torch.stack([erased[values == v].mean(0) for v in range(3)])
+        before = torch.stack([F.normalize(x.double(), dim=1)[values == v].mean(0) for v in range(3)])
+        assert (means - means.mean(0)).norm() < 0.05 * (before - before.mean(0)).norm(), method
+    assert fit_concept_eraser("leace", x, values).rank == 2
+    with pytest.raises(UsageError, match="paired"):
+        fit_concept_eraser("paired", x, values)
+    with pytest.raises(UsageError, match="two values or more"):
+        fit_concept_eraser("leace", x, torch.zeros(300, dtype=torch.long))

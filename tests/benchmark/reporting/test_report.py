@@ -234,6 +234,8 @@ def test_mitigation_section_and_figure(tmp_path):
     assert {"mitigation.md", "mitigation.csv"} | {f"mitigation.{ext}" for ext in FORMATS} <= names
     table = (tmp_path / "report" / "mitigation.md").read_text()
     assert "| enc | imagenet | jpeg | leace | 2 |" in table and "| enc | photos | jpeg | leace | 2 |" in table
+    # in percent, as every other table: MP and SP in %, SPD_p in points, the probe's chance beside MP
+    assert "| 25.0% | 80.0% → 30.0% | +20.0 pp → +1.0 pp | 70.0% → 69.0% |" in table, table
     assert "## Mitigation" in (tmp_path / "report" / "summary.md").read_text()
 
 

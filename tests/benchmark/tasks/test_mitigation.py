@@ -14,7 +14,7 @@ from benchmark.embeddings.released_layout import scan
 from benchmark.protocols.erasers import load_eraser
 from benchmark.protocols.probe import ProbeConfig
 from benchmark.reporting.report import write_report
-from benchmark.tasks.mitigation import mitigate_acquisition, mitigate_processing, processing_metrics
+from benchmark.tasks.mitigation import Assigned, mitigate_acquisition, mitigate_processing, processing_metrics
 from benchmark.testing.datasets import make_folder, paircams_release
 from benchmark.testing.embeddings import FAMILY, planted_folder, random_embeddings
 
@@ -42,6 +42,24 @@ def test_leace_erases_a_planted_processing_trace_and_keeps_the_semantics(seed):
     assert abs(after["spd_p@k10"]) <= before["spd_p@k10"] / 5
     assert after["all-same@k10"] >= before["all-same@k10"] - 0.08  # the semantics are kept
     assert found.eraser.rank == 2  # P - 1 directions
+
+
+def test_leace_erases_the_trace_under_the_probe_of_a_set_with_its_own_validation_split():
+    """The probe of a class folder (one drawn class per train and validation image) sees the trace
+    before and none after, as the train/val probe does."""
+    (db, db_y), val = planted(1)
+    draw = torch.Generator().manual_seed(1)
+    assigned = Assigned(
+        db[340:], torch.randint(0, 3, (340,), generator=draw), torch.randint(0, 3, (60,), generator=draw)
+    )
+    found = mitigate_processing(
+        FAMILY, (db[:340], db_y[:340]), val, "leace", ks=(10,), probe=FAST_PROBE, device="cpu", assigned=assigned
+    )
+    before, after = found.before, found.after
+    assert before["probe_accuracy"] > before["chance"] + 0.4
+    chance, tests = after["chance"], len(val[0]) * 3  # every test image under each of the 3 classes
+    assert abs(after["probe_accuracy"] - chance) <= 3.5 * (chance * (1 - chance) / tests) ** 0.5  # sampling noise
+    assert after["all-same@k10"] >= before["all-same@k10"] - 0.08
 
 
 def test_camera_type_erasure_on_planted_pairs():
@@ -149,7 +167,8 @@ def test_mitigate_offers_every_option_of_run():
         return {flag for param in commands[command].params for flag in param.opts if flag.startswith("--")}
 
     assert {"--offline", "--executor", "--revision", "--split", "--config"} <= options("mitigate")
-    shared = options("run") - {"--mask-ratio", "--target", "--vote-ties"}  # the paper's tasks, not mitigation's
+    # the options of the paper's tasks and zero-shot, not mitigation's
+    shared = options("run") - {"--mask-ratio", "--target", "--vote-ties", "--templates"}
     assert shared <= options("mitigate"), shared - options("mitigate")
 
 

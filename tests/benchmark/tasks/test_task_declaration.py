@@ -6,10 +6,11 @@ import json
 from dataclasses import replace
 
 import benchmark.tasks.registry
+from benchmark.cli.run import RUN_TASKS as CLI_RUN_TASKS
 from benchmark.protocols.probe import ProbeConfig
 from benchmark.reporting.report import headline_metrics, markdown_table, summarise
 from benchmark.sources.imageset import ImageSet
-from benchmark.tasks.registry import PAPER_TASKS, TASK_NAMES, TASKS
+from benchmark.tasks.registry import PAPER_TASKS, RUN_TASKS, TASK_NAMES, TASKS
 from benchmark.tasks.task import TaskOptions, TaskResult
 
 RESULTS = {
@@ -30,8 +31,11 @@ RESULTS = {
 
 
 def test_the_tasks_in_run_order():
-    assert TASK_NAMES == ("probe-processing", "probe-acquisition", "knn", "retrieval", "mitigate") == tuple(TASKS)
-    assert PAPER_TASKS == TASK_NAMES[:4] == TaskOptions().tasks, "`run` runs the paper's four"
+    assert TASK_NAMES == ("probe-processing", "probe-acquisition", "knn", "retrieval", "zeroshot", "mitigate")
+    assert TASK_NAMES == tuple(TASKS)
+    assert PAPER_TASKS == TASK_NAMES[:4] == TaskOptions().tasks, "the library runs the paper's four"
+    assert RUN_TASKS == (*PAPER_TASKS, "zeroshot") == CLI_RUN_TASKS, "`run` runs them and zero-shot"
+    assert [name for name, task in TASKS.items() if task.needs_text_tower] == ["zeroshot"]
     assert TASKS["mitigate"].file_task(TaskOptions()) == "mitigate-leace", "one result name per eraser method"
 
 
@@ -42,6 +46,12 @@ def test_headline_metrics_per_task():
     no_ks = {**RESULTS["knn"], "parameters": {}}
     assert headline_metrics(no_ks) == {"SP": 0.2, "SPD_p": 0.3}  # k=10 when a result does not say
     assert headline_metrics(RESULTS["retrieval"]) == {"R@1 query-type": 0.6, "R@1 target-type": 0.4, "SPD_a": 0.2}
+    zeroshot = {
+        "task": "zeroshot",
+        "target": "Make",
+        "metrics": {"accuracy": 0.2, "chance": 0.1, "probe_accuracy": 0.6},
+    }
+    assert headline_metrics(zeroshot) == {"ZS": 0.2, "MP": 0.6}
     assert headline_metrics({"task": "gone", "target": "x", "metrics": {"a": 1.0}}) == {}
 
 
