@@ -228,6 +228,11 @@ def time_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} days"
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 encoder``, ``3 encoders``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def print_plan(plan: Any, as_json: bool = False) -> None:
     """``run --plan``: the sweep's work and its estimated time (stdout), a disk that cannot hold it in red."""
     found = plan.to_json()
@@ -236,9 +241,10 @@ def print_plan(plan: Any, as_json: bool = False) -> None:
     else:
         work = plan.work
         lines = [
-            f"Sweep plan: {found['encoders']} encoders x {found['datasets']} datasets, tasks "
-            f"{', '.join(found['tasks'])}: {found['results']} results",
-            f"  input geometries     {found['geometries']} ({len(found['cohorts'])} cohorts of encoders held together)",
+            f"Sweep plan: {counted(found['encoders'], 'encoder')} x {counted(found['datasets'], 'dataset')}, tasks "
+            f"{', '.join(found['tasks'])}: {counted(found['results'], 'result')}",
+            f"  input geometries     {found['geometries']} ({counted(len(found['cohorts']), 'cohort')} of encoders "
+            "held together)",
             f"  images to decode     {work.source_images:,}",
             f"  processings          {work.processings:,} (JPEG re-encodes, sharpening, resizing of full images)",
             f"  inputs to process    {work.processed_inputs:,} (uint8 crops, one per input geometry)",

@@ -30,14 +30,14 @@ import torch
 from benchmark.choices import Executor
 from benchmark.embeddings.batches import EmbedSettings, forward_batch, loader_processes, members
 from benchmark.embeddings.cache import EmbeddingCache, Embeddings, chunk_path
-from benchmark.embeddings.extract import CHUNK_IMAGES, default_batch_size
+from benchmark.embeddings.extract import CHUNK_IMAGES, Extractor, default_batch_size
 from benchmark.embeddings.variants import Variant
 from benchmark.encoders.factory import Shape, encoder_shape
 from benchmark.encoders.registry import resolve
 from benchmark.errors import UsageError
 from benchmark.imaging.processing import open_rgb, process_many, processing_operation
-from benchmark.runs.cohort import Embedding, cohort_inputs
-from benchmark.runs.runner import checked_datasets, plan, planned_results
+from benchmark.runs.cohort import Embedding, can_do, cohort_inputs
+from benchmark.runs.runner import checked_datasets, plan
 from benchmark.runs.sweep import Sweep, expand_models, sweep_cohorts
 from benchmark.runtime.device import encoder_precision, resolve_device
 from benchmark.sources.imageset import ImageSet
@@ -173,7 +173,8 @@ def plan_sweep(sweep: Sweep, calibrate: bool = True) -> SweepPlan:
     result = SweepPlan(
         encoders=encoders,
         datasets=datasets,
-        results=len(planned_results([e.key for e in encoders], found, sweep.tasks)),
+        results=len(sweep.tasks.seeds)  # those of the tasks each encoder does (zero-shot: with a text tower)
+        * sum(1 for e in encoders for d in found for task in plan(d, sweep.tasks) if can_do(e.key, task.task)),
         tasks=sorted({task.task for d in found for task in plan(d, sweep.tasks)}),
         cohorts=[[encoders[p].key for p in positions] for positions in cohorts],
         work=work,
@@ -355,16 +356,20 @@ def _process_age() -> float:
         return 0.0
 
 
-class _RandomEmbeddings:
-    """An extractor for calibration: random embeddings of the asked split's images, nothing computed."""
+@dataclass(frozen=True)
+class _RandomEmbeddings(Extractor):
+    """An extractor for calibration: random embeddings of the asked split's images, nothing computed or
+    cached (an :class:`Extractor`, as the tasks' probes expect one)."""
 
-    def __init__(self, dim: int, device: str):
-        self.dim, self.device = dim, device
+    dim: int = 0
 
     def embed(self, encoder, image_set: ImageSet, split: str, variants, seed: int = 0) -> dict:
         ids = [item.id for item in image_set.split(split)]
         generator = torch.Generator().manual_seed(seed)
         return {v: Embeddings(ids, torch.randn(len(ids), self.dim, generator=generator), {}) for v in variants}
+
+    def encoder_precision(self, encoder: Any) -> str:
+        return "float32"
 
 
 class _Stand:
@@ -378,20 +383,28 @@ class _Stand:
 
 
 def _task_seconds(result: SweepPlan, sweep: Sweep, found: Sequence[Detected], device: str) -> float:
-    """Each planned task measured once per (dataset, target, embedding width) on random embeddings."""
+    """Each planned task an encoder does measured once per (dataset, target, embedding width) on random
+    embeddings; a task that needs a text tower (zero-shot: its probe is the probe task's, remembered) is not."""
     timed: dict[tuple, float] = {}
     total = 0.0
-    dims = [e.shape.embed_dim for e in result.encoders if e.shape and e.seconds_per_image is not None]
+    encoders = [e for e in result.encoders if e.shape and e.seconds_per_image is not None]
     for detected in found:
         for task in plan(detected, sweep.tasks):
+            if TASKS[task.task].needs_text_tower:
+                continue
             image_set = task.load()
             sample, scale = _sampled(image_set, COST_GROWTH.get(task.task, 1))
-            for dim in dims:
+            for dim in [e.shape.embed_dim for e in encoders if can_do(e.key, task.task)]:  # type: ignore[union-attr]
                 if (detected.label, task.task, task.target, dim) not in timed:
                     started = time.perf_counter()
                     try:
                         TASKS[task.task].run(
-                            _Stand(task.task), sample, task.target, _RandomEmbeddings(dim, device), 0, sweep.tasks
+                            _Stand(f"calibration:{task.task}:{dim}"),  # its own key: a probe is remembered by it
+                            sample,
+                            task.target,
+                            _RandomEmbeddings(EmbeddingCache(result.cache), device=device, dim=dim),
+                            0,
+                            sweep.tasks,
                         )
                     except UsageError:
                         pass  # a sample too small for the protocol: timed as far as it went

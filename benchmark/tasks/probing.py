@@ -88,6 +88,8 @@ def _remembered(probe):
             id(encoder),
             json.dumps(encoder.describe(), sort_keys=True, default=str),
             image_set.fingerprint,
+            image_set.name,  # two configurations of one set may hold the same images and labels
+            image_set.target,
             image_set.exif_orientation,
             image_set.layout,
             str(extractor.cache.root),
