@@ -175,7 +175,9 @@ def plan_sweep(sweep: Sweep, calibrate: bool = True) -> SweepPlan:
         datasets=datasets,
         results=len(sweep.tasks.seeds)  # those of the tasks each encoder does (zero-shot: with a text tower)
         * sum(1 for e in encoders for d in found for task in plan(d, sweep.tasks) if can_do(e.key, task.task)),
-        tasks=sorted({task.task for d in found for task in plan(d, sweep.tasks)}),
+        tasks=sorted(  # those some encoder does (zero-shot: one with a text tower)
+            {t.task for d in found for t in plan(d, sweep.tasks) if any(can_do(e.key, t.task) for e in encoders)}
+        ),
         cohorts=[[encoders[p].key for p in positions] for positions in cohorts],
         work=work,
         free_bytes=_free_bytes(cache.root),

@@ -105,6 +105,7 @@ def test_plan_json_prints_the_plan_and_an_estimate_and_runs_nothing(tmp_path):
     assert keys | {"cache_bytes", "estimated_seconds", "free_bytes"} <= set(found)
     assert found["encoders"] == 3 and found["geometries"] == 2 and found["estimated_seconds"] > 0
     assert found["source_images"] == 10 and not (tmp_path / "o").exists()  # nothing written
+    assert found["tasks"] == ["knn", "probe-processing"] and found["results"] == 3 * 2  # no text tower: no zero-shot
     text = runner.invoke(app, [*args, "--family", "jpeg", "--device", "cpu", "--plan"])
     assert text.exit_code == 0 and "forward passes" in text.stdout and "estimated time" in text.stdout
     alone = runner.invoke(app, [*args, "--json"])
