@@ -68,6 +68,7 @@ NOT_RUN: dict[tuple[str, ...], str] = {
             "bench_mitigate.py",
             "bench_extraction_floor.py",
             "bench_ray.py",
+            "bench_sweep.py",
         )
     },
 }
@@ -334,6 +335,12 @@ def check_run(r: Ran, ctx: Context) -> None:
         check_missing_weights(r)
         return
     r.ok()
+    if "--plan" in r.argv:  # the README's plan of three encoders of one geometry on 32 photos, JPEG only
+        assert r.stdout.startswith("Sweep plan: 3 encoders x 1 dataset"), r.stdout
+        assert re.search(r"input geometries +1 \(1 cohort", r.stdout), r.stdout
+        assert re.search(r"images to decode +32\n", r.stdout) and "estimated time" in r.stdout, r.stdout
+        assert not (r.work / r.argv[r.argv.index("--out") + 1]).exists()  # nothing is run
+        return
     dataset = r.argv[r.argv.index("--dataset") + 1]
     tasks = re.findall(r"^\S+ on \S+: (\S+) \S+ seed \d+:", r.stdout, flags=re.M)
     if "paircams" in dataset:
@@ -394,7 +401,9 @@ def check_mitigate(r: Ran, ctx: Context) -> None:
 def check_labelled_photos(r: Ran, ctx: Context) -> None:
     r.ok()
     out = r.work / r.argv[2]
-    assert sorted(p.name for p in out.iterdir()) == ["husky", "wolf"] and len(list(out.rglob("*.jpg"))) == 48, r.stdout
+    per_class = int(r.argv[r.argv.index("--per-class") + 1])
+    assert sorted(p.name for p in out.iterdir()) == ["husky", "wolf"], r.stdout
+    assert len(list(out.rglob("*.jpg"))) == 2 * per_class, r.stdout
 
 
 def check_audit(r: Ran, ctx: Context) -> None:
