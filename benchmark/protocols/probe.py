@@ -348,13 +348,24 @@ def probe_result(
     )
 
 
-def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeConfig = ProbeConfig()) -> ProbeResult:
-    """Tune (lr, wd) on val with the whole grid in one batched run, refit on train+val, test.
+@dataclass(frozen=True)
+class GridChoice:
+    """The grid point chosen on the validation split, and what :func:`linear_probe` refits it with."""
 
-    Features: float arrays or tensors (N x D); labels: integer class indices.  Raises a UsageError on
-    mismatched lengths or dimensions, a single training class, NaN/inf features.
-    """
-    t0 = time.perf_counter()
+    learning_rate: float
+    weight_decay: float
+    val_accuracy: float
+    grid: list[dict]  # every point with its validation accuracy and loss
+    data: dict  # the validated, L2-normalised splits (dense labels)
+    n_classes: int
+    device: torch.device
+    precision: str
+
+
+def choose_point(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeConfig = ProbeConfig()) -> GridChoice:
+    """Tune (lr, wd) on val with the whole grid in one batched run: the first half of
+    :func:`linear_probe`, for a protocol that trains its own models at the chosen point (the released
+    refits, :mod:`benchmark.protocols.refit`).  The test split only fixes the label space."""
     dev = resolve_device(config.device)
     precision = resolve_precision(config.precision, dev)
     data = {
@@ -362,31 +373,59 @@ def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeCo
     }
     n_classes = 1 + max(int(y.max()) for _, y in data.values())
     points = config.grid()
-    train_kw = dict(
-        epochs=config.epochs,
+    grid_models = train_linear_models(
+        *data["train"],
+        n_classes,
+        torch.tensor([lr for lr, _ in points]) * config.tune_learning_rate_scale,
+        torch.tensor([wd for _, wd in points]),
+        epochs=config.tune_epochs or config.epochs,
         batch_size=config.batch_size,
         momentum=config.momentum,
         seed=config.seed,
         precision=precision,
     )
-    lrs = torch.tensor([lr for lr, _ in points])
-    wds = torch.tensor([wd for _, wd in points])
-    grid_models = train_linear_models(
-        *data["train"],
-        n_classes,
-        lrs * config.tune_learning_rate_scale,
-        wds,
-        **{**train_kw, "epochs": config.tune_epochs or config.epochs},
-    )
     val = evaluate(grid_models, *data["val"])
     best = _select(val)
-    lr, wd = points[best]
-    trainval_x = torch.cat([data["train"][0], data["val"][0]])
-    trainval_y = torch.cat([data["train"][1], data["val"][1]])
-    chosen = slice(best, best + 1)
-    final = train_linear_models(trainval_x, trainval_y, n_classes, lrs[chosen], wds[chosen], **train_kw)
     grid = [
         {"learning_rate": p_lr, "weight_decay": p_wd, "val_accuracy": float(acc), "val_loss": float(loss)}
         for (p_lr, p_wd), acc, loss in zip(points, val.accuracy, val.loss)
     ]
-    return probe_result(final, data, n_classes, float(val.accuracy[best]), lr, wd, grid, t0, "grid", precision)
+    lr, wd = points[best]
+    return GridChoice(lr, wd, float(val.accuracy[best]), grid, data, n_classes, dev, precision)
+
+
+def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeConfig = ProbeConfig()) -> ProbeResult:
+    """Tune (lr, wd) on val with the whole grid in one batched run, refit on train+val, test.
+
+    Features: float arrays or tensors (N x D); labels: integer class indices.  Raises a UsageError on
+    mismatched lengths or dimensions, a single training class, NaN/inf features.
+    """
+    t0 = time.perf_counter()
+    chosen = choose_point(train_x, train_y, val_x, val_y, test_x, test_y, config)
+    data = chosen.data
+    trainval_x = torch.cat([data["train"][0], data["val"][0]])
+    trainval_y = torch.cat([data["train"][1], data["val"][1]])
+    final = train_linear_models(
+        trainval_x,
+        trainval_y,
+        chosen.n_classes,
+        torch.tensor([chosen.learning_rate]),
+        torch.tensor([chosen.weight_decay]),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        momentum=config.momentum,
+        seed=config.seed,
+        precision=chosen.precision,
+    )
+    return probe_result(
+        final,
+        data,
+        chosen.n_classes,
+        chosen.val_accuracy,
+        chosen.learning_rate,
+        chosen.weight_decay,
+        chosen.grid,
+        t0,
+        "grid",
+        chosen.precision,
+    )

@@ -11,7 +11,7 @@ dataset embedded under each of the P classes of a processing family, in its trai
    with Python's ``random.shuffle`` under its global seed; here a numpy generator seeded with
    ``(seed, 1)`` (a stream apart from the class draw) permutes each class's rows, in class order.
 3. **Choice.** The hyper-parameters are chosen on the tuning split with the run's seed for the draw and
-   the split.  The released code runs 30 Optuna trials; here :func:`benchmark.protocols.probe.linear_probe`'s
+   the split.  The released code runs 30 Optuna trials; here :func:`benchmark.protocols.probe.choose_point`'s
    grid (its selection rule, ``tune_epochs`` emulation included).
 4. **Refits.** At the chosen point the classifier is trained on *all* training rows (no tuning split)
    for each refit seed ``0 .. refits-1`` (released: 10), the classes re-drawn with that seed, and
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.errors import UsageError
-from benchmark.protocols.probe import ProbeConfig, evaluate, linear_probe, mean_per_class_accuracy, train_linear_models
+from benchmark.protocols.probe import ProbeConfig, choose_point, evaluate, mean_per_class_accuracy, train_linear_models
 from benchmark.runtime.device import resolve_device
 
 REFITS = 10  # released: ``for tmp_seed in range(10)``
@@ -174,7 +174,7 @@ def refit_probe(
     x, y = pick(train, drawn), torch.from_numpy(drawn)
     fit_rows, tuning_rows = tuning_split(drawn, seed)
     fit, tune = torch.from_numpy(fit_rows), torch.from_numpy(tuning_rows)
-    chosen = linear_probe(x[fit], y[fit], x[tune], y[tune], test_x, test_y, replace(config, seed=seed))
+    chosen = choose_point(x[fit], y[fit], x[tune], y[tune], test_x, test_y, replace(config, seed=seed))
     point = (chosen.learning_rate, chosen.weight_decay)
     test_x = F.normalize(test_x.float(), dim=1)
     done = []
