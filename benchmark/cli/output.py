@@ -14,6 +14,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from benchmark.runs.results import in_percent
 from flickrexif.cli.errors import BUG_HINT, EXIT_DATA, TRACE_BENCH_ERRORS, reported_errors
 from flickrexif.cli.options import progress_bar, stderr
 from flickrexif.cli.writers import table_console, write_table
@@ -51,11 +52,6 @@ def show_library_warnings() -> None:
         logger.setLevel(logging.WARNING)
 
 
-def percent(value: float, metric: str) -> str:
-    """A metric as the paper shows it: accuracies and recalls in %, differences (SPD) in points."""
-    return f"{100 * value:+.1f} pp" if metric.lower().startswith("spd") else f"{100 * value:.1f}%"
-
-
 def result_line(result: dict[str, Any]) -> str:
     """One result in a line, naming encoder and dataset: its headline numbers (a mitigation's before ->
     after), each beside the chance it is measured against."""
@@ -69,15 +65,15 @@ def result_line(result: dict[str, Any]) -> str:
         shown = []
         for metric in ("probe_accuracy", "spd_p@k10", "all-same@k10", "spd_a", "recall_same_as_query"):
             if metric in after:
-                text = f"{metric} {percent(before[metric], metric)} -> {percent(after[metric], metric)}"
+                text = f"{metric} {in_percent(before[metric], metric)} -> {in_percent(after[metric], metric)}"
                 chance = chances.get(metric)
-                shown.append(text + (f" (chance {percent(chance, metric)})" if chance else ""))
+                shown.append(text + (f" (chance {in_percent(chance, metric)})" if chance else ""))
         return f"{who} ({result['method']}, rank {result['parameters']['rank']}): " + ", ".join(shown)
     task = TASKS.get(result["task"])
     headline = task.headline_metrics(result) if task else {}
     chance = result["metrics"].get("chance")
-    numbers = ", ".join(f"{column} {percent(value, column)}" for column, value in headline.items())
-    return f"{who}: {numbers}" + (f" (chance {percent(chance, 'chance')})" if chance else "")
+    numbers = ", ".join(f"{column} {in_percent(value, column)}" for column, value in headline.items())
+    return f"{who}: {numbers}" + (f" (chance {in_percent(chance, 'chance')})" if chance else "")
 
 
 def print_results(written: list[Path], out: Path) -> None:

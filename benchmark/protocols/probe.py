@@ -358,8 +358,7 @@ class GridChoice:
     grid: list[dict]  # every point with its validation accuracy and loss
     data: dict  # the validated, L2-normalised splits (dense labels)
     n_classes: int
-    device: torch.device
-    precision: str
+    precision: str  # of the GEMM inputs, resolved for the device
 
 
 def choose_point(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeConfig = ProbeConfig()) -> GridChoice:
@@ -391,7 +390,7 @@ def choose_point(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeCo
         for (p_lr, p_wd), acc, loss in zip(points, val.accuracy, val.loss)
     ]
     lr, wd = points[best]
-    return GridChoice(lr, wd, float(val.accuracy[best]), grid, data, n_classes, dev, precision)
+    return GridChoice(lr, wd, float(val.accuracy[best]), grid, data, n_classes, precision)
 
 
 def linear_probe(train_x, train_y, val_x, val_y, test_x, test_y, config: ProbeConfig = ProbeConfig()) -> ProbeResult:

@@ -42,7 +42,7 @@ from benchmark.imaging.processing import FAMILIES
 from benchmark.reporting.audit_report import read_audits, write_audit_report
 from benchmark.reporting.plots import group_name, group_rank, mitigation_figure, report_figures, save
 from benchmark.reporting.zeroshot import CSV_FIELDS, zeroshot_figures, zeroshot_markdown, zeroshot_rows
-from benchmark.runs.results import read_results
+from benchmark.runs.results import in_percent, read_results
 from benchmark.tasks.registry import TASKS
 from flickrexif.exif.labels import ATTRIBUTES
 
@@ -212,12 +212,6 @@ class PaperTable:
     caption: str
     rows: list[dict[str, Any]]  # group, encoder, then header → cell text ("73.4 ± 0.5")
     chance: dict[str, str]  # header → chance accuracy (%) of the probe columns
-
-
-def in_percent(mean: float, column: str, std: float | None = None) -> str:
-    """A headline number as the printed tables show it: ``39.4%``, a difference (SPD) ``+4.5 pp``."""
-    spread = f" ± {100 * std:.1f}" if std else ""
-    return f"{100 * mean:+.1f}{spread} pp" if column.startswith("SPD") else f"{100 * mean:.1f}{spread}%"
 
 
 def percent(mean: float, std: float | None) -> str:
