@@ -45,6 +45,7 @@ from benchmark.sources.kinds import Detected
 from benchmark.tasks.registry import TASKS
 
 SAMPLE_IMAGES = 2  # images of each dataset timed through the preparation
+SAMPLE_ATTEMPTS = 50  # images tried for them: unreadable ones are passed over, as the run leaves them out
 TASK_SAMPLE = 2000  # images of a split a task's calibration measures on (more: subsampled, the time scaled)
 COST_GROWTH = {"knn": 2, "retrieval": 2, "mitigate": 2}  # a task's time grows as images**this (default 1)
 
@@ -303,14 +304,19 @@ def _processings(chunk, variants: Sequence[Variant], seed: int) -> int:
 def _preparation_seconds(groups: Sequence[Embedding], encoders: Sequence[PlannedEncoder], counted: Work) -> float:
     """Core-seconds of a dataset's preparation: its counts times the time of each step on a few of its images."""
     group = groups[0]
-    items = group.image_set.split(group.split)[:SAMPLE_IMAGES]
     geometries = {e.shape.preprocess.geometry: e.shape.preprocess for e in encoders if e.shape}
     variants = list(dict.fromkeys(v for group in groups for vs in group.variants for v in vs))
     decode = process = crop = 0.0
-    ops = crops = 0
-    for item in items:
+    ops = crops = timed = 0
+    for item in group.image_set.split(group.split)[:SAMPLE_ATTEMPTS]:
+        if timed == SAMPLE_IMAGES:
+            break
         started = time.perf_counter()
-        source = open_rgb(item.read(), exif_transpose=group.image_set.exif_orientation)
+        try:
+            source = open_rgb(item.read(), exif_transpose=group.image_set.exif_orientation)
+        except Exception:  # an image the run leaves out (and names) is not timed
+            continue
+        timed += 1
         decode += time.perf_counter() - started
         classes = {(v.family, v.class_for(item.id, group.seed)) for v in variants if v.family}
         started = time.perf_counter()
@@ -326,7 +332,7 @@ def _preparation_seconds(groups: Sequence[Embedding], encoders: Sequence[Planned
                 variant.encoder_pixels(image, preprocess)
                 crop += time.perf_counter() - started
                 crops += 1
-    per = (decode / max(1, len(items)), process / max(1, ops), crop / max(1, crops))
+    per = (decode / max(1, timed), process / max(1, ops), crop / max(1, crops))
     return counted.source_images * per[0] + counted.processings * per[1] + counted.processed_inputs * per[2]
 
 

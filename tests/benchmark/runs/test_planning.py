@@ -134,3 +134,16 @@ def test_mitigate_plans_its_sweep_too(tmp_path):
     assert found["processed_inputs"] == found["forward_passes"] == 8 * 6 and not (tmp_path / "o").exists()
     embeddings = runner.invoke(app, [*args, "--embeddings", str(tmp_path), "--plan"])
     assert embeddings.exit_code == 2 and "--embeddings DIR embeds nothing" in embeddings.output
+
+
+def test_unreadable_images_first_in_a_folder_are_passed_over_by_the_calibration(tmp_path):
+    """The run leaves unreadable images out and names them; its plan must not stop on them either."""
+    folder = make_folder(tmp_path / "images", per_class=7, size=(64, 48))
+    for class_folder in (p for p in folder.iterdir() if p.is_dir()):
+        for path in sorted(class_folder.glob("*.jpg"))[:3]:  # the first of each class, which it would time
+            path.write_bytes(b"")
+    args = ["run", "-m", MODELS[0], "-d", str(folder), "-o", str(tmp_path / "out"), "--family", "jpeg"]
+    done = runner.invoke(app, [*args, "--device", "cpu", "--plan", "--json"])
+    assert done.exit_code == 0, done.output
+    plan = json.loads(done.stdout)
+    assert plan["source_images"] > 0 and plan["estimated_seconds"] > 0, plan
