@@ -28,9 +28,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from benchmark.protocols.probe import ProbeConfig, _train_single_sequential, linear_probe, train_linear_models
+from benchmark.protocols.probe import ProbeConfig, linear_probe, train_linear_models
 from benchmark.runtime.host_memory import keep_freed_memory
-from benchmark.testing.probe import sequential_probe
+from benchmark.testing.probe import _train_single_sequential, sequential_probe
 
 
 @dataclass(frozen=True)

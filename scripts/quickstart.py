@@ -20,6 +20,7 @@ Usage: scripts/quickstart.py [OUT_DIR]
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -94,7 +95,11 @@ def bin_tool(name: str) -> str:
 
 def main() -> None:
     started = time.perf_counter()
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "quickstart-out").resolve()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "out", nargs="?", default="quickstart-out", type=Path, help="output folder (default: %(default)s)"
+    )
+    out = parser.parse_args().out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     db, images = out / "crawl.db", out / "images"
     samples = SAMPLES if SAMPLES.is_dir() else None
