@@ -222,6 +222,69 @@ def versus_released(data: Splits, args) -> None:
         )
 
 
+PROCESSINGS = ("jpeg_q100", "jpeg_q90", "jpeg_q80", "jpeg_q70", "jpeg_q60", "jpeg_q50")
+
+
+def processing_embeddings(n: int, n_val: int, dim: int, classes: int, separation: float, seed: int = 0):
+    """Every image under every processing class, as an encoder embeds a processing family:
+    ``train[p]`` (n, dim) and ``val[p]`` (n_val, dim) for each class p.  An image's embeddings share its
+    content (a common vector) and differ by the class's shift (norm ~``separation`` noise units) and noise.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    shifts = torch.randn(classes, dim, generator=gen) * (separation / dim**0.5)
+    content = torch.randn(n + n_val, dim, generator=gen) * 2.0
+    per_class = [content + shift + torch.randn(n + n_val, dim, generator=gen) for shift in shifts]
+    return [x[:n] for x in per_class], [x[n:] for x in per_class]
+
+
+def versus_released_refit(args) -> None:
+    """The processing probe's protocol in the released layout: ``processing_prediction.py`` itself against
+    ``refit_probe`` (what ``trace-bench probe --embeddings DIR`` runs), on the same embeddings, interleaved."""
+    import tempfile
+
+    from released_code import released_processing_probe
+    from safetensors.torch import save_file
+
+    from benchmark.protocols.refit import refit_probe
+
+    classes = PROCESSINGS[: args.classes] if args.classes <= len(PROCESSINGS) else None
+    if classes is None:
+        raise SystemExit(f"--refit takes at most {len(PROCESSINGS)} classes (a JPEG family)")
+    train, val = processing_embeddings(args.n, args.n_val, args.dim, args.classes, args.separation)
+    test_x = torch.cat(val)
+    test_y = torch.arange(args.classes).repeat_interleave(args.n_val)
+    print(
+        f"processing embeddings: {args.n} training images x {args.classes} classes, {args.n_val} val images "
+        f"(test {len(test_y)}), {args.dim} dims"
+    )
+    refit_probe([t[:64] for t in train], test_x[:64], test_y[:64], ProbeConfig(epochs=1, device="cpu"), refits=1)
+    with tempfile.TemporaryDirectory() as folder:
+        for name, x_train, x_val in zip(classes, train, val):
+            (Path(folder) / name).mkdir()
+            for split, x in (("train", x_train), ("val", x_val)):
+                file = Path(folder) / name / f"model=bench_variant=synthetic_split={split}.safetensors"
+                save_file({"image_embeddings": x.contiguous()}, str(file))
+        best: dict[str, tuple[float, float]] = {}
+        for _ in range(args.rounds_released):
+            accuracies, seconds = released_processing_probe(
+                args.released, Path(folder), list(classes), "bench", "synthetic"
+            )
+            entry = (seconds, sum(accuracies) / len(accuracies))
+            best["released"] = min(entry, best.get("released", entry))
+            run = timed(lambda: refit_probe(train, test_x, test_y, ProbeConfig(device="cpu")))
+            entry = (run.wall, 100 * run.result.accuracy)
+            best["ours"] = min(entry, best.get("ours", entry))
+    released_s, released_acc = best["released"]
+    seconds, accuracy = best["ours"]
+    print(
+        f"released processing_prediction.py (30 trials + 10 refits): {released_s:7.1f} s, mean test {released_acc:.2f}%"
+    )
+    print(
+        f"  ours, refit_probe (grid + 10 refits)         {seconds:7.1f} s  {released_s / seconds:6.1f}x  "
+        f"mean test {accuracy:.2f}% ({accuracy - released_acc:+.2f} pt)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20000)
@@ -253,12 +316,25 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     parser.add_argument("--released", type=Path, help="a checkout of the released code: time its trainer instead")
     parser.add_argument("--rounds-released", type=int, default=1, help="interleaved rounds with --released")
+    parser.add_argument(
+        "--refit",
+        action="store_true",
+        help="with --released: the processing probe's protocol in the released layout (--n training images, "
+        "--n-val val images, each under --classes JPEG classes): processing_prediction.py against refit_probe",
+    )
+    parser.add_argument("--n-val", type=int, default=1000, help="val images of --refit (each under every class)")
     args = parser.parse_args()
     keep_freed_memory()  # as trace-bench does; the released code, run in this process, gets it too
     if args.quick:
         args.n, args.dim, args.trials, args.epochs, args.rounds, args.unit_epochs = 2000, 64, 4, 10, 2, 2
         args.tune_epochs = [2, 4]
 
+    if args.refit:
+        if not args.released:
+            raise SystemExit("--refit compares with the released code: give --released PATH")
+        versus_released_refit(args)
+        print(load())
+        return
     data = synthetic_features(args.n, args.dim, args.classes, args.separation)
     print(
         f"features: {args.n} x {args.dim}, {args.classes} classes; train {len(data.train_y)}, "

@@ -12,6 +12,8 @@ once per (test, positives, negatives) processing triple and per uniform seed, th
 ``processing_prediction.py`` runs: Optuna TPE (multivariate, grouped, seed 22), 30 trials of 100
 epochs on train/val, then the best point refit on train + val and tested (one refit; the release
 repeats it over 10 class draws).  Needs ``optuna`` and ``scikit-learn`` (the release's requirements).
+:func:`released_processing_probe` runs ``metadata_prediction/processing_prediction.py`` whole (tuning, 10 refits)
+on a released-layout embedding folder.
 :func:`released_retrieval` runs ``near_duplicate_retrieval/retrieval.py``'s ``main`` on one PairCams
 embedding file and returns the ``results.json`` it writes.
 """
@@ -22,6 +24,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import pickle
 import sys
 import tempfile
 import time
@@ -129,6 +132,60 @@ def released_probe(
             final.set_hps(study.best_params)
             accuracy = final()
         return float(accuracy), time.perf_counter() - start
+
+
+def released_processing_probe(
+    checkout: Path, embeddings: Path, processings: list[str], model: str, variant: str, *, seed: int = 22
+) -> tuple[list[float], float]:
+    """(accuracy of each of the 10 refits in percent, seconds) of ``processing_prediction.py``'s ``main``.
+
+    Run as ``processing_prediction.sh`` runs it (``logreg_torch``, ``--features_norm l2``, the script's
+    defaults otherwise: 30 Optuna trials on 80% of the drawn training rows, then 10 refits on all of them
+    tested on every val image under every processing), its seeds set as its ``__main__`` sets them.  The
+    Optuna contour plot it writes needs plotly and is no part of the protocol: it is skipped.
+    """
+    import random
+    from types import SimpleNamespace
+
+    import numpy as np
+    import optuna
+
+    script = released_module(checkout, "metadata_prediction/processing_prediction.py")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with tempfile.TemporaryDirectory() as out:
+        args = Namespace(
+            model=model,
+            variant=variant,
+            processing=list(processings),
+            embeddings_dir=str(embeddings),
+            features_norm="l2",
+            clf_type="logreg_torch",
+            dataset_per_val=0.2,
+            clf_lr_min=1e-1,
+            clf_lr_max=1e2,
+            clf_wd_min=1e-12,
+            clf_wd_max=1e-4,
+            clf_mom=0.9,
+            clf_epochs=100,
+            clf_batch_size=1024,
+            n_optuna_workers=1,
+            n_optuna_trials=30,
+            seed=seed,
+            device="cuda" if torch.cuda.is_available() else "cpu",
+            output_dir=out,
+        )
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        no_plot = mock.patch(
+            "optuna.visualization.plot_contour", lambda *a, **k: SimpleNamespace(write_html=lambda path: None)
+        )
+        start = time.perf_counter()
+        with no_plot, contextlib.redirect_stdout(io.StringIO()):
+            script.main(args)
+        seconds = time.perf_counter() - start
+        accuracies = pickle.loads((Path(out) / "accs_per_seed.pkl").read_bytes())
+    return [float(a) for a in accuracies], seconds
 
 
 def released_retrieval(checkout: Path, embeddings: Path, model: str, variant: str, work: Path) -> tuple[dict, float]:
