@@ -133,24 +133,24 @@ class ProbeResult:
 
 @dataclass
 class LinearModels:
-    """G linear classifiers stored together as weight (D, G, C) and bias (G, C).
+    """G linear classifiers stored together as weight (G, C, D) and bias (G, C).
 
-    The (D, G, C) layout makes ``einsum("nd,dgc->ngc")`` for all models a single GEMM on the
-    (D, G*C) view, with no copies; ``weight`` gives the (G, D, C) view.
+    The (G*C, D) rows make both training GEMMs plain products: logits (G, C, B) = W @ x.T and
+    weight gradient (G, C, D) = P @ x, for all models at once; ``weight`` gives the (G, D, C) view.
     """
 
-    weight_dgc: torch.Tensor
+    weight_gcd: torch.Tensor
     bias: torch.Tensor
 
     @property
     def weight(self) -> torch.Tensor:
         """Weights as (G, D, C)."""
-        return self.weight_dgc.permute(1, 0, 2)
+        return self.weight_gcd.transpose(1, 2)
 
     def logits(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """(N, G, C) float32 logits of every model for features x (N, D)."""
-        d, g, c = self.weight_dgc.shape
-        return _matmul(x, self.weight_dgc.view(d, g * c), dtype).view(len(x), g, c) + self.bias
+        g, c, d = self.weight_gcd.shape
+        return _matmul(x, self.weight_gcd.view(g * c, d).T, dtype).view(len(x), g, c) + self.bias
 
 
 def _matmul(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -267,46 +267,99 @@ def train_linear_models(
     seed: int = 0,
     precision: str = "float32",
 ) -> LinearModels:
-    """Train G softmax regressions at once: G = len(learning_rates) = len(weight_decays).
+    """Train G softmax regressions at once on the same minibatches: G = len(learning_rates) = len(weight_decays).
 
     SGD with heavy-ball momentum and coupled L2 decay, exactly ``torch.optim.SGD(momentum,
     weight_decay)`` on a ``Linear`` per model; the gradients are written out by hand so that one
-    einsum serves all G models.  Deterministic for a seed (one CPU generator for the batch order).
+    GEMM serves all G models.  Deterministic for a seed (one CPU generator for the batch order).
     ``precision`` is that of the GEMM inputs only (module notes); ``auto`` is resolved for x's device.
     """
-    n, d = x.shape
-    g = len(learning_rates)
+    n = len(x)
     dev, dtype = x.device, PRECISIONS[resolve_precision(precision, x.device)]
-    lr = learning_rates.to(dev, torch.float32)
-    wd = weight_decays.to(dev, torch.float32)
-    models = LinearModels(torch.zeros(d, g, n_classes, device=dev), torch.zeros(g, n_classes, device=dev))
-    vel_w, vel_b = torch.zeros_like(models.weight_dgc), torch.zeros_like(models.bias)
     x_mm = x.to(dtype)
     order_rng = torch.Generator().manual_seed(seed)
-    for epoch in range(epochs):
-        lr_epoch = lr * cosine_factor(epoch, epochs)
+
+    def minibatches():
         order = torch.randperm(n, generator=order_rng).to(dev)
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             # index_select, not x[idx]: the generic advanced-indexing kernel is ~10x slower on CPU
-            _sgd_step(models, vel_w, vel_b, x_mm.index_select(0, idx), y.index_select(0, idx), lr_epoch, wd, momentum)
+            yield x_mm.index_select(0, idx), y.index_select(0, idx)
+
+    return _train(x.shape[1], n_classes, learning_rates, weight_decays, minibatches, epochs, momentum, dev)
+
+
+def train_on_own_rows(
+    pool: torch.Tensor,
+    pool_labels: torch.Tensor,
+    rows: torch.Tensor,
+    n_classes: int,
+    learning_rates: torch.Tensor,
+    weight_decays: torch.Tensor,
+    seeds: list[int],
+    *,
+    epochs: int,
+    batch_size: int,
+    momentum: float = 0.9,
+    precision: str = "float32",
+) -> LinearModels:
+    """Train G softmax regressions at once, model g on the pool rows ``rows[g]`` in its own minibatch order.
+
+    Model g is trained as :func:`train_linear_models` trains one model on ``pool[rows[g]]``,
+    ``pool_labels[rows[g]]`` with ``seed=seeds[g]`` (same minibatches, same arithmetic; the GEMMs are
+    batched, so the sums may differ in the last bits).  The G together take one gather and two batched
+    GEMMs per step where G separate runs take G of each: the refits of the processing probe, ten models of
+    one minibatch size, are overhead-bound alone (:mod:`benchmark.protocols.refit`).  ``rows`` is (G, N);
+    ``pool`` may already be in the precision's dtype (no copy is then made).
+    """
+    n = rows.shape[1]
+    dev, dtype = pool.device, PRECISIONS[resolve_precision(precision, pool.device)]
+    pool_mm, rows = pool.to(dtype), rows.to(dev)
+    order_rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
+
+    def minibatches():
+        orders = torch.stack([torch.randperm(n, generator=rng) for rng in order_rngs]).to(dev)
+        epoch_rows = rows.gather(1, orders)
+        for start in range(0, n, batch_size):
+            idx = epoch_rows[:, start : start + batch_size]  # (G, B)
+            yield pool_mm.index_select(0, idx.flatten()).view(*idx.shape, -1), pool_labels[idx]
+
+    return _train(pool.shape[1], n_classes, learning_rates, weight_decays, minibatches, epochs, momentum, dev)
+
+
+def _train(d, n_classes, learning_rates, weight_decays, minibatches, epochs: int, momentum: float, dev) -> LinearModels:
+    """The SGD loop of both trainers: ``minibatches()`` yields one epoch's (features, labels) in order."""
+    g = len(learning_rates)
+    lr = learning_rates.to(dev, torch.float32)[:, None]
+    wd = weight_decays.to(dev, torch.float32)[:, None]
+    models = LinearModels(torch.zeros(g, n_classes, d, device=dev), torch.zeros(g, n_classes, device=dev))
+    vel_w, vel_b = torch.zeros_like(models.weight_gcd), torch.zeros_like(models.bias)
+    for epoch in range(epochs):
+        lr_epoch = lr * cosine_factor(epoch, epochs)
+        for xb, yb in minibatches():
+            _sgd_step(models, vel_w, vel_b, xb, yb, lr_epoch, wd, momentum)
     return models
 
 
 def _sgd_step(models: LinearModels, vel_w, vel_b, xb, yb, lr, wd, momentum: float) -> None:
     """One minibatch step for all models, in place: mean cross-entropy, L2 decay, momentum.
 
-    Same arithmetic as ``torch.optim.SGD``: v = momentum * v + (grad + wd * w); w -= lr * v.
+    Same arithmetic as ``torch.optim.SGD``: v = momentum * v + (grad + wd * w); w -= lr * v.  ``xb`` is
+    (B, D) shared by every model or (G, B, D) one batch per model, ``yb`` (B,) or (G, B).  The logits are
+    formed as (G, C, B): a softmax over the C of (B, G, C) runs a kernel per row of C (6 for a JPEG
+    family), 55% of a 28-point grid's step; over the middle dimension it runs vectorised along B.
     """
-    w, b = models.weight_dgc, models.bias
-    d, g, c = w.shape
-    grad_logits = torch.softmax(models.logits(xb, xb.dtype), dim=-1)  # (B, G, C)
-    grad_logits[torch.arange(len(yb), device=yb.device), :, yb] -= 1.0  # softmax - onehot
-    grad_w = _matmul(xb.T, grad_logits.view(len(yb), g * c), xb.dtype).view(d, g, c)
-    vel_w.mul_(momentum).add_(grad_w, alpha=1.0 / len(yb)).addcmul_(wd[:, None], w)
-    vel_b.mul_(momentum).add_(grad_logits.sum(0), alpha=1.0 / len(yb)).addcmul_(wd[:, None], b)
-    w.addcmul_(lr[:, None], vel_w, value=-1.0)
-    b.addcmul_(lr[:, None], vel_b, value=-1.0)
+    w, b = models.weight_gcd, models.bias
+    logits = _matmul(w, xb.mT, xb.dtype).add_(b[..., None])  # (G, C, B)
+    grad_logits = torch.softmax(logits, dim=1)
+    g, c, n = grad_logits.shape  # softmax - onehot: -1 at (model, sample's class, sample), a scatter of G x B
+    at_class = (yb * n + torch.arange(n, device=yb.device)).expand(g, n)
+    grad_logits.view(g, c * n).scatter_add_(1, at_class, grad_logits.new_full((1, 1), -1.0).expand(g, n))
+    grad_w = _matmul(grad_logits, xb, xb.dtype)  # (G, C, D)
+    vel_w.mul_(momentum).add_(grad_w, alpha=1.0 / n).addcmul_(wd[..., None], w)
+    vel_b.mul_(momentum).add_(grad_logits.sum(-1), alpha=1.0 / n).addcmul_(wd, b)
+    w.addcmul_(lr[..., None], vel_w, value=-1.0)
+    b.addcmul_(lr, vel_b, value=-1.0)
 
 
 def _select(val: Evaluation) -> int:

@@ -19,9 +19,10 @@ dataset embedded under each of the P classes of a processing family, in its trai
    seed also orders the SGD minibatches.  Reported: mean and standard deviation (``np.std``, as
    released) of the refits' test accuracies.
 
-The refit trains like :func:`benchmark.protocols.probe.linear_probe`'s final model (L2-normalised features,
-:func:`benchmark.protocols.probe.train_linear_models` with one grid point, the config's epochs, batch, momentum
-and precision); ``tests/benchmark/test_refit.py`` checks that both give the same model.
+Each refit trains like :func:`benchmark.protocols.probe.linear_probe`'s final model (L2-normalised features,
+one grid point, the config's epochs, batch, momentum and precision); the ten are trained together
+(:func:`train_refits`: one gather and two batched GEMMs per step, where ten single-model runs are
+overhead-bound), and ``tests/benchmark/protocols/test_refit.py`` checks each against its model trained alone.
 """
 
 from __future__ import annotations
@@ -34,8 +35,16 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.errors import UsageError
-from benchmark.protocols.probe import ProbeConfig, choose_point, evaluate, mean_per_class_accuracy, train_linear_models
-from benchmark.runtime.device import resolve_device
+from benchmark.protocols.probe import (
+    PRECISIONS,
+    LinearModels,
+    ProbeConfig,
+    choose_point,
+    evaluate,
+    mean_per_class_accuracy,
+    train_on_own_rows,
+)
+from benchmark.runtime.device import resolve_device, resolve_precision
 
 REFITS = 10  # released: ``for tmp_seed in range(10)``
 TUNING_SHARE = 0.2  # released ``--dataset_per_val`` default
@@ -122,37 +131,40 @@ class RefitResult:
         return asdict(self)
 
 
-def fit_at(
-    train_x: torch.Tensor,
-    train_y: torch.Tensor,
-    test_x: torch.Tensor,
-    test_y: torch.Tensor,
-    n_classes: int,
-    point: tuple[float, float],
-    config: ProbeConfig,
-) -> tuple[float, float]:
-    """Train at one ``(learning rate, weight decay)`` on every given row, test: (accuracy, mean per class).
+def train_refits(
+    train: Sequence[torch.Tensor], point: tuple[float, float], seeds: Sequence[int], config: ProbeConfig
+) -> LinearModels:
+    """The refits at one ``(learning rate, weight decay)``, trained together: refit ``s`` on every training
+    image under the class ``draw_classes(N, P, s)`` gives it, its minibatches ordered by ``s``.
 
-    As :func:`benchmark.protocols.probe.linear_probe` trains its final model (``config.seed`` orders the
-    minibatches); ``test_x`` may already be L2-normalised (normalising twice changes nothing).
+    Each refit is the model :func:`benchmark.protocols.probe.train_linear_models` trains on
+    ``pick(train, drawn)`` with ``seed=s`` (L2-normalised rows; config's epochs, batch, momentum and
+    precision); :func:`benchmark.protocols.probe.train_on_own_rows` trains the ten as one batched run.  The
+    pool it draws from is every image under every class, normalised once, in the training precision.
     """
-    if not torch.isfinite(train_x).all():
-        raise UsageError("training features contain NaN or infinite values")
     dev = resolve_device(config.device)
-    models = train_linear_models(
-        F.normalize(train_x.float(), dim=1).to(dev),
-        train_y.long().to(dev),
+    dtype = PRECISIONS[resolve_precision(config.precision, dev)]
+    n_classes, n = len(train), len(train[0])
+    pool = torch.empty(n_classes * n, train[0].shape[1], dtype=dtype, device=dev)
+    for index, vectors in enumerate(train):  # one class at a time: a float32 copy of one class at most
+        pool[index * n : (index + 1) * n] = F.normalize(vectors.float(), dim=1).to(dev, dtype)
+    if not torch.isfinite(pool).all():
+        raise UsageError("training features contain NaN or infinite values")
+    images = torch.arange(n)
+    rows = torch.stack([torch.from_numpy(draw_classes(n, n_classes, seed)) * n + images for seed in seeds])
+    return train_on_own_rows(
+        pool,
+        torch.arange(n_classes, device=dev).repeat_interleave(n),
+        rows,
         n_classes,
-        torch.tensor([point[0]]),
-        torch.tensor([point[1]]),
+        torch.tensor([point[0]] * len(seeds)),
+        torch.tensor([point[1]] * len(seeds)),
+        list(seeds),
         epochs=config.epochs,
         batch_size=config.batch_size,
         momentum=config.momentum,
-        seed=config.seed,
         precision=config.precision,
     )
-    found = evaluate(models, F.normalize(test_x.float(), dim=1).to(dev), test_y.long().to(dev))
-    return float(found.accuracy[0]), mean_per_class_accuracy(found.predictions[0], test_y)
 
 
 def refit_probe(
@@ -175,21 +187,14 @@ def refit_probe(
     fit_rows, tuning_rows = tuning_split(drawn, seed)
     fit, tune = torch.from_numpy(fit_rows), torch.from_numpy(tuning_rows)
     chosen = choose_point(x[fit], y[fit], x[tune], y[tune], test_x, test_y, replace(config, seed=seed))
-    point = (chosen.learning_rate, chosen.weight_decay)
-    test_x = F.normalize(test_x.float(), dim=1)
-    done = []
-    for refit_seed in range(refits):
-        drawn = draw_classes(n_train, n_classes, refit_seed)
-        accuracy, per_class = fit_at(
-            pick(train, drawn),
-            torch.from_numpy(drawn),
-            test_x,
-            test_y,
-            n_classes,
-            point,
-            replace(config, seed=refit_seed),
-        )
-        done.append(Refit(refit_seed, accuracy, per_class))
+    seeds = list(range(refits))
+    models = train_refits(train, (chosen.learning_rate, chosen.weight_decay), seeds, config)
+    dev = models.bias.device
+    found = evaluate(models, F.normalize(test_x.float(), dim=1).to(dev), test_y.long().to(dev))
+    done = [
+        Refit(seed, float(found.accuracy[g]), mean_per_class_accuracy(found.predictions[g], test_y))
+        for g, seed in enumerate(seeds)
+    ]
     return RefitResult(
         learning_rate=chosen.learning_rate,
         weight_decay=chosen.weight_decay,

@@ -38,7 +38,7 @@ def _train_single_sequential(x, y, n_classes, lr, wd, *, epochs, batch_size, mom
 
 
 def _as_models(clf: torch.nn.Linear) -> LinearModels:
-    return LinearModels(clf.weight.detach().T[:, None, :].contiguous(), clf.bias.detach()[None, :].clone())
+    return LinearModels(clf.weight.detach()[None].clone(), clf.bias.detach()[None, :].clone())
 
 
 def sequential_probe(

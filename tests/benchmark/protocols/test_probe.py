@@ -155,7 +155,7 @@ def test_selection_prefers_accuracy_then_lower_loss_then_grid_order():
 
 
 def test_logits_shape_and_weight_view():
-    models = LinearModels(torch.zeros(5, 3, 2), torch.ones(3, 2))
+    models = LinearModels(torch.zeros(3, 2, 5), torch.ones(3, 2))
     assert models.weight.shape == (3, 5, 2)
     assert models.logits(torch.zeros(4, 5)).shape == (4, 3, 2)
 

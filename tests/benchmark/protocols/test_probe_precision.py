@@ -50,10 +50,10 @@ def test_bfloat16_keeps_float32_master_weights_close_to_float32_training():
     kw = dict(epochs=3, batch_size=64, seed=1)
     full = train_linear_models(x, y, 4, lrs, wds, precision="float32", **kw)
     half = train_linear_models(x, y, 4, lrs, wds, precision="bfloat16", **kw)
-    assert half.weight_dgc.dtype == half.bias.dtype == torch.float32
-    representable = half.weight_dgc == half.weight_dgc.bfloat16().float()
+    assert half.weight_gcd.dtype == half.bias.dtype == torch.float32
+    representable = half.weight_gcd == half.weight_gcd.bfloat16().float()
     assert representable.float().mean() < 0.1  # fp32 updates accumulate below bf16's resolution
-    relative = (half.weight_dgc - full.weight_dgc).norm() / full.weight_dgc.norm()
+    relative = (half.weight_gcd - full.weight_gcd).norm() / full.weight_gcd.norm()
     assert relative < 0.01
 
 
@@ -72,7 +72,7 @@ def test_bfloat16_training_is_float32_training_with_bf16_rounded_gemms(monkeypat
     monkeypatch.setattr(probe, "_matmul", rounded)
     by_hand = train_linear_models(x, y, 3, lrs, wds, precision="float32", **kw)
     # accumulation order differs between the bf16 and fp32 GEMM kernels: a few output ulps, no more
-    torch.testing.assert_close(half.weight_dgc, by_hand.weight_dgc, rtol=2e-2, atol=2e-3)
+    torch.testing.assert_close(half.weight_gcd, by_hand.weight_gcd, rtol=2e-2, atol=2e-3)
     torch.testing.assert_close(half.bias, by_hand.bias, rtol=2e-2, atol=2e-3)
 
 
