@@ -35,7 +35,7 @@ from benchmark.embeddings.variants import Variant
 from benchmark.encoders.factory import Shape, encoder_shape
 from benchmark.encoders.registry import resolve
 from benchmark.errors import UsageError
-from benchmark.imaging.processing import open_rgb, process_many, processing_operation
+from benchmark.imaging.processing import FAMILIES, open_rgb, process_many, processing_operation
 from benchmark.runs.cohort import Embedding, can_do, cohort_inputs
 from benchmark.runs.runner import checked_datasets, plan
 from benchmark.runs.sweep import Sweep, expand_models, sweep_cohorts
@@ -394,11 +394,13 @@ def _task_seconds(result: SweepPlan, sweep: Sweep, found: Sequence[Detected], de
     """Each planned task an encoder does measured once per (dataset, target, embedding width) on random
     embeddings; a task that needs a text tower (zero-shot: its probe is the probe task's, remembered) is not."""
     timed: dict[tuple, float] = {}
-    total = 0.0
+    total, prompts = 0.0, 0
     encoders = [e for e in result.encoders if e.shape and e.seconds_per_image is not None]
     for detected in found:
         for task in plan(detected, sweep.tasks):
             if TASKS[task.task].needs_text_tower:
+                towers = sum(1 for e in result.encoders if can_do(e.key, task.task))
+                prompts += towers * _prompt_count(task.target, task.load(), sweep.tasks.templates)
                 continue
             image_set = task.load()
             sample, scale = _sampled(image_set, COST_GROWTH.get(task.task, 1))
@@ -418,7 +420,21 @@ def _task_seconds(result: SweepPlan, sweep: Sweep, found: Sequence[Detected], de
                         pass  # a sample too small for the protocol: timed as far as it went
                     timed[(detected.label, task.task, task.target, dim)] = (time.perf_counter() - started) * scale
                 total += timed[(detected.label, task.task, task.target, dim)] * len(sweep.tasks.seeds)
+    if prompts:
+        result.notes.append(
+            f"not timed: zero-shot's {prompts:,} prompts through the text towers (one text forward pass each, "
+            "cached; its images are the probes', counted above)"
+        )
     return total
+
+
+def _prompt_count(target: str, image_set: ImageSet, templates) -> int:
+    """The prompts zero-shot embeds for ``target``: those of each of its classes."""
+    classes = FAMILIES[target] if target in FAMILIES else image_set.class_names or ()
+    try:
+        return sum(len(own) for own in templates.prompts(target, list(classes)))
+    except UsageError:
+        return 0  # a target the table has no prompts for: zero-shot will say so and skip it
 
 
 def _sampled(image_set: ImageSet, growth: int) -> tuple[ImageSet, float]:

@@ -241,3 +241,15 @@ def test_a_target_the_table_lacks_and_a_bad_table_stop_before_any_model_loads(pl
     table.write_text("{not json")
     bad = runner.invoke(app, [*base, "--templates", str(table)])
     assert bad.exit_code == 2 and "mine.json is not JSON" in bad.output and "Traceback" not in bad.output
+
+
+def test_the_plan_counts_the_prompts_it_does_not_time(planted, tmp_path):
+    dataset, model = planted
+    clip = save_folder(model, tmp_path / "model")
+    args = ["run", "--model", clip, "--dataset", dataset, "--out", str(tmp_path / "o"), "--target", "Make"]
+    done = runner.invoke(app, [*args, "--device", "cpu", "--plan", "--json"])
+    assert done.exit_code == 0, done.output
+    found = json.loads(done.stdout)
+    prompts = sum(len(expected_prompts("Make", name)) for name in CLASSES["Make"])
+    assert "zeroshot" in found["tasks"] and prompts > 0
+    assert any(f"zero-shot's {prompts:,} prompts through the text towers" in note for note in found["notes"])
