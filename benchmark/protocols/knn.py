@@ -24,6 +24,11 @@ Rules shared by the matrix implementation and the per-query loop, so both give i
   7.5e-9 off): every product is then a multiple of 2**-52 and every partial sum of a dot product
   stays below 2, so float64 holds each similarity exactly whatever the summation order (BLAS kernel,
   block and chunk shapes, device).  Without it duplicated images would differ in the last bits;
+- float32 products (``dtype=torch.float32``) give the same neighbours: a float32 similarity is within
+  :func:`float32_error_bound` of the exact one, so where the k-th and the (k+1)-th float32 similarities
+  are further apart than twice that bound the top-k set is the exact one; where they are not, the
+  candidates near the k-th are scored again in float64 (all of them: a few more than k are kept), and
+  a query with more near-ties than that (duplicated images) is searched again in float64;
 - exact ties between database images are broken by the lower database index;
 - vote: majority of the k neighbours' labels, a tie in votes broken as the released code breaks it
   (``vote_ties="released"``): the first column of torch's descending sort of the float32 vote counts
@@ -47,7 +52,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -67,6 +72,12 @@ UNIFORM_SEEDS = tuple(range(10))
 DB_BLOCK_BYTES = 2**30
 # Query chunk size: chunk * slots * block similarities take at most this much (peak about twice it).
 SIMILARITY_BYTES = 256 * 2**20
+# float32 products keep this many neighbours more than k: near-ties within them are scored again in float64.
+NEAR_TIE_MARGIN = 8
+# (run, query) rows scored again at once: RESCORE_CHUNK x (k + margin) database vectors.
+RESCORE_CHUNK = 1024
+# Queries voted on at once: their vote counts take VOTE_CHUNK x classes floats.
+VOTE_CHUNK = 8192
 # float64 embeddings are rounded to multiples of this, making similarities exact (module docstring).
 GRID = 2.0**-26
 
@@ -158,19 +169,29 @@ def _class_labels(a, name: str, n: int) -> torch.Tensor:
 class KnnInputs:
     db: torch.Tensor | np.ndarray  # (N_db, P, D) as given, read per block by ``db_rows``
     db_labels: torch.Tensor  # on the device
-    queries: torch.Tensor  # (N_q, P, D) L2-normalised in the similarity dtype, on the device
+    queries: torch.Tensor  # (N_q, P, D) L2-normalised in float64 on the GRID, on the device
     query_labels: torch.Tensor
     n_classes: int  # over database and queries
     db_classes: int  # over the database only: the width of the released vote counts
     uniform: torch.Tensor  # (U, N_db) uniform draws, on the host
+    products: torch.dtype  # of the similarity GEMMs: float64 exact, float32 checked (module notes)
 
     def db_rows(self, start: int, stop: int) -> torch.Tensor:
         """Database rows [start, stop) under every processing, normalised like the queries."""
-        return _normalised(self.db[start:stop], "db", self.queries.dtype, self.queries.device)
+        return _normalised(self.db[start:stop], "db", torch.float64, self.queries.device)
+
+    def subset(self, queries: torch.Tensor) -> KnnInputs:
+        """The same search for the queries at the given indices only, in float64."""
+        return replace(
+            self, queries=self.queries[queries], query_labels=self.query_labels[queries], products=torch.float64
+        )
 
 
 def knn_inputs(db, db_labels, queries, query_labels, k: int, uniform_seeds, dtype, device) -> KnnInputs:
-    """Validate, L2-normalise the queries in ``dtype`` on ``device``; draw the uniform db processings."""
+    """Validate, L2-normalise the queries on ``device``; draw the uniform db processings.  ``dtype``: of the
+    similarity products (float64, or float32 with the near-ties re-checked)."""
+    if dtype not in (torch.float64, torch.float32):
+        raise UsageError(f"kNN similarities are float64 or float32 (near-ties re-checked), not {dtype}")
     db_t, q_t = _embeddings(db, "db"), _embeddings(queries, "queries")
     if db_t.shape[1:] != q_t.shape[1:]:
         raise UsageError(
@@ -185,11 +206,12 @@ def knn_inputs(db, db_labels, queries, query_labels, k: int, uniform_seeds, dtyp
     return KnnInputs(
         db=db_t,
         db_labels=db_y.to(device),
-        queries=_normalised(q_t, "queries", dtype, device),
+        queries=_normalised(q_t, "queries", torch.float64, device),
         query_labels=q_y.to(device),
         n_classes=1 + max(int(db_y.max()), int(q_y.max())),
         db_classes=1 + int(db_y.max()),
         uniform=uniform_draws(len(db_t), db_t.shape[1], tuple(uniform_seeds)),
+        products=dtype,
     )
 
 
@@ -274,49 +296,133 @@ def _vote(
 
 def _correct_counts(
     inp: KnnInputs, runs: list[Run], ks: Sequence[int], chunk_size: int | None, db_block_size: int | None, ties: str
-) -> dict[int, list[int]]:
-    """Correct predictions of every run, over all queries, for every k of ``ks``: one search.
+) -> dict[int, torch.Tensor]:
+    """Whether each run's prediction of each query is right, (runs, N_q) bool, for every k of ``ks``.
 
-    The running top-k is kept for the largest k; under the tie rule (similarity, then the lower
-    database index) the k' nearest of the K nearest are the k' nearest, so each smaller k is read off
-    it.  Each database block is read once.  Device memory: one block and its gallery (the block's rows in
-    every slot the runs use), one similarity chunk, the queries and the running top-k of every
-    (run, query), which starts as -inf placeholders (index -1) that the first k database images replace.
+    float64 products: one search.  float32 products: one search that keeps NEAR_TIE_MARGIN neighbours
+    more than the largest k.  Where float32 cannot decide a top-k set (a gap of at most twice
+    :func:`float32_error_bound` between a k-th and a (k+1)-th similarity, for some k) the kept candidates
+    are scored again in float64 when they hold every database image within that band of the k-th; a
+    query with more near-ties than the margin (duplicated images) is searched again in float64.
     """
     if any(n is not None and n < 1 for n in (chunk_size, db_block_size)):
         raise ValueError(f"chunk_size and db_block_size must be positive, got {chunk_size}, {db_block_size}")
-    k = max(ks)
+    k, n_db = max(ks), len(inp.db)
+    if inp.products == torch.float64 or ties == VoteTies.SIMILARITY:  # that rule sums the similarities themselves
+        exact = replace(inp, products=torch.float64)
+        return _decide(exact, runs, ks, *_search(exact, runs, k, chunk_size, db_block_size), ties)
+    kept, kept_idx = _search(inp, runs, min(k + NEAR_TIE_MARGIN, n_db), chunk_size, db_block_size)
+    kept = kept.double()  # exact copies of the float32 values, so the re-scored can join them
+    ordered = kept.sort(-1, descending=True).values
+    band = 2 * float32_error_bound(inp.queries.shape[-1])
+    undecided = torch.zeros(kept.shape[:2], dtype=torch.bool, device=kept.device)
+    for each in ks:
+        if each < kept.shape[-1]:
+            undecided |= ordered[..., each - 1] - ordered[..., each] <= band
+    # every image within the band of the k-th is kept (those not kept are at most the last kept)
+    within = (ordered[..., -1] < ordered[..., k - 1] - band) | (kept.shape[-1] == n_db)
+    rescored = (undecided & within).nonzero()
+    if len(rescored):
+        kept[rescored[:, 0], rescored[:, 1]] = _exact_similarities(inp, runs, rescored, kept_idx)
+    if kept.shape[-1] > k:
+        columns = _top_k(kept.flatten(0, 1), k).view(*kept.shape[:2], k)
+        kept, kept_idx = kept.gather(-1, columns), kept_idx.gather(-1, columns)
+    correct = _decide(inp, runs, ks, kept, kept_idx, ties)
+    redo = (undecided & ~within).any(0).nonzero()[:, 0]
+    if len(redo):
+        exact = inp.subset(redo)
+        again = _decide(exact, runs, ks, *_search(exact, runs, k, chunk_size, db_block_size), ties)
+        for each in ks:
+            correct[each][:, redo] = again[each]
+    return correct
+
+
+def _exact_similarities(inp: KnnInputs, runs: list[Run], rows: torch.Tensor, kept_idx: torch.Tensor) -> torch.Tensor:
+    """float64 similarities (n, K) of the kept database images of the given (run, query) ``rows`` (n, 2):
+    each image under the processing its run gives it, read once (runs share them) and normalised as the
+    search normalises it."""
+    n_proc, device = inp.db.shape[1], kept_idx.device
+    p = torch.tensor([run.p for run in runs], device=device)[rows[:, 0]]
+    positives = torch.tensor([run.positives for run in runs], device=device)[rows[:, 0], None]
+    negatives = torch.tensor([run.negatives for run in runs], device=device)[rows[:, 0], None]
+    images = kept_idx[rows[:, 0], rows[:, 1]]  # (n, K)
+    slot = torch.where(inp.db_labels[images] == inp.query_labels[rows[:, 1], None], positives, negatives)
+    uniform = inp.uniform.to(device)[(slot - n_proc).clamp(min=0), images] if len(inp.uniform) else slot
+    needed, where = torch.unique(images * n_proc + torch.where(slot < n_proc, slot, uniform), return_inverse=True)
+    needed = needed.cpu().numpy()
+    vectors = _normalised(inp.db[needed // n_proc, needed % n_proc], "db", torch.float64, device)
+    queries = inp.queries[rows[:, 1], p]  # (n, D)
+    return torch.cat(
+        [
+            (vectors[where[part]] * queries[part, None]).sum(-1)
+            for part in torch.arange(len(rows), device=device).split(RESCORE_CHUNK)
+        ]
+    )
+
+
+def float32_error_bound(dim: int) -> float:
+    """Largest difference between a float32 and the exact similarity of two unit vectors of ``dim``.
+
+    Rounding each coordinate to float32 moves the product by at most 2u + u^2 (u = 2^-24) of
+    sum |x_i y_i| <= 1, and a float32 dot product of ``dim`` terms is within gamma_dim = dim u / (1 - dim u)
+    of its sum in any summation order (Higham, Accuracy and Stability, 3.1); 1% covers the GRID's
+    norms and the rest.  TF32 GEMMs break it: :func:`_search` runs its products at float32's full precision.
+    """
+    u = 2.0**-24
+    return 1.01 * (dim * u / (1 - dim * u) + 2 * u + u * u)
+
+
+def _search(inp: KnnInputs, runs: list[Run], k: int, chunk_size: int | None, db_block_size: int | None):
+    """The running top-k of every (run, query): similarities (runs, N_q, k) in ``inp.products`` and their
+    database indices in ascending order.  Each database block is read once.  Device memory: one block and
+    its gallery (the block's rows in every slot the runs use), one similarity chunk, the queries and the
+    running top-k, which starts as -inf placeholders (index -1) that the first k database images replace."""
     n_db, n_proc, dim = inp.db.shape
     n_q, device, size = len(inp.queries), inp.queries.device, inp.queries.element_size()
+    queries = inp.queries.to(inp.products)
     slots = sorted({slot for run in runs for slot in (run.positives, run.negatives)})
     block = db_block_size or max(1, DB_BLOCK_BYTES // ((n_proc + len(slots)) * dim * size))
     chunk = chunk_size or max(1, SIMILARITY_BYTES // (len(slots) * min(block, n_db) * size))
     chunks = [slice(start, start + chunk) for start in range(0, n_q, chunk)]
-    kept = torch.full((len(runs), n_q, k), -math.inf, dtype=inp.queries.dtype, device=device)
+    kept = torch.full((len(runs), n_q, k), -math.inf, dtype=inp.products, device=device)
     kept_idx = torch.full(kept.shape, -1, device=device)
     processings = {slot: slot_processing(slot, n_proc, inp.uniform) for slot in slots}
-    for start in range(0, n_db, block):
-        rows = inp.db_rows(start, start + block)
-        stop, row_range = start + len(rows), torch.arange(len(rows), device=device)
-        gallery = torch.cat([rows[row_range, processings[slot][start:stop].to(device)] for slot in slots])
-        for p in range(n_proc):
-            of_p = [(i, run) for i, run in enumerate(runs) if run.p == p]
-            for q in chunks:
-                sims = (inp.queries[q, p] @ gallery.T).view(-1, len(slots), len(rows))
-                same_class = inp.query_labels[q, None] == inp.db_labels[None, start:stop]
-                for i, run in of_p:
-                    pos, neg = slots.index(run.positives), slots.index(run.negatives)
-                    s = torch.where(same_class, sims[:, pos], sims[:, neg])
-                    kept[i, q], kept_idx[i, q] = _merge(kept[i, q], kept_idx[i, q], s, start)
-    correct = {each: [0] * len(runs) for each in ks}
-    for i, q in itertools.product(range(len(runs)), chunks):
+    precision = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")  # no TF32: float32_error_bound holds
+    try:
+        for start in range(0, n_db, block):
+            rows = inp.db_rows(start, start + block)
+            stop, row_range = start + len(rows), torch.arange(len(rows), device=device)
+            gallery = torch.cat([rows[row_range, processings[slot][start:stop].to(device)] for slot in slots])
+            gallery = gallery.to(inp.products)
+            for p in range(n_proc):
+                of_p = [(i, run) for i, run in enumerate(runs) if run.p == p]
+                for q in chunks:
+                    sims = (queries[q, p] @ gallery.T).view(-1, len(slots), len(rows))
+                    same_class = inp.query_labels[q, None] == inp.db_labels[None, start:stop]
+                    for i, run in of_p:
+                        pos, neg = slots.index(run.positives), slots.index(run.negatives)
+                        s = torch.where(same_class, sims[:, pos], sims[:, neg])
+                        kept[i, q], kept_idx[i, q] = _merge(kept[i, q], kept_idx[i, q], s, start)
+    finally:
+        torch.set_float32_matmul_precision(precision)
+    return kept, kept_idx
+
+
+def _decide(inp: KnnInputs, runs: list[Run], ks: Sequence[int], kept, kept_idx, ties: str) -> dict[int, torch.Tensor]:
+    """Right or wrong, (runs, N_q) bool per k, from the k = max(ks) nearest: under the tie rule (similarity,
+    then the lower database index) the k' nearest of the K nearest are the k' nearest."""
+    k = max(ks)
+    correct = {each: torch.zeros(kept.shape[:2], dtype=torch.bool, device=kept.device) for each in ks}
+    for i, start in itertools.product(range(len(runs)), range(0, kept.shape[1], VOTE_CHUNK)):
+        q = slice(start, start + VOTE_CHUNK)
         for each in ks:
             sims, neighbours = kept[i, q], kept_idx[i, q]
             if each < k:
                 columns = _top_k(sims, each)
                 sims, neighbours = sims.gather(1, columns), neighbours.gather(1, columns)
             predicted = _vote(sims, neighbours, inp.db_labels, inp.n_classes, ties, inp.db_classes)
-            correct[each][i] += int((predicted == inp.query_labels[q]).sum())
+            correct[each][i, q] = predicted == inp.query_labels[q]
     return correct
 
 
@@ -333,7 +439,7 @@ def knn_accuracy(
     vote_ties: str = VoteTies.RELEASED,
     chunk_size: int | None = None,
     db_block_size: int | None = None,
-    dtype: torch.dtype = torch.float64,
+    dtype: torch.dtype = torch.float32,
 ) -> float:
     """kNN accuracy of one setup, averaged over its runs and all queries (module docstring).
 
@@ -369,7 +475,7 @@ def knn_all_setups(
     vote_ties: str = VoteTies.RELEASED,
     chunk_size: int | None = None,
     db_block_size: int | None = None,
-    dtype: torch.dtype = torch.float64,
+    dtype: torch.dtype = torch.float32,
 ) -> dict[str, float]:
     """Accuracy per setup plus ``spd_p`` (pos-same - neg-same) when both are computed.
 
@@ -377,8 +483,9 @@ def knn_all_setups(
     by all runs.  ``uniform_seeds``: the uniform setup's draws (the released 0..9 by default);
     ``vote_ties``: a :class:`VoteTies` (the released rule by default).  ``db`` may stay on the host (tensor, numpy array, ``np.memmap``): only
     blocks of ``db_block_size`` rows (default: what fits DB_BLOCK_BYTES) go to ``device``.
-    ``dtype=torch.float32`` halves time and memory but is not exact: near-ties and duplicated
-    images may then depend on block and chunk sizes and differ from :func:`benchmark.testing.knn.knn_accuracy_loop`.
+    ``dtype``: of the similarity GEMMs.  float32 (the default) gives the float64 numbers: what float32 cannot
+    decide is scored again in float64 (:func:`_correct_counts`); float32 runs at 32-64x float64's rate on
+    GPUs other than H100/A100-class and took 0.7x float64's time on a 2-core CPU.
     """
     return knn_all_ks(
         db,
@@ -409,7 +516,7 @@ def knn_all_ks(
     vote_ties: str = VoteTies.RELEASED,
     chunk_size: int | None = None,
     db_block_size: int | None = None,
-    dtype: torch.dtype = torch.float64,
+    dtype: torch.dtype = torch.float32,
 ) -> dict[int, dict[str, float]]:
     """:func:`knn_all_setups` for every k of ``ks`` from one search (the neighbours of the largest k):
     each k's numbers are those :func:`knn_all_setups` gives for it alone."""
@@ -427,7 +534,7 @@ def knn_all_ks(
     for k in ks:
         result = {}
         for setup in setups:
-            counts = [n for run, n in zip(runs, correct[k]) if run.setup == setup]
+            counts = [int(n) for run, n in zip(runs, correct[k].sum(1)) if run.setup == setup]
             result[setup] = sum(counts) / (len(counts) * len(inp.queries))
         if "pos-same" in result and "neg-same" in result:
             result["spd_p"] = result["pos-same"] - result["neg-same"]

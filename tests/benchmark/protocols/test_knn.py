@@ -131,11 +131,94 @@ def test_memory_mapped_database_is_read_in_blocks(tmp_path):
     assert fast == knn_all_setups(db, db_y, q, q_y, 4, device="cpu")
 
 
-def test_float32_on_data_without_near_ties_gives_the_float64_numbers():
-    data = random_embeddings()
-    assert knn_all_setups(*data, 3, device="cpu", dtype=torch.float32, db_block_size=7) == knn_all_setups(
-        *data, 3, device="cpu"
-    )
+def near_ties(n_db=60, n_q=16, dim=24, seed=6):
+    """Database rows in pairs a few float32 ulps apart with different labels: float32 similarities
+    order many pairs wrongly, so the votes of float32 alone differ from the exact ones."""
+    db, db_y, q, q_y = random_embeddings(n_db=n_db // 2, n_q=n_q, dim=dim, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    twins = db.double() * (1 + 3e-7 * torch.randn(db.shape, generator=gen, dtype=torch.float64))
+    return torch.cat([db.double(), twins]), torch.cat([db_y, (db_y + 1) % 4]), q.double(), q_y
+
+
+def many_copies():
+    """Three distinct database rows, each copied ~17 times: more ties at the k-th than NEAR_TIE_MARGIN."""
+    return duplicated_rows(n_distinct=3)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [random_embeddings, duplicated_rows, many_copies, near_ties],
+    ids=["random", "duplicates", "many-copies", "near-ties"],
+)
+@pytest.mark.parametrize("ties", list(VoteTies))
+@pytest.mark.parametrize("block", [7, None])
+def test_float32_products_give_the_float64_numbers(data, ties, block):
+    """Every setup and k, on data without near-ties, with exact duplicates and with near-ties."""
+    data = data()
+    options = {"device": "cpu", "vote_ties": ties, "db_block_size": block, "chunk_size": 5}
+    exact = knn.knn_all_ks(*data, [1, 4, 10], **options)
+    assert knn.knn_all_ks(*data, [1, 4, 10], dtype=torch.float32, **options) == exact
+    for setup in SETUPS:
+        assert exact[4][setup] == knn_accuracy_loop(*data, setup, 4, vote_ties=ties), setup
+
+
+def searches(monkeypatch) -> tuple[list[tuple[torch.dtype, int]], list[int]]:
+    """(products, queries) of every database search the kNN makes from now on, and the (run, query)
+    rows it scores again in float64 each time it does."""
+    made, rescored = [], []
+    search, exact = knn._search, knn._exact_similarities
+
+    def spy(inp, *args, **kwargs):
+        made.append((inp.products, len(inp.queries)))
+        return search(inp, *args, **kwargs)
+
+    def counting(inp, runs, rows, kept_idx):
+        rescored.append(len(rows))
+        return exact(inp, runs, rows, kept_idx)
+
+    monkeypatch.setattr(knn, "_search", spy)
+    monkeypatch.setattr(knn, "_exact_similarities", counting)
+    return made, rescored
+
+
+def test_float32_checks_again_in_float64_only_what_it_cannot_decide(monkeypatch):
+    made, rescored = searches(monkeypatch)
+    knn.knn_all_ks(*random_embeddings(), [1, 10], device="cpu", dtype=torch.float32)
+    assert made == [(torch.float32, 25)] and rescored == []  # no near-tie: one float32 search
+    made.clear()
+    knn.knn_all_ks(*near_ties(), [1, 10], device="cpu", dtype=torch.float32)
+    assert made == [(torch.float32, 16)] and rescored and 0 < rescored[0]  # near twins: their candidates re-scored
+    made.clear()
+    knn.knn_all_ks(*many_copies(), [1, 10], device="cpu", dtype=torch.float32)
+    (first, again) = made  # more exact ties than the margin keeps: those queries searched again
+    assert first == (torch.float32, 25) and again[0] == torch.float64 and 0 < again[1] <= 25
+
+
+def test_without_the_recheck_float32_would_change_the_numbers(monkeypatch):
+    """The near-ties above decide votes: float32 alone (no gap counted as undecided) gets other numbers."""
+    data = near_ties()
+    exact = knn.knn_all_ks(*data, [1, 10], device="cpu")
+    monkeypatch.setattr(knn, "float32_error_bound", lambda dim: -1.0)
+    assert knn.knn_all_ks(*data, [1, 10], device="cpu", dtype=torch.float32) != exact
+
+
+def test_float32_error_bound_holds_for_unit_vectors_in_any_summation_order():
+    gen = torch.Generator().manual_seed(0)
+    for dim in (8, 512, 4096):
+        a, b = (knn._normalised(torch.randn(200, 1, dim, generator=gen), "x", torch.float64, "cpu")[:, 0] for _ in "ab")
+        exact = (a * b).sum(1)
+        forward = (a.float() * b.float()).sum(1).double()
+        serial = torch.zeros(200, dtype=torch.float32)
+        for i in range(dim):  # the worst order: one term after another
+            serial += a[:, i].float() * b[:, i].float()
+        bound = knn.float32_error_bound(dim)
+        assert (forward - exact).abs().max() <= bound and (serial.double() - exact).abs().max() <= bound
+        assert bound < 1.1 * (dim + 2) * 2.0**-24  # and no looser than needed
+
+
+def test_other_similarity_dtypes_are_refused():
+    with pytest.raises(ValueError, match="float64 or float32"):
+        knn.knn_all_ks(*random_embeddings(), [1], device="cpu", dtype=torch.float16)
 
 
 def test_processing_dominated_embeddings_give_the_expected_ordering():
