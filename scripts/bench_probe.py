@@ -239,7 +239,27 @@ def processing_embeddings(n: int, n_val: int, dim: int, classes: int, separation
 
 def versus_released_refit(args) -> None:
     """The processing probe's protocol in the released layout: ``processing_prediction.py`` itself against
-    ``refit_probe`` (what ``trace-bench probe --embeddings DIR`` runs), on the same embeddings, interleaved."""
+    ``refit_probe`` (what ``trace-bench probe --embeddings DIR`` runs), on the same embeddings, interleaved;
+    on ``--seeds`` synthetic data sets, then the mean speed-up and accuracy gap."""
+    if args.classes > len(PROCESSINGS):
+        raise SystemExit(f"--refit takes at most {len(PROCESSINGS)} classes (a JPEG family)")
+    print(
+        f"processing embeddings: {args.n} training images x {args.classes} classes, {args.n_val} val images "
+        f"(test {args.n_val * args.classes}), {args.dim} dims"
+    )
+    outcomes = [_refit_versus_released(args, seed) for seed in range(args.seeds)]
+    if len(outcomes) > 1:
+        speed_ups = [released / ours for released, ours, _ in outcomes]
+        gaps = [gap for _, _, gap in outcomes]
+        print(
+            f"over {len(outcomes)} data seeds: speed-up mean {sum(speed_ups) / len(speed_ups):.1f}x "
+            f"(min {min(speed_ups):.1f}x), accuracy gap mean {sum(gaps) / len(gaps):+.2f} pt "
+            f"(min {min(gaps):+.2f}, max {max(gaps):+.2f})"
+        )
+
+
+def _refit_versus_released(args, seed: int) -> tuple[float, float, float]:
+    """(released seconds, our seconds, our mean test accuracy - released, in points) on data set ``seed``."""
     import tempfile
 
     from released_code import released_processing_probe
@@ -247,26 +267,19 @@ def versus_released_refit(args) -> None:
 
     from benchmark.protocols.refit import refit_probe
 
-    classes = PROCESSINGS[: args.classes] if args.classes <= len(PROCESSINGS) else None
-    if classes is None:
-        raise SystemExit(f"--refit takes at most {len(PROCESSINGS)} classes (a JPEG family)")
-    train, val = processing_embeddings(args.n, args.n_val, args.dim, args.classes, args.separation)
-    test_x = torch.cat(val)
-    test_y = torch.arange(args.classes).repeat_interleave(args.n_val)
-    print(
-        f"processing embeddings: {args.n} training images x {args.classes} classes, {args.n_val} val images "
-        f"(test {len(test_y)}), {args.dim} dims"
-    )
+    classes = PROCESSINGS[: args.classes]
+    train, val = processing_embeddings(args.n, args.n_val, args.dim, args.classes, args.separation, seed=seed)
+    test_x, test_y = torch.cat(val), torch.arange(args.classes).repeat_interleave(args.n_val)
     refit_probe([t[:64] for t in train], test_x[:64], test_y[:64], ProbeConfig(epochs=1, device="cpu"), refits=1)
+    best: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for name, x_train, x_val in zip(classes, train, val):
             (Path(folder) / name).mkdir()
             for split, x in (("train", x_train), ("val", x_val)):
                 file = Path(folder) / name / f"model=bench_variant=synthetic_split={split}.safetensors"
                 save_file({"image_embeddings": x.contiguous()}, str(file))
-        best: dict[str, tuple[float, float]] = {}
         for _ in range(args.rounds_released):
-            accuracies, seconds = released_processing_probe(
+            accuracies, seconds, chosen = released_processing_probe(
                 args.released, Path(folder), list(classes), "bench", "synthetic"
             )
             entry = (seconds, sum(accuracies) / len(accuracies))
@@ -274,15 +287,16 @@ def versus_released_refit(args) -> None:
             run = timed(lambda: refit_probe(train, test_x, test_y, ProbeConfig(device="cpu")))
             entry = (run.wall, 100 * run.result.accuracy)
             best["ours"] = min(entry, best.get("ours", entry))
-    released_s, released_acc = best["released"]
-    seconds, accuracy = best["ours"]
+    (released_s, released_acc), (seconds, accuracy) = best["released"], best["ours"]
     print(
-        f"released processing_prediction.py (30 trials + 10 refits): {released_s:7.1f} s, mean test {released_acc:.2f}%"
+        f"-- data seed {seed}: released processing_prediction.py (30 trials + 10 refits, "
+        + ", ".join(f"{name} {value:.3g}" for name, value in chosen.items())
+        + f") {released_s:7.1f} s, mean test {released_acc:.2f}%\n"
+        f"   ours, refit_probe (grid + 10 refits, lr {run.result.learning_rate:g}, wd {run.result.weight_decay:g}) "
+        f"{seconds:7.1f} s  {released_s / seconds:6.1f}x  mean test {accuracy:.2f}% ({accuracy - released_acc:+.2f} pt)",
+        flush=True,
     )
-    print(
-        f"  ours, refit_probe (grid + 10 refits)         {seconds:7.1f} s  {released_s / seconds:6.1f}x  "
-        f"mean test {accuracy:.2f}% ({accuracy - released_acc:+.2f} pt)"
-    )
+    return released_s, seconds, accuracy - released_acc
 
 
 def main() -> None:

@@ -136,8 +136,9 @@ def released_probe(
 
 def released_processing_probe(
     checkout: Path, embeddings: Path, processings: list[str], model: str, variant: str, *, seed: int = 22
-) -> tuple[list[float], float]:
-    """(accuracy of each of the 10 refits in percent, seconds) of ``processing_prediction.py``'s ``main``.
+) -> tuple[list[float], float, dict]:
+    """(accuracy of each of the 10 refits in percent, seconds, the Optuna study's best parameters) of
+    ``processing_prediction.py``'s ``main``.
 
     Run as ``processing_prediction.sh`` runs it (``logreg_torch``, ``--features_norm l2``, the script's
     defaults otherwise: 30 Optuna trials on 80% of the drawn training rows, then 10 refits on all of them
@@ -185,7 +186,8 @@ def released_processing_probe(
             script.main(args)
         seconds = time.perf_counter() - start
         accuracies = pickle.loads((Path(out) / "accs_per_seed.pkl").read_bytes())
-    return [float(a) for a in accuracies], seconds
+        chosen = pickle.loads((Path(out) / "study.pkl").read_bytes()).best_params
+    return [float(a) for a in accuracies], seconds, chosen
 
 
 def released_retrieval(checkout: Path, embeddings: Path, model: str, variant: str, work: Path) -> tuple[dict, float]:
