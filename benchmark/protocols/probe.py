@@ -8,12 +8,14 @@ the chosen pair, test top-1 and mean per-class accuracy reported.
 
 The released code tunes with 30 sequential Optuna trials, each a separate model.  Here the whole
 learning-rate x weight-decay grid is one set of G models trained together: one weight tensor
-(D, G, C) and bias (G, C), one GEMM per minibatch for the forward pass of all models and one for all
+(G, C, D) and bias (G, C), one GEMM per minibatch for the forward pass of all models and one for all
 their gradients; learning rate and weight decay are (G,) tensors broadcast in the update.  Every
 model sees the same minibatches (one seeded permutation per epoch) and starts from zero (the problem
 is convex; zero start removes a source of seed noise), so a grid point trained alone gives the same
-weights as inside the grid.  :func:`benchmark.testing.probe.sequential_probe` is the released
-protocol's loop, kept as the baseline for ``scripts/bench_probe.py``.
+weights as inside the grid.  Models that each have their own rows and minibatch order (the processing
+probe's ten refits) train together the same way with batched GEMMs (:func:`train_on_own_rows`).
+:func:`benchmark.testing.probe.sequential_probe` is the released protocol's loop, kept as the baseline
+for ``scripts/bench_probe.py``.
 
 Precision (``ProbeConfig.precision``): ``bfloat16`` rounds only the inputs of the two training GEMMs
 (the features once, the weights and softmax gradients at each step) and their products, accumulated in
