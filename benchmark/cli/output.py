@@ -155,7 +155,7 @@ class ConsoleReporter:
                 bar.update(images, description=f"{label}: {name}")
 
             def on_step(step: str, total: int | None) -> None:
-                description = f"{label}: {now['task']}: {step}"
+                description = ": ".join(part for part in (label, now["task"], step) if part)  # no task yet: none
                 if total is None:  # no count of its own: the bar stays where the embedding left it
                     bar.update(images, description=description)
                 else:
