@@ -3,7 +3,7 @@ and predictions that flip when only the processing changes.
 
 Every image is a query against the others.  Per metadata attribute, the paper's setups are made of
 natural data: the nearest-neighbour decision between one image of the query's class and one of another
-class, averaged over every such pair (:func:`benchmark.protocols.knn.pairwise_nearest`), where the pair
+class, averaged over every such pair (:func:`benchmark.protocols.masked_knn.pairwise_nearest`), where the pair
 is drawn from
 
 * ``natural``: any image of its class and any of the others (the dataset as it is);
@@ -42,7 +42,7 @@ import torch
 from benchmark.embeddings.extract import Extractor
 from benchmark.embeddings.variants import Variant
 from benchmark.imaging.processing import FAMILIES
-from benchmark.protocols.knn import masked_knn, pairwise_nearest
+from benchmark.protocols.masked_knn import masked_knn, pairwise_nearest
 from benchmark.sources.imageset import ImageSet
 from benchmark.tasks.knn import aligned_variants
 

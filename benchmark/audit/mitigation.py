@@ -22,7 +22,7 @@ from benchmark.audit.encoder import metadata_split, natural_predictions, not_sel
 from benchmark.audit.shortcut import stratified_folds
 from benchmark.errors import UsageError
 from benchmark.protocols.erasers import EraserOptions, fit_concept_eraser
-from benchmark.protocols.knn import masked_knn
+from benchmark.protocols.masked_knn import masked_knn
 
 FIT_SHARE = "a seeded half of every class; the other half measured"
 

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -131,7 +131,7 @@ def slot_processing(slot: int, n_processings: int, uniform: torch.Tensor) -> tor
 # Inputs
 
 
-def _tensor(a) -> torch.Tensor:
+def to_tensor(a) -> torch.Tensor:
     return (a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))).detach()
 
 
@@ -143,19 +143,19 @@ def _embeddings(a, name: str) -> torch.Tensor | np.ndarray:
     return t
 
 
-def _normalised(rows, name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+def normalised(rows, name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """Embeddings L2-normalised in ``dtype`` on ``device`` (float64: on the GRID); raises on NaN or inf."""
     if isinstance(rows, np.ndarray):
         rows = np.array(rows)  # a copy: torch will not share read-only memory (np.memmap mode "r")
-    t = _tensor(rows).to(device, dtype)
+    t = to_tensor(rows).to(device, dtype)
     if not torch.isfinite(t).all():
         raise UsageError(f"{name} contains NaN or infinite values")
     t = F.normalize(t, dim=-1)
     return torch.round(t / GRID) * GRID if dtype == torch.float64 else t
 
 
-def _class_labels(a, name: str, n: int) -> torch.Tensor:
-    t = _tensor(a)
+def class_labels(a, name: str, n: int) -> torch.Tensor:
+    t = to_tensor(a)
     if t.ndim != 1 or t.is_floating_point() or t.dtype == torch.bool:
         raise UsageError(f"{name} must be a 1-D array of integer class indices, got {t.dtype} {tuple(t.shape)}")
     if len(t) != n:
@@ -178,7 +178,7 @@ class KnnInputs:
 
     def db_rows(self, start: int, stop: int) -> torch.Tensor:
         """Database rows [start, stop) under every processing, normalised like the queries."""
-        return _normalised(self.db[start:stop], "db", torch.float64, self.queries.device)
+        return normalised(self.db[start:stop], "db", torch.float64, self.queries.device)
 
     def subset(self, queries: torch.Tensor) -> KnnInputs:
         """The same search for the queries at the given indices only, in float64."""
@@ -201,12 +201,12 @@ def knn_inputs(db, db_labels, queries, query_labels, k: int, uniform_seeds, dtyp
         raise UsageError("kNN setups need at least 2 processing classes (P >= 2)")
     knn_inputs_k_check(k, len(db_t))
     db_y, q_y = dense_labels(
-        _class_labels(db_labels, "db_labels", len(db_t)), _class_labels(query_labels, "query_labels", len(q_t))
+        class_labels(db_labels, "db_labels", len(db_t)), class_labels(query_labels, "query_labels", len(q_t))
     )
     return KnnInputs(
         db=db_t,
         db_labels=db_y.to(device),
-        queries=_normalised(q_t, "queries", torch.float64, device),
+        queries=normalised(q_t, "queries", torch.float64, device),
         query_labels=q_y.to(device),
         n_classes=1 + max(int(db_y.max()), int(q_y.max())),
         db_classes=1 + int(db_y.max()),
@@ -231,7 +231,7 @@ def checked_setups(setups) -> list[str]:
 # Matrix implementation
 
 
-def _top_k(values: torch.Tensor, k: int) -> torch.Tensor:
+def top_k(values: torch.Tensor, k: int) -> torch.Tensor:
     """Columns of the k largest values per row (n, k), ascending; exact ties keep the leftmost.
 
     With columns in database-index order, that is the module's tie rule.  ``topk`` alone picks any
@@ -261,13 +261,13 @@ def _merge(kept: torch.Tensor, kept_idx: torch.Tensor, sims: torch.Tensor, start
     [kept, block's top k] columns are in database-index order and the tie rule holds across blocks.
     """
     k = kept.shape[1]
-    cols = _top_k(sims, min(k, sims.shape[1]))
+    cols = top_k(sims, min(k, sims.shape[1]))
     merged, merged_idx = torch.cat([kept, sims.gather(1, cols)], 1), torch.cat([kept_idx, cols + start], 1)
-    cols = _top_k(merged, k)
+    cols = top_k(merged, k)
     return merged.gather(1, cols), merged_idx.gather(1, cols)
 
 
-def _vote(
+def vote(
     sims: torch.Tensor,
     neighbours: torch.Tensor,
     db_labels: torch.Tensor,
@@ -325,7 +325,7 @@ def _correct_counts(
     if len(rescored):
         kept[rescored[:, 0], rescored[:, 1]] = _exact_similarities(inp, runs, rescored, kept_idx)
     if kept.shape[-1] > k:
-        columns = _top_k(kept.flatten(0, 1), k).view(*kept.shape[:2], k)
+        columns = top_k(kept.flatten(0, 1), k).view(*kept.shape[:2], k)
         kept, kept_idx = kept.gather(-1, columns), kept_idx.gather(-1, columns)
     correct = _decide(inp, runs, ks, kept, kept_idx, ties)
     redo = (undecided & ~within).any(0).nonzero()[:, 0]
@@ -350,7 +350,7 @@ def _exact_similarities(inp: KnnInputs, runs: list[Run], rows: torch.Tensor, kep
     uniform = inp.uniform.to(device)[(slot - n_proc).clamp(min=0), images] if len(inp.uniform) else slot
     needed, where = torch.unique(images * n_proc + torch.where(slot < n_proc, slot, uniform), return_inverse=True)
     needed = needed.cpu().numpy()
-    vectors = _normalised(inp.db[needed // n_proc, needed % n_proc], "db", torch.float64, device)
+    vectors = normalised(inp.db[needed // n_proc, needed % n_proc], "db", torch.float64, device)
     queries = inp.queries[rows[:, 1], p]  # (n, D)
     return torch.cat(
         [
@@ -419,9 +419,9 @@ def _decide(inp: KnnInputs, runs: list[Run], ks: Sequence[int], kept, kept_idx, 
         for each in ks:
             sims, neighbours = kept[i, q], kept_idx[i, q]
             if each < k:
-                columns = _top_k(sims, each)
+                columns = top_k(sims, each)
                 sims, neighbours = sims.gather(1, columns), neighbours.gather(1, columns)
-            predicted = _vote(sims, neighbours, inp.db_labels, inp.n_classes, ties, inp.db_classes)
+            predicted = vote(sims, neighbours, inp.db_labels, inp.n_classes, ties, inp.db_classes)
             correct[each][i, q] = predicted == inp.query_labels[q]
     return correct
 
@@ -540,106 +540,3 @@ def knn_all_ks(
             result["spd_p"] = result["pos-same"] - result["neg-same"]
         found[k] = result
     return found
-
-
-# --------------------------------------------------------------------------------------------------
-# One embedding per image, a database chosen per query (natural metadata instead of processing slots)
-
-Allowed = Callable[[torch.Tensor], torch.Tensor]
-"""(query indices [n]) -> bool [n, N_db]: which database rows each of those queries may use."""
-
-
-def masked_knn(
-    queries,
-    db,
-    db_labels,
-    ks: Sequence[int],
-    databases: Mapping[str, Allowed],
-    device=None,
-    *,
-    vote_ties: str = VoteTies.RELEASED,
-    chunk_size: int | None = None,
-) -> dict[str, dict[int, torch.Tensor]]:
-    """Predicted class of every query at every k, per named database: ``databases[name](rows)`` says
-    which database rows each query may use (another query's own image left out, a metadata value kept
-    or not).  Queries [N_q, D] and database [N_db, D] hold one embedding per image.
-
-    The rules are :func:`knn_all_setups`'s: cosine similarity in float64 on the GRID, exact ties to the
-    lower database index, the vote tie rule ``vote_ties``.  A query with fewer than k allowed rows is
-    classified by those it has; one with none gets -1.  Returns ``{name: {k: predictions [N_q]}}``.
-    """
-    vote_ties = chosen(VoteTies, vote_ties, "vote tie rule")
-    if any(isinstance(k, bool) or not 1 <= int(k) for k in ks):
-        raise UsageError(f"k must be a positive integer, got {list(ks)}")
-    with torch.no_grad():
-        q, d, device = _pair(queries, db, device)
-        classes, labels = torch.unique(_class_labels(db_labels, "db_labels", len(d)), return_inverse=True)
-        labels, n_classes = labels.to(device), len(classes)  # votes over the classes present, in label order
-        found = {name: {int(k): torch.full((len(q),), -1, dtype=torch.long) for k in ks} for name in databases}
-        for rows, sims in _similarity_chunks(q, d, len(databases), chunk_size):
-            for name, allowed in databases.items():
-                mask = allowed(rows).to(device)
-                masked = sims.masked_fill(~mask, -math.inf)
-                has = mask.any(1)
-                for k in ks:
-                    columns = _top_k(masked, min(int(k), len(d)))
-                    voting = mask.gather(1, columns)
-                    predicted = _vote(
-                        masked.gather(1, columns), columns, labels, n_classes, vote_ties, n_classes, voting
-                    )
-                    found[name][int(k)][rows] = torch.where(has, classes.to(device)[predicted], -1).cpu()
-    return found
-
-
-def _pair(queries, db, device) -> tuple[torch.Tensor, torch.Tensor, torch.device]:
-    """Queries [N_q, D] and database [N_db, D] L2-normalised in float64 on the GRID, on the device."""
-    q_t, db_t = _tensor(queries), _tensor(db)
-    if q_t.ndim != 2 or db_t.ndim != 2 or q_t.shape[1] != db_t.shape[1] or 0 in (*q_t.shape, *db_t.shape):
-        raise UsageError(
-            f"queries and database must be non-empty [N, D] with one D, got {tuple(q_t.shape)}, {tuple(db_t.shape)}"
-        )
-    device = resolve_device(device)
-    return _normalised(q_t, "queries", torch.float64, device), _normalised(db_t, "db", torch.float64, device), device
-
-
-def _similarity_chunks(q: torch.Tensor, d: torch.Tensor, copies: int, chunk_size: int | None):
-    """(query indices, similarities [n, N_db]) per chunk of queries, sized for SIMILARITY_BYTES."""
-    chunk = chunk_size or max(1, SIMILARITY_BYTES // (len(d) * 8 * (1 + copies)))
-    for start in range(0, len(q), chunk):
-        rows = torch.arange(start, min(start + chunk, len(q)))
-        yield rows, q[rows.to(q.device)] @ d.T
-
-
-def pairwise_nearest(
-    queries, db, pairs: Mapping[str, tuple[Allowed, Allowed]], device=None, *, chunk_size: int | None = None
-) -> dict[str, torch.Tensor]:
-    """Per named pair of pools ``(first, second)`` (each like a :func:`masked_knn` database), the share of
-    (a, b) pairs, a in the query's first pool and b in its second, where a is the more similar: what the
-    nearest neighbour decides on a database of those two images, averaged exactly over every such pair
-    (a Mann-Whitney statistic; exact ties count half).  NaN for a query whose pools are not both
-    non-empty.  Similarities are :func:`masked_knn`'s.  Returns ``{name: shares [N_q]}``.
-    """
-    with torch.no_grad():
-        q, d, device = _pair(queries, db, device)
-        found = {name: torch.full((len(q),), math.nan, dtype=torch.float64) for name in pairs}
-        for rows, sims in _similarity_chunks(q, d, 3, chunk_size):
-            for name, (first, second) in pairs.items():
-                a, b = first(rows).to(device), second(rows).to(device)
-                n_a, n_b = a.sum(1).double(), b.sum(1).double()
-                found[name][rows] = (_rank_sum(sims, a, b) - n_a * (n_a + 1) / 2) / (n_a * n_b)
-                found[name][rows[(n_a * n_b == 0).cpu()]] = math.nan
-    return found
-
-
-def _rank_sum(sims: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per row, the sum of the ranks (1 = least similar, ties averaged) of the ``a`` members among ``a | b``."""
-    inside = a | b
-    values = torch.where(inside, sims, math.inf)  # outsiders sort last and take no rank of a member
-    ordered, order = values.sort(1)
-    position = torch.arange(1, values.shape[1] + 1, device=sims.device, dtype=torch.float64).expand_as(values)
-    # ties share the mean of their positions: the first and last position of each run of equal values
-    first = torch.searchsorted(ordered, ordered, side="left") + 1
-    last = torch.searchsorted(ordered, ordered, side="right")
-    shared = (first + last).double() / 2
-    ranks = torch.empty_like(position).scatter_(1, order, torch.where(torch.isinf(ordered), position, shared))
-    return (ranks * a).sum(1)

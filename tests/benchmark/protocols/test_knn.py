@@ -79,7 +79,7 @@ def loop_accuracies(k: int) -> dict[str, float]:
 def test_duplicated_rows_tie_at_the_kth_place():
     """The data above exercises the tie rule: the k-th and (k+1)-th neighbours often tie exactly."""
     db, _, q, _ = duplicated_rows()
-    q_unit, db_unit = (knn._normalised(x[:, 0], "x", torch.float64, "cpu") for x in (q, db))
+    q_unit, db_unit = (knn.normalised(x[:, 0], "x", torch.float64, "cpu") for x in (q, db))
     top = (q_unit @ db_unit.T).topk(5).values
     assert (top[:, 0] == top[:, 1]).float().mean() > 0.5 and (top[:, 3] == top[:, 4]).float().mean() > 0.5
 
@@ -205,7 +205,7 @@ def test_without_the_recheck_float32_would_change_the_numbers(monkeypatch):
 def test_float32_error_bound_holds_for_unit_vectors_in_any_summation_order():
     gen = torch.Generator().manual_seed(0)
     for dim in (8, 512, 4096):
-        a, b = (knn._normalised(torch.randn(200, 1, dim, generator=gen), "x", torch.float64, "cpu")[:, 0] for _ in "ab")
+        a, b = (knn.normalised(torch.randn(200, 1, dim, generator=gen), "x", torch.float64, "cpu")[:, 0] for _ in "ab")
         exact = (a * b).sum(1)
         forward = (a.float() * b.float()).sum(1).double()
         serial = torch.zeros(200, dtype=torch.float32)

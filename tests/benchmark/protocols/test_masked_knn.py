@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmark.errors import UsageError
-from benchmark.protocols.knn import masked_knn, pairwise_nearest
+from benchmark.protocols.masked_knn import masked_knn, pairwise_nearest
 
 
 def planted(n=60, dim=8, classes=3, seed=0):
