@@ -15,6 +15,11 @@ The machine may be shared: full-run wall times then swing with other jobs.  A se
 robust to that: short runs (``--unit-epochs`` epochs) of each piece of work -- the grid, its refit,
 one sequential trial, the sequential refit -- interleaved for ``--rounds`` rounds, the fastest of
 each kept and projected linearly to the full protocol (training only; evaluation is negligible).
+
+``--released PATH`` (a checkout of the paper's code) times the released Optuna trainer itself instead,
+on the same splits.  ``--released PATH --refit [--n N] [--n-val V] [--seeds S]`` runs the processing
+probe's whole protocol in the released layout: ``processing_prediction.py`` (30 trials, 10 refits) against
+``refit_probe`` on N training and V val images, each under --classes JPEG classes, per data set.
 """
 
 from __future__ import annotations
