@@ -246,8 +246,10 @@ def versus_released_refit(args) -> None:
     """The processing probe's protocol in the released layout: ``processing_prediction.py`` itself against
     ``refit_probe`` (what ``trace-bench probe --embeddings DIR`` runs), on the same embeddings, interleaved;
     on ``--seeds`` synthetic data sets, then the mean speed-up and accuracy gap."""
-    if args.classes > len(PROCESSINGS):
-        raise SystemExit(f"--refit takes at most {len(PROCESSINGS)} classes (a JPEG family)")
+    if not 2 <= args.classes <= len(PROCESSINGS):
+        raise SystemExit(f"--refit takes 2 to {len(PROCESSINGS)} classes (a JPEG family), got --classes {args.classes}")
+    if min(args.seeds, args.n_val) < 1 or args.n < 10 * args.classes:
+        raise SystemExit("--refit needs --seeds and --n-val of at least 1 and --n of at least 10 images per class")
     print(
         f"processing embeddings: {args.n} training images x {args.classes} classes, {args.n_val} val images "
         f"(test {args.n_val * args.classes}), {args.dim} dims"
@@ -308,7 +310,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--dim", type=int, default=768)
-    parser.add_argument("--classes", type=int, default=16)
+    parser.add_argument("--classes", type=int, help="classes of the features (default 16; 6 with --refit)")
     parser.add_argument("--separation", type=float, default=2.6, help="norm of the class means, in noise units")
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=100)
@@ -343,6 +345,7 @@ def main() -> None:
     )
     parser.add_argument("--n-val", type=int, default=1000, help="val images of --refit (each under every class)")
     args = parser.parse_args()
+    args.classes = args.classes or (len(PROCESSINGS) if args.refit else 16)
     keep_freed_memory()  # as trace-bench does; the released code, run in this process, gets it too
     if args.quick:
         args.n, args.dim, args.trials, args.epochs, args.rounds, args.unit_epochs = 2000, 64, 4, 10, 2, 2

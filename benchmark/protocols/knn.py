@@ -312,18 +312,18 @@ def _correct_counts(
         exact = replace(inp, products=torch.float64)
         return _decide(exact, runs, ks, *_search(exact, runs, k, chunk_size, db_block_size), ties)
     kept, kept_idx = _search(inp, runs, min(k + NEAR_TIE_MARGIN, n_db), chunk_size, db_block_size)
-    kept = kept.double()  # exact copies of the float32 values, so the re-scored can join them
     ordered = kept.sort(-1, descending=True).values
     band = 2 * float32_error_bound(inp.queries.shape[-1])
     undecided = torch.zeros(kept.shape[:2], dtype=torch.bool, device=kept.device)
     for each in ks:
         if each < kept.shape[-1]:
-            undecided |= ordered[..., each - 1] - ordered[..., each] <= band
+            undecided |= ordered[..., each - 1].double() - ordered[..., each].double() <= band
     # every image within the band of the k-th is kept (those not kept are at most the last kept)
-    within = (ordered[..., -1] < ordered[..., k - 1] - band) | (kept.shape[-1] == n_db)
+    within = (ordered[..., -1].double() < ordered[..., k - 1].double() - band) | (kept.shape[-1] == n_db)
+    del ordered
     rescored = (undecided & within).nonzero()
-    if len(rescored):
-        kept[rescored[:, 0], rescored[:, 1]] = _exact_similarities(inp, runs, rescored, kept_idx)
+    if len(rescored):  # their exact similarities' ranks: they order and tie as the similarities, in float32
+        kept[rescored[:, 0], rescored[:, 1]] = _ranks(_exact_similarities(inp, runs, rescored, kept_idx))
     if kept.shape[-1] > k:
         columns = top_k(kept.flatten(0, 1), k).view(*kept.shape[:2], k)
         kept, kept_idx = kept.gather(-1, columns), kept_idx.gather(-1, columns)
@@ -358,6 +358,14 @@ def _exact_similarities(inp: KnnInputs, runs: list[Run], rows: torch.Tensor, kep
             for part in torch.arange(len(rows), device=device).split(RESCORE_CHUNK)
         ]
     )
+
+
+def _ranks(values: torch.Tensor) -> torch.Tensor:
+    """Per row, each value's dense rank (1 = smallest; equal values share one) as float32."""
+    ordered, order = values.sort(-1)
+    new = torch.ones_like(ordered, dtype=torch.bool)
+    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    return torch.empty_like(order).scatter_(-1, order, new.cumsum(-1)).float()
 
 
 def float32_error_bound(dim: int) -> float:

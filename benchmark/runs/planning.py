@@ -37,7 +37,7 @@ from benchmark.encoders.registry import resolve
 from benchmark.errors import UsageError
 from benchmark.imaging.processing import FAMILIES, open_rgb, process_many, processing_operation
 from benchmark.runs.cohort import Embedding, can_do, cohort_inputs
-from benchmark.runs.runner import checked_datasets, plan
+from benchmark.runs.runner import PlannedTask, checked_datasets, plan
 from benchmark.runs.sweep import Sweep, expand_models, sweep_cohorts
 from benchmark.runtime.device import encoder_precision, resolve_device
 from benchmark.sources.imageset import ImageSet
@@ -400,7 +400,7 @@ def _task_seconds(result: SweepPlan, sweep: Sweep, found: Sequence[Detected], de
         for task in plan(detected, sweep.tasks):
             if TASKS[task.task].needs_text_tower:
                 towers = sum(1 for e in result.encoders if can_do(e.key, task.task))
-                prompts += towers * _prompt_count(task.target, task.load(), sweep.tasks.templates)
+                prompts += towers * _prompt_count(task, sweep.tasks.templates)
                 continue
             image_set = task.load()
             sample, scale = _sampled(image_set, COST_GROWTH.get(task.task, 1))
@@ -428,9 +428,11 @@ def _task_seconds(result: SweepPlan, sweep: Sweep, found: Sequence[Detected], de
     return total
 
 
-def _prompt_count(target: str, image_set: ImageSet, templates) -> int:
-    """The prompts zero-shot embeds for ``target``: those of each of its classes."""
-    classes = FAMILIES[target] if target in FAMILIES else image_set.class_names or ()
+def _prompt_count(task: PlannedTask, templates) -> int:
+    """The prompts zero-shot embeds for ``task``'s target: those of each of its classes (a family's classes
+    are known; an attribute's are read from its image set)."""
+    target = task.target
+    classes = FAMILIES[target] if target in FAMILIES else task.load().class_names or ()
     try:
         return sum(len(own) for own in templates.prompts(target, list(classes)))
     except UsageError:
